@@ -1,0 +1,82 @@
+"""``psij plugins``: every executor and launcher, where it comes from, and what failed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Dict, List
+
+from psij.job_executor import JobExecutor
+from psij.job_launcher import Launcher
+from psij.plugins import registry
+
+
+def register(sub: 'argparse._SubParsersAction[argparse.ArgumentParser]') -> None:
+    """Adds the ``plugins`` sub-command."""
+    p = sub.add_parser('plugins', help='list executors and launchers and their plugins')
+    p.add_argument('--json', action='store_true', help='print JSON')
+    p.add_argument('--no-load', action='store_true',
+                   help='do not import the classes to check that they load')
+    p.set_defaults(func=run)
+
+
+def collect(load: bool = True) -> Dict[str, Any]:
+    """Everything the registry knows, as plain data."""
+    out: Dict[str, Any] = {'executors': [], 'launchers': [], 'problems': [], 'disabled': []}
+    bases = {'executor': JobExecutor, 'launcher': Launcher}
+    for kind in registry.KINDS:
+        rows: List[Dict[str, Any]] = []
+        seen = set()
+        for name, entries in sorted(registry.entries(kind).items()):
+            for e in entries:
+                if id(e) in seen:
+                    continue  # an alias of an entry already listed
+                seen.add(id(e))
+                error = None
+                if e.conflict:
+                    error = e.conflict
+                elif load:
+                    try:
+                        registry.load_class(e, bases[kind])
+                    except ValueError as ex:
+                        error = str(ex)
+                elif e.error is not None:
+                    error = '%s: %s' % (type(e.error).__name__, e.error)
+                rows.append({'name': e.desc.name, 'version': str(e.version),
+                             'aliases': e.desc.aliases or [], 'class': e.desc.cls,
+                             'distribution': e.source, 'error': error,
+                             'unsupported': e.desc.unsupported})
+        out[kind + 's'] = rows
+    out['problems'] = [{'plugin': p.plugin, 'source': p.source,
+                        'error': '%s: %s' % (type(p.error).__name__, p.error)}
+                       for p in registry.problems()]
+    out['disabled'] = [{'plugin': p, 'source': s} for p, s in registry.disabled()]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prints the plugin table; exits 1 if anything failed to load."""
+    data = collect(load=not args.no_load)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for kind in ('executors', 'launchers'):
+            print('%s:' % kind.capitalize())
+            if not data[kind]:
+                print('  (none)')
+            for r in data[kind]:
+                aliases = ' (aliases: %s)' % ', '.join(r['aliases']) if r['aliases'] else ''
+                status = 'ok' if r['error'] is None else 'ERROR: %s' % r['error']
+                print('  %-10s %-8s %-24s %s%s' % (r['name'], r['version'], r['distribution'],
+                                                  status, aliases))
+        if data['problems']:
+            print('Plugins that failed:')
+            for p in data['problems']:
+                print('  %s (%s): %s' % (p['plugin'], p['source'], p['error']))
+        if data['disabled']:
+            print('Disabled by %s:' % registry.DISABLE_ENV)
+            for p in data['disabled']:
+                print('  %s (%s)' % (p['plugin'], p['source']))
+    bad = data['problems'] or any(r['error'] for k in ('executors', 'launchers')
+                                  for r in data[k])
+    return 1 if bad else 0

@@ -1,0 +1,1 @@
+"""Executors shipped with psij-core: ``local`` and the batch-scheduler framework."""

@@ -1,0 +1,245 @@
+"""The `Job` class: a job specification plus the job's life as reported by an executor."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from datetime import timedelta
+from typing import TYPE_CHECKING, Callable, Deque, Optional, Sequence, Union
+
+from psij.exceptions import SubmitException
+from psij.job_spec import JobSpec
+from psij.job_state import _PREV, JobState
+from psij.job_status import JobStatus
+
+if TYPE_CHECKING:
+    from psij.job_executor import JobExecutor
+
+logger = logging.getLogger(__name__)
+
+# Job ids: a random per-process prefix plus a counter is unique on the machine and costs a
+# fraction of a uuid4 per job.
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count(1)
+
+
+class JobStatusCallback(ABC):
+    """Receives status changes of jobs."""
+
+    @abstractmethod
+    def job_status_changed(self, job: Job, job_status: JobStatus) -> None:
+        """
+        Called once for each state a job enters, in the order of the states.
+
+        Calls for one job never overlap; calls for different jobs may. `job.status` may already
+        be newer than `job_status`. Implementations must return quickly; an exception they
+        raise is logged and otherwise ignored.
+        """
+
+
+class FunctionJobStatusCallback(JobStatusCallback):
+    """Wraps a function ``fn(job, status)`` as a `JobStatusCallback`."""
+
+    __slots__ = ('fn',)
+
+    def __init__(self, fn: Callable[[Job, JobStatus], None]) -> None:
+        """:param fn: the function to call."""
+        self.fn = fn
+
+    def job_status_changed(self, job: Job, job_status: JobStatus) -> None:
+        """Calls the wrapped function."""
+        self.fn(job, job_status)
+
+
+CallbackLike = Union[JobStatusCallback, Callable[['Job', JobStatus], None], None]
+
+
+def _as_callback(cb: CallbackLike) -> Optional[JobStatusCallback]:
+    if cb is None or isinstance(cb, JobStatusCallback):
+        return cb
+    if not callable(cb):
+        raise TypeError('A status callback must be a JobStatusCallback or a callable taking '
+                        '(job, status), not %r' % (cb,))
+    return FunctionJobStatusCallback(cb)
+
+
+class Job:
+    """
+    A job: its specification, its identity and its current status.
+
+    A job starts in the ``NEW`` state. Once submitted, its status only moves forward in the
+    specification's partial order; states it skipped are reported too (a job seen ``QUEUED``
+    and then ``COMPLETED`` is reported ``STAGE_IN``, ``ACTIVE``, ``STAGE_OUT``, ``CLEANUP`` in
+    between), it reaches exactly one final state, and its callbacks are called in order, never
+    concurrently.
+    """
+
+    def __init__(self, spec: Optional[JobSpec] = None) -> None:
+        """:param spec: what the job runs."""
+        self.spec = spec
+        self._id = '%s-%d' % (_ID_PREFIX, next(_id_counter))
+        self._status = self._delivered = JobStatus(JobState.NEW)
+        self.executor: Optional[JobExecutor] = None
+        self._native_id: Optional[object] = None
+        self._cb: Optional[JobStatusCallback] = None
+        self._lock = threading.Lock()
+        self._cv: Optional[threading.Condition] = None
+        self._pending: Optional[Deque[JobStatus]] = None
+        self._deliverer: Optional[int] = None
+
+    @property
+    def id(self) -> str:
+        """An identifier assigned at construction, unique on this machine."""
+        return self._id
+
+    @property
+    def native_id(self) -> Optional[str]:
+        """The backend's identifier for the job, available once the job is submitted."""
+        n = self._native_id
+        return None if n is None else str(n)
+
+    @property
+    def status(self) -> JobStatus:
+        """The current status. It never moves backwards in the partial order of states."""
+        return self._status
+
+    @status.setter
+    def status(self, status: JobStatus) -> None:
+        # psij-python's executors set the status this way.
+        self._set_status(status)
+
+    def set_job_status_callback(self, cb: CallbackLike) -> None:
+        """
+        Sets the callback for this job's status changes, in addition to the executor's.
+
+        :param cb: a `JobStatusCallback`, a function ``fn(job, status)``, or `None` to remove.
+        """
+        self._cb = _as_callback(cb)
+
+    def cancel(self) -> None:
+        """
+        Asks the job's executor to cancel the job; a job already in a final state is left alone.
+
+        :raises SubmitException: if the job was never submitted.
+        """
+        if self._status.state.final:
+            return
+        if self.executor is None:
+            raise SubmitException('Cannot cancel job %s: it has not been submitted' % self._id)
+        self.executor.cancel(self)
+
+    def wait(self, timeout: Union[timedelta, float, None] = None,
+             target_states: Union[JobState, Sequence[JobState], None] = None) \
+            -> Optional[JobStatus]:
+        """
+        Waits until the job reaches one of `target_states`, a state after one of them, or a
+        final state.
+
+        When this returns, the callbacks for the returned status have been called (except when
+        `wait` is called from inside one of this job's callbacks).
+
+        :param timeout: how long to wait at most (a `timedelta` or seconds); forever if `None`.
+        :param target_states: a state or states to wait for; final states if `None`.
+        :return: the status that ended the wait, or `None` on timeout.
+        """
+        if isinstance(target_states, JobState):
+            targets: Sequence[JobState] = (target_states,)
+        else:
+            targets = target_states or ()
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            if self._cv is None:
+                self._cv = threading.Condition(self._lock)
+            cv = self._cv
+            while True:
+                if self._deliverer == threading.get_ident():
+                    st = self._status
+                else:
+                    st = self._delivered
+                state = st.state
+                if state.final:
+                    return st
+                for t in targets:
+                    if state is t or state.is_greater_than(t):
+                        return st
+                if deadline is None:
+                    cv.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return None
+                    cv.wait(left)
+
+    # -- status updates, for executors -----------------------------------------------------------
+
+    def _set_status(self, status: JobStatus) -> bool:
+        """
+        Moves the job to `status` and delivers callbacks; returns `False` if ignored.
+
+        A status that is not after the current one is ignored, as is anything after a final
+        state. States skipped between the current state and the new one are filled in first.
+        """
+        with self._lock:
+            cur = self._status.state
+            new = status.state
+            if cur.final or new is cur or cur.is_greater_than(new):
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug('Job %s: ignoring %s after %s', self._id, new, cur)
+                return False
+            pending = self._pending
+            if pending is None:
+                pending = self._pending = deque()
+            prev = _PREV[new]
+            if prev is not None and prev is not cur and prev.is_greater_than(cur):
+                missing = []
+                while prev is not None and prev is not cur:
+                    missing.append(prev)
+                    prev = _PREV[prev]
+                for s in reversed(missing):
+                    pending.append(JobStatus(s, time=status.time))
+            pending.append(status)
+            self._status = status
+            if self._deliverer is not None:
+                return True  # the thread delivering callbacks for this job will deliver it
+            self._deliverer = threading.get_ident()
+        self._deliver(pending)
+        return True
+
+    def _deliver(self, pending: Deque[JobStatus]) -> None:
+        executor = self.executor
+        while True:
+            with self._lock:
+                if not pending:
+                    self._deliverer = None
+                    return
+                st = pending.popleft()
+            cb = self._cb
+            if cb is not None:
+                try:
+                    cb.job_status_changed(self, st)
+                except Exception:
+                    logger.exception('Status callback of job %s raised an exception', self._id)
+            if executor is not None:
+                executor._notify_callback(self, st)
+            with self._lock:
+                self._delivered = st
+                if self._cv is not None:
+                    self._cv.notify_all()
+
+    def __hash__(self) -> int:
+        """Hash of the id."""
+        return hash(self._id)
+
+    def __str__(self) -> str:
+        """Job id, native id, executor and status."""
+        return 'Job[id=%s, native_id=%s, executor=%s, status=%s]' % (
+            self._id, self._native_id, self.executor, self._status)
+
+    __repr__ = __str__

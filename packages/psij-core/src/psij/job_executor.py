@@ -1,0 +1,238 @@
+"""The `JobExecutor` base class: submits jobs to a backend and reports their status."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional, Set, cast
+
+from packaging.version import Version
+
+from psij.descriptor import Descriptor
+from psij.exceptions import InvalidJobException
+from psij.job import CallbackLike, Job, JobStatusCallback, _as_callback
+from psij.job_executor_config import JobExecutorConfig
+from psij.job_launcher import Launcher
+from psij.job_spec import JobSpec
+from psij.job_state import JobState
+from psij.job_status import JobStatus
+from psij.resource_spec import ResourceSpecV1
+
+logger = logging.getLogger(__name__)
+
+
+class JobExecutor(ABC):
+    """
+    The base class of all executors.
+
+    Get an instance with :meth:`get_instance`. A subclass implements :meth:`submit`,
+    :meth:`cancel`, :meth:`list` and :meth:`attach`, and reports status changes with
+    :meth:`_set_job_status`, which keeps the order, completeness and callback guarantees of
+    :class:`~psij.Job`.
+    """
+
+    def __init__(self, url: Optional[str] = None,
+                 config: Optional[JobExecutorConfig] = None) -> None:
+        """
+        :param url: the backend's location, if it needs one.
+        :param config: the configuration; :attr:`JobExecutorConfig.DEFAULT` if `None`.
+        """
+        self.url = url
+        self.config = config if config is not None else JobExecutorConfig.DEFAULT
+        self._cb: Optional[JobStatusCallback] = None
+        self._launchers_lock = threading.RLock()
+        self._launchers: Dict[str, Launcher] = {}
+
+    @property
+    def name(self) -> str:
+        """The name this executor was registered under."""
+        return cast(str, getattr(type(self), '_NAME_', type(self).__name__))
+
+    @property
+    def version(self) -> Version:
+        """The version this executor was registered with."""
+        return cast(Version, getattr(type(self), '_VERSION_', Version('0')))
+
+    @property
+    def descriptor(self) -> Optional[Descriptor]:
+        """The descriptor this executor was registered with, if it came from the registry."""
+        return cast(Optional[Descriptor], getattr(type(self), '_DESCRIPTOR_', None))
+
+    # -- the backend-specific part ---------------------------------------------------------------
+
+    @abstractmethod
+    def submit(self, job: Job) -> None:
+        """
+        Submits a job.
+
+        When this returns, the job has been handed to the backend and has a `native_id`; its
+        further states, failures included, arrive as status changes. If it raises, the job was
+        not submitted and its status is unchanged.
+
+        :raises InvalidJobException: if the job's specification is wrong; submitting it again
+            would fail the same way.
+        :raises SubmitException: if the backend could not be reached or refused the job for a
+            reason unrelated to the job; ``transient`` says whether a retry may help.
+        """
+
+    @abstractmethod
+    def cancel(self, job: Job) -> None:
+        """
+        Asks the backend to cancel a job.
+
+        A successful return means the request was made; the job reports ``CANCELED`` when it is
+        gone, unless it reached another final state first. Cancelling a finished job does
+        nothing.
+        """
+
+    @abstractmethod
+    def list(self) -> List[str]:
+        """The native ids of the jobs the backend knows for this user, however submitted."""
+
+    @abstractmethod
+    def attach(self, job: Job, native_id: str) -> None:
+        """
+        Binds a new `Job` (in state ``NEW``) to an existing backend job, whose status it then
+        follows.
+        """
+
+    # -- callbacks -------------------------------------------------------------------------------
+
+    def set_job_status_callback(self, cb: CallbackLike) -> None:
+        """
+        Sets a callback called for status changes of every job of this executor, in addition
+        to each job's own callback.
+
+        :param cb: a `JobStatusCallback`, a function ``fn(job, status)``, or `None` to remove.
+        """
+        self._cb = _as_callback(cb)
+
+    def _notify_callback(self, job: Job, status: JobStatus) -> None:
+        cb = self._cb
+        if cb is not None:
+            try:
+                cb.job_status_changed(job, status)
+            except Exception:
+                logger.exception('Executor status callback raised an exception for job %s',
+                                 job.id)
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        """Reports a status change of `job` (ignored if it does not move the job forward)."""
+        try:
+            job._set_status(status)
+        except Exception:
+            logger.exception('Failed to set the status of job %s to %s', job.id, status)
+
+    # -- checks for subclasses -------------------------------------------------------------------
+
+    def _check_job(self, job: Job) -> JobSpec:
+        """
+        Checks what every executor needs of a job before submitting it, binds the job to this
+        executor and returns its specification.
+
+        :raises InvalidJobException: for a job that is not ``NEW``, has no specification or
+            executable, already belongs to an executor, or has inconsistent resources.
+        """
+        if not isinstance(job, Job):
+            raise TypeError('Expected a psij.Job, got %r' % (job,))
+        if job.status.state is not JobState.NEW:
+            raise InvalidJobException('Job %s must be in the NEW state to be submitted, not %s'
+                                      % (job.id, job.status.state))
+        spec = job.spec
+        if spec is None:
+            raise InvalidJobException('Job %s has no specification (job.spec is None)' % job.id)
+        if not isinstance(spec, JobSpec):
+            raise InvalidJobException('job.spec must be a psij.JobSpec, not %r' % (spec,))
+        if not spec.executable:
+            raise InvalidJobException('JobSpec.executable is not set: nothing to run')
+        if spec.resources is None:
+            spec.resources = ResourceSpecV1()
+        elif isinstance(spec.resources, ResourceSpecV1):
+            spec.resources._infer()
+        if job.executor is not None:
+            raise InvalidJobException('Job %s is already bound to executor %s'
+                                      % (job.id, job.executor))
+        job.executor = self
+        return spec
+
+    def _get_launcher(self, name: str, version_constraint: Optional[str] = None) -> Launcher:
+        """Returns this executor's instance of the named launcher, creating it on first use."""
+        with self._launchers_lock:
+            launcher = self._launchers.get(name)
+            if launcher is None:
+                launcher = Launcher.get_instance(name, version_constraint=version_constraint,
+                                                 config=self.config)
+                self._launchers[name] = launcher
+            return launcher
+
+    def _get_launcher_from_job(self, job: Job) -> Launcher:
+        """The launcher a job asks for (``single`` by default)."""
+        spec = job.spec
+        name = spec.launcher if spec is not None and spec.launcher else \
+            Launcher.DEFAULT_LAUNCHER_NAME
+        try:
+            return self._get_launcher(name)
+        except ValueError as ex:
+            raise InvalidJobException('JobSpec.launcher=%r: %s' % (name, ex), ex) from ex
+
+    # -- registry --------------------------------------------------------------------------------
+
+    @staticmethod
+    def get_instance(name: str, version_constraint: Optional[str] = None,
+                     url: Optional[str] = None,
+                     config: Optional[JobExecutorConfig] = None) -> JobExecutor:
+        """
+        Returns a new instance of a registered executor.
+
+        :param name: a name or alias from :meth:`get_executor_names`.
+        :param version_constraint: a version specifier such as ``">=0.2, <1"``; the highest
+            matching version is used.
+        :param url: passed to the executor.
+        :param config: passed to the executor.
+        :raises ValueError: if no such executor is available, listing the available ones and
+            plugins that failed to load; or if the executor failed to load, with the cause.
+        """
+        from psij.plugins import registry
+
+        entry = registry.select('executor', name, version_constraint)
+        cls = registry.load_class(entry, JobExecutor)
+        _stamp(cls, entry.desc)
+        instance: Any = cls(url=url, config=config)
+        return cast(JobExecutor, instance)
+
+    @staticmethod
+    def get_executor_names() -> Set[str]:
+        """The names (and aliases) of all registered executors."""
+        from psij.plugins import registry
+
+        return registry.names('executor')
+
+    @staticmethod
+    def register_executor(desc: Descriptor, root: Optional[str] = None) -> None:
+        """
+        Registers an executor by descriptor, as psij-python allows.
+
+        :param desc: the executor's descriptor.
+        :param root: accepted for compatibility with psij-python; the class is imported by
+            its module name.
+        :raises ValueError: if another executor is registered with the same name and version.
+        """
+        from psij.plugins import registry
+
+        registry.discover()
+        registry.register('executor', desc, 'JobExecutor.register_executor(%s)'
+                          % (root or ''), strict=True)
+
+    def __str__(self) -> str:
+        """Name, version and URL."""
+        if self.url is not None:
+            return 'JobExecutor[%s, %s, url=%s]' % (self.name, self.version, self.url)
+        return 'JobExecutor[%s, %s]' % (self.name, self.version)
+
+
+def _stamp(cls: type, desc: Descriptor) -> None:
+    """Records the registration on the class, where psij-python keeps it."""
+    setattr(cls, '_NAME_', desc.name)
+    setattr(cls, '_VERSION_', desc.version)
+    setattr(cls, '_DESCRIPTOR_', desc)

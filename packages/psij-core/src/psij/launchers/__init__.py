@@ -1,0 +1,1 @@
+"""Launchers shipped with psij-core: ``single``, and the script-based launcher base."""

@@ -1,0 +1,338 @@
+"""
+The registry of executors and launchers.
+
+Discovery runs once, on first use: entry points of the ``psij`` group are loaded into a
+`pluggy.PluginManager`, each plugin's hooks are called on their own (so one broken plugin
+cannot hide the others), and psij-python's ``psij-descriptors`` modules are read. Classes are
+imported only when first instantiated. Errors are kept with the plugin or entry they belong
+to and reported by ``psij plugins`` and by ``get_instance`` for the affected name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from psij.descriptor import Descriptor
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = 'psij'
+DISABLE_ENV = 'PSIJ_DISABLE_PLUGINS'
+TRACE_ENV = 'PSIJ_TRACE_PLUGINS'
+LEGACY_PACKAGE = 'psij-descriptors'
+KINDS = ('executor', 'launcher')
+_BUILTIN_MODULE = 'psij.plugins.builtin'
+
+
+@dataclass
+class Entry:
+    """One registered (name, version) of an executor or launcher."""
+
+    kind: str
+    desc: Descriptor
+    source: str
+    """Who registered it: a distribution name, a legacy module path, or an API call."""
+    cls: Optional[type] = None
+    error: Optional[BaseException] = None
+    conflict: Optional[str] = None
+    """Set when two sources registered the same name and version."""
+
+    @property
+    def version(self) -> Version:
+        """The descriptor's version."""
+        return self.desc.version
+
+
+@dataclass
+class PluginProblem:
+    """A plugin that could not be loaded or whose hook failed."""
+
+    plugin: str
+    source: str
+    error: BaseException
+
+
+@dataclass
+class _State:
+    entries: Dict[str, Dict[str, List[Entry]]] = field(
+        default_factory=lambda: {k: {} for k in KINDS})
+    problems: List[PluginProblem] = field(default_factory=list)
+    disabled: List[Tuple[str, str]] = field(default_factory=list)
+    discovered: bool = False
+
+
+_state = _State()
+_lock = threading.RLock()
+
+
+def _trace(msg: str, *args: object) -> None:
+    if os.environ.get(TRACE_ENV):
+        if not logging.getLogger().handlers:
+            logging.basicConfig()
+        logger.warning('[psij plugins] ' + msg, *args)
+
+
+def _disabled_names() -> set[str]:
+    raw = os.environ.get(DISABLE_ENV, '')
+    return {n.strip().lower() for n in raw.split(',') if n.strip()}
+
+
+# -- registration -------------------------------------------------------------------------------
+
+def register(kind: str, desc: Descriptor, source: str, strict: bool = False) -> None:
+    """
+    Registers a descriptor under its name and aliases.
+
+    A second registration of the same name and version from the same source is ignored; from
+    another source it is a conflict: with `strict` a `ValueError` naming both is raised at
+    once, otherwise the conflict is recorded and reported when that name is used.
+    """
+    if not isinstance(desc, Descriptor):
+        raise TypeError('Expected a psij.descriptor.Descriptor from %s, got %r' % (source, desc))
+    entry = Entry(kind=kind, desc=desc, source=source)
+    with _lock:
+        store = _state.entries[kind]
+        for name in [desc.name] + (desc.aliases or []):
+            key = name.lower()
+            existing = store.setdefault(key, [])
+            clash = next((e for e in existing if e.version == desc.version), None)
+            if clash is not None:
+                if clash.source == source and clash.desc.cls == desc.cls:
+                    continue
+                msg = ('%s %r version %s is registered twice: by %s (class %s) and by %s '
+                       '(class %s); uninstall or disable (%s) one of them'
+                       % (kind.capitalize(), name, desc.version, clash.source, clash.desc.cls,
+                          source, desc.cls, DISABLE_ENV))
+                if strict:
+                    raise ValueError(msg)
+                clash.conflict = msg
+                logger.warning(msg)
+                continue
+            existing.append(entry)
+            existing.sort(key=lambda e: e.version)
+    _trace('registered %s %s %s (%s) from %s', kind, desc.name, desc.version, desc.cls, source)
+
+
+def _call_hook(plugin_name: str, source: str, impl: Any, kind: str) -> None:
+    _trace('calling %s.%s', plugin_name, impl.function.__name__)
+    try:
+        result = impl.function()
+        descs: Iterable[Descriptor] = result if result is not None else ()
+        for desc in descs:
+            register(kind, desc, source)
+    except Exception as ex:
+        logger.warning('psij plugin %s (%s) failed in %s: %s', plugin_name, source,
+                       impl.function.__name__, ex)
+        _state.problems.append(PluginProblem(plugin_name, source, ex))
+
+
+def _discover_entry_points(disabled: set[str]) -> None:
+    import pluggy
+
+    from psij.plugins import hookspecs
+
+    pm = pluggy.PluginManager('psij')
+    pm.add_hookspecs(hookspecs)
+    sources: Dict[str, str] = {}
+    found_builtin = False
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist is not None else '?'
+        if ep.name.lower() in disabled or dist.lower() in disabled:
+            _state.disabled.append((ep.name, dist))
+            _trace('plugin %s from %s disabled by %s', ep.name, dist, DISABLE_ENV)
+            continue
+        if pm.has_plugin(ep.name):
+            # the same distribution seen twice on sys.path
+            continue
+        try:
+            _trace('loading plugin %s = %s from %s', ep.name, ep.value, dist)
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as ex:
+            logger.warning('psij plugin %s (%s) could not be loaded: %s', ep.name, dist, ex)
+            _state.problems.append(PluginProblem(ep.name, dist, ex))
+            continue
+        sources[ep.name] = dist
+        if ep.value.strip() == _BUILTIN_MODULE:
+            found_builtin = True
+    if not found_builtin and 'core' not in disabled:
+        # running from a source tree without installed metadata
+        builtin = importlib.import_module(_BUILTIN_MODULE)
+        pm.register(builtin, name='core')
+        sources['core'] = 'psij-core'
+    for kind, hook in (('executor', pm.hook.psij_executors),
+                       ('launcher', pm.hook.psij_launchers)):
+        for impl in hook.get_hookimpls():
+            _call_hook(impl.plugin_name, sources.get(impl.plugin_name, impl.plugin_name),
+                       impl, kind)
+
+
+def _discover_legacy(disabled: set[str]) -> None:
+    seen = set()
+    for path in sys.path:
+        d = os.path.join(os.path.realpath(path or '.'), LEGACY_PACKAGE)
+        if d in seen or not os.path.isdir(d):
+            continue
+        seen.add(d)
+        for fname in sorted(os.listdir(d)):
+            if not fname.endswith('.py') or fname.startswith('_'):
+                continue
+            modname = fname[:-3]
+            full = os.path.join(d, fname)
+            if modname.lower() in disabled:
+                _state.disabled.append((modname, full))
+                continue
+            try:
+                mod = _load_file(modname, full)
+            except Exception as ex:
+                logger.warning('psij-descriptors module %s could not be loaded: %s', full, ex)
+                _state.problems.append(PluginProblem(modname, full, ex))
+                continue
+            for kind in KINDS:
+                for desc in getattr(mod, '__PSI_J_%sS__' % kind.upper(), None) or ():
+                    if not isinstance(desc, Descriptor):
+                        err = TypeError('%s lists %r; only Descriptor instances are '
+                                        'supported' % (full, desc))
+                        _state.problems.append(PluginProblem(modname, full, err))
+                        continue
+                    desc.path = full
+                    register(kind, desc, 'psij-descriptors module %s' % full)
+
+
+def _load_file(modname: str, path: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location('psij_descriptors_%s' % modname, path)
+    if spec is None or spec.loader is None:
+        raise ImportError('cannot load %s' % path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def discover() -> None:
+    """Runs discovery once; later calls return at once."""
+    if _state.discovered:
+        return
+    with _lock:
+        if _state.discovered:
+            return
+        disabled = _disabled_names()
+        _discover_entry_points(disabled)
+        _discover_legacy(disabled)
+        _state.discovered = True
+
+
+def reset() -> None:
+    """Forgets everything registered so that the next use discovers again (for tests)."""
+    global _state
+    with _lock:
+        _state = _State()
+
+
+# -- lookup -------------------------------------------------------------------------------------
+
+def names(kind: str) -> set[str]:
+    """The registered names and aliases of one kind."""
+    discover()
+    return set(_state.entries[kind])
+
+
+def entries(kind: str) -> Dict[str, List[Entry]]:
+    """All entries of one kind, by name (aliases included)."""
+    discover()
+    return _state.entries[kind]
+
+
+def problems() -> List[PluginProblem]:
+    """Plugins that failed to load or whose hooks failed."""
+    discover()
+    return list(_state.problems)
+
+
+def disabled() -> List[Tuple[str, str]]:
+    """(plugin, source) pairs skipped because of ``PSIJ_DISABLE_PLUGINS``."""
+    discover()
+    return list(_state.disabled)
+
+
+def _parse_constraint(constraint: str) -> SpecifierSet:
+    text = constraint.strip()
+    if text.startswith('(') and text.endswith(')'):
+        text = text[1:-1]
+    try:
+        return SpecifierSet(text.replace(' ', ''))
+    except InvalidSpecifier as ex:
+        raise ValueError('Invalid version constraint %r: %s (use e.g. ">=1.0, <2")'
+                         % (constraint, ex)) from None
+
+
+def _unknown_name_message(kind: str, name: str) -> str:
+    avail = sorted(_state.entries[kind])
+    msg = 'No %s named %r. Available: %s.' % (kind, name, ', '.join(avail) or 'none')
+    if _state.problems:
+        msg += ' Plugins that failed to load: %s.' % '; '.join(
+            '%s (%s): %s' % (p.plugin, p.source, p.error) for p in _state.problems)
+    if _state.disabled:
+        msg += ' Disabled by %s: %s.' % (DISABLE_ENV,
+                                         ', '.join(p for p, _ in _state.disabled))
+    return msg
+
+
+def select(kind: str, name: str, version_constraint: Optional[str] = None) -> Entry:
+    """
+    Picks the highest version of `name` that satisfies `version_constraint`.
+
+    :raises ValueError: for an unknown name, no matching version or a name/version conflict.
+    """
+    discover()
+    found = _state.entries[kind].get(name.lower())
+    if not found:
+        raise ValueError(_unknown_name_message(kind, name))
+    candidates = found
+    if version_constraint:
+        spec = _parse_constraint(version_constraint)
+        candidates = [e for e in found if spec.contains(e.version, prereleases=True)]
+        if not candidates:
+            raise ValueError('No version of %s %r satisfies %r; registered versions: %s'
+                             % (kind, name, version_constraint,
+                                ', '.join(str(e.version) for e in found)))
+    chosen = candidates[-1]
+    if chosen.conflict:
+        raise ValueError(chosen.conflict)
+    return chosen
+
+
+def load_class(entry: Entry, base: type) -> type:
+    """
+    Imports the class an entry names (once) and checks that it subclasses `base`.
+
+    :raises ValueError: naming the entry and its source, with the import error as the cause.
+    """
+    if entry.cls is not None:
+        return entry.cls
+    if entry.error is None:
+        modname, _, clsname = entry.desc.cls.rpartition('.')
+        _trace('importing %s for %s %s', entry.desc.cls, entry.kind, entry.desc.name)
+        try:
+            cls = getattr(importlib.import_module(modname), clsname)
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise TypeError('%s is not a subclass of %s.%s'
+                                % (entry.desc.cls, base.__module__, base.__name__))
+            entry.cls = cls
+            return cls
+        except Exception as ex:
+            entry.error = ex
+    raise ValueError('%s %r version %s (from %s) failed to load: %s: %s'
+                     % (entry.kind.capitalize(), entry.desc.name, entry.version, entry.source,
+                        type(entry.error).__name__, entry.error)) from entry.error
