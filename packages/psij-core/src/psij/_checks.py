@@ -6,10 +6,12 @@ name the field and the bad value.
 
 from __future__ import annotations
 
-import pathlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psij.exceptions import JobSpecTypeError, JobSpecValueError
+
+if TYPE_CHECKING:
+    import pathlib
 
 
 def type_error(owner: str, field: str, value: Any, expected: str) -> JobSpecTypeError:
@@ -36,6 +38,8 @@ def opt_path(owner: str, field: str, value: Any) -> pathlib.Path | None:
     """Checks and converts an optional path given as a string or a `pathlib.Path`."""
     if value is None:
         return None
+    import pathlib  # here, not at the top: `import psij` stays cheap
+
     if isinstance(value, pathlib.Path):
         return value
     if isinstance(value, str):
@@ -51,10 +55,9 @@ def opt_count(owner: str, field: str, value: Any, minimum: int = 1) -> int | Non
     """Checks an optional integer count of at least `minimum`."""
     if value is None:
         return None
-    if type(value) is not int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise type_error(owner, field, value, 'an int or None')
-        value = int(value)
-    if value < minimum:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise type_error(owner, field, value, 'an int or None')
+    n = int(value)
+    if n < minimum:
         raise value_error(owner, field, value, 'must be at least %d' % minimum)
-    return value
+    return n

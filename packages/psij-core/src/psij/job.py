@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import threading
 import time
@@ -12,6 +11,7 @@ from collections import deque
 from datetime import timedelta
 from typing import TYPE_CHECKING, Callable, Deque, Optional, Sequence, Union
 
+from psij._log import DEBUG, get_logger
 from psij.exceptions import SubmitException
 from psij.job_spec import JobSpec
 from psij.job_state import _PREV, JobState
@@ -20,7 +20,7 @@ from psij.job_status import JobStatus
 if TYPE_CHECKING:
     from psij.job_executor import JobExecutor
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Job ids: a random per-process prefix plus a counter is unique on the machine and costs a
 # fraction of a uuid4 per job.
@@ -190,7 +190,7 @@ class Job:
             cur = self._status.state
             new = status.state
             if cur.final or new is cur or cur.is_greater_than(new):
-                if logger.isEnabledFor(logging.DEBUG):
+                if logger.isEnabledFor(DEBUG):
                     logger.debug('Job %s: ignoring %s after %s', self._id, new, cur)
                 return False
             pending = self._pending

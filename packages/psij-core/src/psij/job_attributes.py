@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import timedelta
 from typing import Any
 
+from psij._log import get_logger
 from psij._checks import opt_str, type_error, value_error
 from psij.exceptions import JobSpecValueError
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _OWNER = 'JobAttributes'
 _DEFAULT_DURATION = timedelta(minutes=10)

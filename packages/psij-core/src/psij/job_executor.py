@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Set, cast
 
 from packaging.version import Version
 
+from psij._log import get_logger
 from psij.descriptor import Descriptor
 from psij.exceptions import InvalidJobException
 from psij.job import CallbackLike, Job, JobStatusCallback, _as_callback
@@ -19,7 +19,7 @@ from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class JobExecutor(ABC):

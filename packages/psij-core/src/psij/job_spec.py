@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import pathlib
-from typing import Any, Dict, List, Optional, Set, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Union
 
 from psij._checks import opt_path, opt_str, type_error, value_error
 from psij.job_attributes import JobAttributes
 from psij.resource_spec import ResourceSpec
 from psij.staging import StageIn, StageOut, StageOutFlags
 
+if TYPE_CHECKING:
+    import pathlib
+
 _OWNER = 'JobSpec'
-PathLike = Union[str, pathlib.Path]
+PathLike = Union[str, 'pathlib.Path']
 
 
 def _check_env(env: Any) -> Optional[Dict[str, str]]:
@@ -110,7 +112,8 @@ class JobSpec:
         self.stdout_path = stdout_path
         self.stderr_path = stderr_path
         self.resources = resources
-        self.attributes = attributes  # type: ignore[assignment]
+        self._attributes: Optional[JobAttributes] = None
+        self.attributes = attributes
         self.pre_launch = pre_launch
         self.post_launch = post_launch
         self.launcher = launcher
@@ -129,7 +132,7 @@ class JobSpec:
     @executable.setter
     def executable(self, value: Optional[str]) -> None:
         if value is not None and type(value) is not str:
-            if isinstance(value, pathlib.Path):
+            if hasattr(value, '__fspath__'):
                 value = str(value)
             else:
                 value = opt_str(_OWNER, 'executable', value)
@@ -276,7 +279,7 @@ class JobSpec:
 
     @stage_in.setter
     def stage_in(self, value: Optional[Set[StageIn]]) -> None:
-        self._stage_in = _check_set('stage_in', value, StageIn)
+        self._stage_in: Optional[Set[StageIn]] = _check_set('stage_in', value, StageIn)
 
     @property
     def stage_out(self) -> Optional[Set[StageOut]]:
@@ -285,7 +288,7 @@ class JobSpec:
 
     @stage_out.setter
     def stage_out(self, value: Optional[Set[StageOut]]) -> None:
-        self._stage_out = _check_set('stage_out', value, StageOut)
+        self._stage_out: Optional[Set[StageOut]] = _check_set('stage_out', value, StageOut)
 
     @property
     def cleanup(self) -> Optional[Set[pathlib.Path]]:
@@ -297,7 +300,7 @@ class JobSpec:
         if value is None:
             self._cleanup: Optional[Set[pathlib.Path]] = None
             return
-        if isinstance(value, (str, bytes, pathlib.Path)) or \
+        if isinstance(value, (str, bytes)) or hasattr(value, '__fspath__') or \
                 not isinstance(value, (set, frozenset, list, tuple)):
             raise type_error(_OWNER, 'cleanup', value, 'a set of paths or None')
         out = set()
@@ -349,7 +352,7 @@ class JobSpec:
         return 'JobSpec(%s)' % ', '.join(parts)
 
 
-def _check_set(field: str, value: Any, cls: type) -> Any:
+def _check_set(field: str, value: Any, cls: type) -> Any:  # returns a set of cls or None
     if value is None:
         return None
     if not isinstance(value, (set, frozenset, list, tuple)):

@@ -141,6 +141,6 @@ class ResourceSpecV1(ResourceSpec):
     def __repr__(self) -> str:
         """Lists the fields that are set."""
         names = ResourceSpecV1.__slots__
-        parts = ['%s=%r' % (k, v) for k, v in zip(names, self._fields())
+        parts = ['%s=%r' % (k, v) for k, v in zip(names, self._fields(), strict=True)
                  if v is not None and not (k == 'exclusive_node_use' and v is False)]
         return 'ResourceSpecV1(%s)' % ', '.join(parts)

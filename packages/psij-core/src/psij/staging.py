@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import pathlib
 from enum import Enum, IntFlag
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING
 
 from psij._checks import opt_path, type_error
 from psij.exceptions import JobSpecValueError
+
+if TYPE_CHECKING:
+    import pathlib
 
 
 class URI:
@@ -22,6 +24,8 @@ class URI:
             raise type_error('URI', 'urlstring', urlstring, 'a string')
         if not urlstring:
             raise JobSpecValueError('URI: an empty string is not a URI')
+        from urllib.parse import urlparse  # only staging needs it: keep `import psij` fast
+
         if urlstring.startswith('/'):
             urlstring = 'file://' + urlstring
         u = urlparse(urlstring)
@@ -88,7 +92,7 @@ class StageOutFlags(IntFlag):
 def _to_uri(owner: str, field: str, value: object) -> URI:
     if isinstance(value, URI):
         return value
-    if isinstance(value, pathlib.Path):
+    if hasattr(value, '__fspath__') and hasattr(value, 'absolute'):
         return URI(str(value.absolute()))
     if isinstance(value, str):
         return URI(value)

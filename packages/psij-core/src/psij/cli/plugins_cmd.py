@@ -11,7 +11,7 @@ from psij.job_launcher import Launcher
 from psij.plugins import registry
 
 
-def register(sub: 'argparse._SubParsersAction[argparse.ArgumentParser]') -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds the ``plugins`` sub-command."""
     p = sub.add_parser('plugins', help='list executors and launchers and their plugins')
     p.add_argument('--json', action='store_true', help='print JSON')
@@ -27,7 +27,7 @@ def collect(load: bool = True) -> Dict[str, Any]:
     for kind in registry.KINDS:
         rows: List[Dict[str, Any]] = []
         seen = set()
-        for name, entries in sorted(registry.entries(kind).items()):
+        for _name, entries in sorted(registry.entries(kind).items()):
             for e in entries:
                 if id(e) in seen:
                     continue  # an alias of an entry already listed

@@ -44,6 +44,7 @@ def psij_executors() -> Iterable[Descriptor]:
     after which ``psij.JobExecutor.get_instance('example')`` imports ``example_executor`` and
     returns an ``ExampleJobExecutor``.
     """
+    raise NotImplementedError
 
 
 @hookspec
@@ -63,3 +64,4 @@ def psij_launchers() -> Iterable[Descriptor]:
 
     after which ``JobSpec(launcher='mylaunch')`` runs jobs through ``MyLauncher``.
     """
+    raise NotImplementedError

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
-from importlib import metadata
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
-
+from psij._log import get_logger
 from psij.descriptor import Descriptor
+from psij.plugins.entry_points import entry_points
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+logger = get_logger(__name__)
 
 ENTRY_POINT_GROUP = 'psij'
 DISABLE_ENV = 'PSIJ_DISABLE_PLUGINS'
@@ -36,18 +36,20 @@ KINDS = ('executor', 'launcher')
 _BUILTIN_MODULE = 'psij.plugins.builtin'
 
 
-@dataclass
 class Entry:
     """One registered (name, version) of an executor or launcher."""
 
-    kind: str
-    desc: Descriptor
-    source: str
-    """Who registered it: a distribution name, a legacy module path, or an API call."""
-    cls: Optional[type] = None
-    error: Optional[BaseException] = None
-    conflict: Optional[str] = None
-    """Set when two sources registered the same name and version."""
+    __slots__ = ('kind', 'desc', 'source', 'cls', 'error', 'conflict')
+
+    def __init__(self, kind: str, desc: Descriptor, source: str) -> None:
+        self.kind = kind
+        self.desc = desc
+        self.source = source
+        """Who registered it: a distribution name, a legacy module path, or an API call."""
+        self.cls: Optional[type] = None
+        self.error: Optional[BaseException] = None
+        self.conflict: Optional[str] = None
+        """Set when two sources registered the same name and version."""
 
     @property
     def version(self) -> Version:
@@ -55,22 +57,23 @@ class Entry:
         return self.desc.version
 
 
-@dataclass
 class PluginProblem:
     """A plugin that could not be loaded or whose hook failed."""
 
-    plugin: str
-    source: str
-    error: BaseException
+    __slots__ = ('plugin', 'source', 'error')
+
+    def __init__(self, plugin: str, source: str, error: BaseException) -> None:
+        self.plugin = plugin
+        self.source = source
+        self.error = error
 
 
-@dataclass
 class _State:
-    entries: Dict[str, Dict[str, List[Entry]]] = field(
-        default_factory=lambda: {k: {} for k in KINDS})
-    problems: List[PluginProblem] = field(default_factory=list)
-    disabled: List[Tuple[str, str]] = field(default_factory=list)
-    discovered: bool = False
+    def __init__(self) -> None:
+        self.entries: Dict[str, Dict[str, List[Entry]]] = {k: {} for k in KINDS}
+        self.problems: List[PluginProblem] = []
+        self.disabled: List[Tuple[str, str]] = []
+        self.discovered = False
 
 
 _state = _State()
@@ -79,6 +82,8 @@ _lock = threading.RLock()
 
 def _trace(msg: str, *args: object) -> None:
     if os.environ.get(TRACE_ENV):
+        import logging
+
         if not logging.getLogger().handlers:
             logging.basicConfig()
         logger.warning('[psij plugins] ' + msg, *args)
@@ -147,8 +152,8 @@ def _discover_entry_points(disabled: set[str]) -> None:
     pm.add_hookspecs(hookspecs)
     sources: Dict[str, str] = {}
     found_builtin = False
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist is not None else '?'
+    for ep in entry_points(ENTRY_POINT_GROUP):
+        dist = ep.dist
         if ep.name.lower() in disabled or dist.lower() in disabled:
             _state.disabled.append((ep.name, dist))
             _trace('plugin %s from %s disabled by %s', ep.name, dist, DISABLE_ENV)
@@ -267,6 +272,8 @@ def disabled() -> List[Tuple[str, str]]:
 
 
 def _parse_constraint(constraint: str) -> SpecifierSet:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     text = constraint.strip()
     if text.startswith('(') and text.endswith(')'):
         text = text[1:-1]

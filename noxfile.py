@@ -1,0 +1,120 @@
+"""Development sessions for the psij monorepo: lint, typecheck, tests, build, conformance, bench.
+
+``nox`` with no arguments runs what CI runs (lint, typecheck, tests, build, conformance). Each
+session makes its own fresh virtual environment and installs the packages it needs from the
+working tree.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+import nox
+
+ROOT = pathlib.Path(__file__).parent
+PACKAGES = sorted(p.parent.name for p in ROOT.glob('packages/*/pyproject.toml'))
+CORE = 'psij-core'
+# What each package needs besides itself and psij-core to run its tests.
+TEST_EXTRAS: dict[str, list[str]] = {
+    CORE: ['pytest', 'hatchling'],
+}
+REPORTS = ROOT / 'reports'
+
+nox.options.sessions = ['lint', 'typecheck', 'tests', 'build', 'conformance']
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+
+
+def _pkg(name: str) -> str:
+    return str(ROOT / 'packages' / name)
+
+
+def _install_with_core(session: nox.Session, *names: str) -> None:
+    paths = [_pkg(CORE)] + [_pkg(n) for n in names if n != CORE]
+    session.install(*paths)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over every package, the examples, benchmarks and this file."""
+    session.install('ruff')
+    session.run('ruff', 'check', '.')
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on every package's src (all installed, so cross-package types resolve)."""
+    session.install('mypy', 'pytest')
+    _install_with_core(session, *PACKAGES)
+    for name in PACKAGES:
+        session.run('mypy', '--strict', 'packages/%s/src' % name)
+
+
+@nox.session
+@nox.parametrize('package', PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """Each package's tests, in a fresh environment holding only what it needs."""
+    session.install(*TEST_EXTRAS.get(package, ['pytest']))
+    _install_with_core(session, package)
+    REPORTS.mkdir(exist_ok=True)
+    session.run('pytest', '-q', '-p', 'no:cacheprovider', '--junitxml',
+                str(REPORTS / ('junit-%s.xml' % package)), 'packages/%s/tests' % package,
+                *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """sdist and wheel of every package, installed from those files into a fresh venv, then
+    imported, with their entry points listed."""
+    session.install('build')
+    dist = pathlib.Path(tempfile.mkdtemp(prefix='psij-dist-'))
+    for name in PACKAGES:
+        session.run('python', '-m', 'build', '--outdir', str(dist), _pkg(name), silent=True)
+    files = sorted(dist.iterdir())
+    session.log('built: %s' % ', '.join(f.name for f in files))
+    venv = dist / 'venv'
+    session.run('python', '-m', 'venv', str(venv))
+    py = str(venv / 'bin' / 'python')
+    wheels = [str(f) for f in files if f.suffix == '.whl']
+    sdists = [str(f) for f in files if f.name.endswith('.tar.gz')]
+    session.run(py, '-m', 'pip', 'install', '-q', *wheels, external=True)
+    # the sdists must build and install too
+    session.run(py, '-m', 'pip', 'install', '-q', '--force-reinstall', '--no-deps', *sdists,
+                external=True)
+    session.run(py, '-c', 'import psij, importlib.metadata as m; '
+                'print("psij", psij.__version__); '
+                '[print("entry point:", e.name, "=", e.value, "from", e.dist.name) '
+                'for e in m.entry_points(group="psij")]', external=True)
+    session.run(str(venv / 'bin' / 'psij'), 'plugins', external=True)
+    shutil.rmtree(dist)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """The conformance kit against the local executor, with every launcher available here."""
+    session.install('pytest')
+    _install_with_core(session, *[p for p in PACKAGES if p in ('psij-launchers',)])
+    REPORTS.mkdir(exist_ok=True)
+    launchers = ['single'] + [lch for lch in ('multiple', 'mpirun')
+                              if 'psij-launchers' in PACKAGES]
+    for launcher in launchers:
+        session.run('psij', 'conformance', 'local', '--launcher', launcher, '--report-dir',
+                    str(REPORTS / ('conformance-local-%s' % launcher)))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: start-up and Job construction (vs psij-python), and the local executor."""
+    _install_with_core(session, *PACKAGES)
+    ref = pathlib.Path(os.environ.get('PSIJ_PYTHON_VENV', '/tmp/psijpy-venv'))
+    if not (ref / 'bin' / 'python').exists():
+        session.run('python', '-m', 'venv', str(ref))
+        session.run(str(ref / 'bin' / 'pip'), 'install', '-q', 'psij-python==0.9.11',
+                    external=True)
+    session.run('python', 'bench/bench_startup.py', '--reference', str(ref / 'bin' / 'python'))
+    if (ROOT / 'bench' / 'bench_local.py').exists():
+        session.run('python', 'bench/bench_local.py', '--reference', str(ref / 'bin' / 'python'),
+                    *session.posargs)

@@ -1,0 +1,257 @@
+"""Discovery through real distributions installed into a temporary venv."""
+
+import json
+import pathlib
+
+import pytest
+
+from plugin_dists import build_wheel, install, make_venv, run, write_dist
+
+EXECUTOR_CODE = '''
+from psij import JobExecutor, JobStatus, JobState
+
+class {cls}(JobExecutor):
+    def submit(self, job):
+        spec = self._check_job(job)
+        job._native_id = 'n-' + job.id
+        self._set_job_status(job, JobStatus(JobState.QUEUED))
+        self._set_job_status(job, JobStatus(JobState.ACTIVE))
+        self._set_job_status(job, JobStatus(JobState.COMPLETED, exit_code=0))
+    def cancel(self, job): pass
+    def list(self): return []
+    def attach(self, job, native_id): pass
+'''
+
+PLUGIN_CODE = '''
+from psij.descriptor import Descriptor
+from psij.plugins import hookimpl
+
+@hookimpl
+def psij_executors():
+    return [{descs}]
+'''
+
+
+def simple_plugin(root, dist, pkg, name, version, extra_descs=''):
+    descs = "Descriptor(name=%r, version=%r, cls='%s.executor.Exec', aliases=[%r])%s" % (
+        name, version, pkg, name + '-alias', extra_descs)
+    return write_dist(root, dist, {
+        '%s/__init__.py' % pkg: '',
+        '%s/plugin.py' % pkg: PLUGIN_CODE.format(descs=descs),
+        '%s/executor.py' % pkg: EXECUTOR_CODE.format(cls='Exec'),
+    }, entry_points={pkg: '%s.plugin' % pkg}, version=version)
+
+
+@pytest.fixture(scope='module')
+def venv(tmp_path_factory):
+    root = tmp_path_factory.mktemp('dists')
+    wheels = tmp_path_factory.mktemp('wheels')
+    projects = [
+        # a good plugin: executor 'demo' and a launcher
+        write_dist(root, 'psij-demo', {
+            'psij_demo/__init__.py': '',
+            'psij_demo/plugin.py': PLUGIN_CODE.format(
+                descs="Descriptor(name='demo', version='1.0', cls='psij_demo.executor.Exec', "
+                      "aliases=['dem'])") + '''
+@hookimpl
+def psij_launchers():
+    from psij.descriptor import Descriptor
+    return [Descriptor(name='demolaunch', version='0.5',
+                       cls='psij_demo.launcher.DemoLauncher')]
+''',
+            'psij_demo/executor.py': EXECUTOR_CODE.format(cls='Exec'),
+            'psij_demo/launcher.py': '''
+from psij import Launcher
+class DemoLauncher(Launcher):
+    def get_launch_command(self, job): return [job.spec.executable]
+    def is_launcher_failure(self, output): return False
+    def get_launcher_failure_message(self, output): return ''
+''',
+        }, entry_points={'demo': 'psij_demo.plugin'}),
+        # two versions of 'multi' from two distributions, and a conflicting copy of 2.0
+        simple_plugin(root, 'psij-multi-one', 'multi_one', 'multi', '1.0'),
+        simple_plugin(root, 'psij-multi-two', 'multi_two', 'multi', '2.0'),
+        simple_plugin(root, 'psij-multi-clash', 'multi_clash', 'multi', '2.0'),
+        # a plugin whose module cannot be imported at all
+        write_dist(root, 'psij-broken-import', {
+            'broken_import/__init__.py': '',
+            'broken_import/plugin.py': 'raise ImportError("no module named fancy_sched_lib")',
+        }, entry_points={'broken-import': 'broken_import.plugin'}),
+        # a plugin whose hook raises
+        write_dist(root, 'psij-broken-hook', {
+            'broken_hook/__init__.py': '',
+            'broken_hook/plugin.py': '''
+from psij.plugins import hookimpl
+@hookimpl
+def psij_executors():
+    raise RuntimeError("hook exploded")
+''',
+        }, entry_points={'broken-hook': 'broken_hook.plugin'}),
+        # a plugin that registers fine but whose executor class fails to import
+        write_dist(root, 'psij-broken-class', {
+            'broken_class/__init__.py': '',
+            'broken_class/plugin.py': PLUGIN_CODE.format(
+                descs="Descriptor(name='lazybad', version='1.0', "
+                      "cls='broken_class.executor.Exec')"),
+            'broken_class/executor.py': 'import not_installed_dependency_xyz\n',
+        }, entry_points={'broken-class': 'broken_class.plugin'}),
+        # psij-python's legacy mechanism: a psij-descriptors namespace module
+        write_dist(root, 'psij-legacy', {
+            'psij-descriptors/legacy_descriptors.py': '''
+from packaging.version import Version
+from psij.descriptor import Descriptor
+__PSI_J_EXECUTORS__ = [Descriptor(name='legacy', version=Version('0.9'),
+                                  cls='legacy_exec.executor.LegacyExecutor')]
+''',
+            'legacy_exec/__init__.py': '',
+            'legacy_exec/executor.py': EXECUTOR_CODE.format(cls='LegacyExecutor'),
+        }),
+    ]
+    py = make_venv(tmp_path_factory.mktemp('venv') / 'v')
+    install(py, *[build_wheel(p, wheels) for p in projects])
+    return py
+
+
+def check(py, code, env=None):
+    r = run(py, code, env)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return r.stdout
+
+
+def test_entry_point_plugin_is_found_and_loaded_lazily(venv):
+    out = check(venv, '''
+        import sys, psij
+        names = psij.JobExecutor.get_executor_names()
+        assert {'local', 'demo', 'dem', 'legacy', 'lazybad'} <= names, names
+        assert 'psij_demo.executor' not in sys.modules, 'imported too early'
+        assert 'psij.executors.local' not in sys.modules, 'imported too early'
+        ex = psij.JobExecutor.get_instance('dem')
+        assert 'psij_demo.executor' in sys.modules
+        print(ex.name, ex.version, type(ex).__name__)
+        job = psij.Job(psij.JobSpec(executable='/bin/true'))
+        ex.submit(job)
+        print(job.wait().state)
+        print(sorted(psij.Launcher.get_launcher_names()))
+    ''')
+    lines = out.splitlines()
+    assert lines[0] == 'demo 1.0 Exec'
+    assert lines[1] == 'COMPLETED'
+    assert 'demolaunch' in lines[2] and 'single' in lines[2]
+
+
+def test_legacy_psij_descriptors_and_psij_python_style_executor(venv):
+    out = check(venv, '''
+        import psij
+        ex = psij.JobExecutor.get_instance('legacy')
+        job = psij.Job(psij.JobSpec(executable='/bin/true'))
+        states = []
+        ex.set_job_status_callback(lambda j, s: states.append(str(s.state)))
+        ex.submit(job)
+        job.wait()
+        print(ex.name, ex.version, ' '.join(states))
+    ''')
+    assert out.split() == ['legacy', '0.9', 'QUEUED', 'STAGE_IN', 'ACTIVE', 'STAGE_OUT',
+                           'CLEANUP', 'COMPLETED']
+
+
+def test_versions_and_constraints(venv):
+    out = check(venv, '''
+        import psij
+        print(psij.JobExecutor.get_instance('multi', version_constraint='<2').version)
+        print(psij.JobExecutor.get_instance('multi', version_constraint='( >= 0.5, != 2.0 )').version)
+        try:
+            psij.JobExecutor.get_instance('multi', version_constraint='>=3')
+        except ValueError as e:
+            print('E', e)
+        try:
+            psij.JobExecutor.get_instance('multi', version_constraint='bogus!!')
+        except ValueError as e:
+            print('E', e)
+    ''')
+    lines = out.splitlines()
+    assert lines[0] == '1.0' and lines[1] == '1.0'
+    assert "No version of executor 'multi' satisfies '>=3'" in lines[2] and '1.0, 2.0' in lines[2]
+    assert 'Invalid version constraint' in lines[3]
+
+
+def test_name_conflict_names_both_distributions(venv):
+    out = check(venv, '''
+        import psij
+        try:
+            psij.JobExecutor.get_instance('multi')
+        except ValueError as e:
+            print(e)
+    ''')
+    assert 'psij-multi-two' in out and 'psij-multi-clash' in out and '2.0' in out
+
+
+def test_disabling_a_plugin_resolves_the_conflict(venv):
+    out = check(venv, '''
+        import psij
+        ex = psij.JobExecutor.get_instance('multi')
+        print(ex.version, type(ex).__module__)
+        print(sorted(psij.JobExecutor.get_executor_names()))
+    ''', env={'PSIJ_DISABLE_PLUGINS': 'psij-multi-clash, legacy_descriptors'})
+    lines = out.splitlines()
+    assert lines[0] == '2.0 multi_two.executor'
+    assert "'legacy'" not in lines[1]
+
+
+def test_broken_plugins_do_not_break_the_others(venv):
+    out = check(venv, '''
+        import psij
+        print(type(psij.JobExecutor.get_instance('demo')).__name__)
+        try:
+            psij.JobExecutor.get_instance('lazybad')
+        except ValueError as e:
+            print('E1', e, '| cause:', type(e.__cause__).__name__)
+        try:
+            psij.JobExecutor.get_instance('nosuch')
+        except ValueError as e:
+            print('E2', e)
+    ''')
+    lines = out.splitlines()
+    assert lines[0] == 'Exec'
+    assert 'lazybad' in lines[1] and 'psij-broken-class' in lines[1]
+    assert 'not_installed_dependency_xyz' in lines[1] and 'cause: ModuleNotFoundError' in lines[1]
+    assert "No executor named 'nosuch'" in lines[2] and 'demo' in lines[2]
+    assert 'fancy_sched_lib' in lines[2] and 'hook exploded' in lines[2]
+
+
+def test_psij_plugins_command_shows_everything(venv):
+    r = run(venv, 'from psij.cli.main import main; raise SystemExit(main(["plugins", "--json"]))')
+    assert r.returncode == 1  # something failed to load, and the command says so
+    data = json.loads(r.stdout)
+    ex = {(e['name'], e['version']): e for e in data['executors']}
+    assert ex[('demo', '1.0')]['distribution'] == 'psij-demo' and ex[('demo', '1.0')]['error'] is None
+    assert ex[('demo', '1.0')]['aliases'] == ['dem']
+    assert 'not_installed_dependency_xyz' in ex[('lazybad', '1.0')]['error']
+    assert 'registered twice' in ex[('multi', '2.0')]['error']
+    assert ex[('local', '0.1.0')]['distribution'] == 'psij-core'
+    problems = {p['plugin']: p for p in data['problems']}
+    assert 'fancy_sched_lib' in problems['broken-import']['error']
+    assert problems['broken-import']['source'] == 'psij-broken-import'
+    assert 'hook exploded' in problems['broken-hook']['error']
+    r2 = run(venv, 'from psij.cli.main import main; raise SystemExit(main(["plugins"]))')
+    assert 'demolaunch' in r2.stdout and 'Plugins that failed' in r2.stdout
+
+
+def test_plugin_trace_env_var(venv):
+    r = run(venv, 'import psij; psij.JobExecutor.get_instance("demo")',
+            env={'PSIJ_TRACE_PLUGINS': '1'})
+    assert r.returncode == 0
+    assert 'loading plugin demo' in r.stderr and 'importing psij_demo.executor.Exec' in r.stderr
+
+
+def test_python_m_psij(venv):
+    r = run(venv, 'import runpy, sys; sys.argv = ["psij", "plugins", "--no-load"]; '
+                  'runpy.run_module("psij", run_name="__main__")')
+    assert 'demo' in r.stdout
+
+
+def test_installed_here_too():
+    # the test environment itself has psij-core registered through its entry point
+    import importlib.metadata as m
+    eps = [e for e in m.entry_points(group='psij') if e.dist.name == 'psij-core']
+    assert [e.value for e in eps] == ['psij.plugins.builtin']
+    assert pathlib.Path(__file__).exists()
