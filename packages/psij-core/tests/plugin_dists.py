@@ -52,8 +52,9 @@ def make_venv(path: pathlib.Path) -> pathlib.Path:
     """A fresh venv that sees this environment's packages (psij-core, pluggy, packaging)."""
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(path)], check=True)
     py = path / 'bin' / 'python'
-    site = subprocess.run([str(py), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    code = 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
+    site = subprocess.run([str(py), '-c', code], check=True, capture_output=True,
+                          text=True).stdout.strip()
     parent = sysconfig.get_paths()['purelib']
     # an `import` line in a .pth file runs at start-up: addsitedir also processes the parent's
     # own .pth files (an editable psij-core install is one)
@@ -73,6 +74,8 @@ def run(py: pathlib.Path, code: str, env: Dict[str, str] | None = None,
     """Runs Python code in the venv."""
     e = dict(os.environ)
     e.pop('PSIJ_DISABLE_PLUGINS', None)
+    # a cache of our own, next to the venv, not the user's
+    e['XDG_CACHE_HOME'] = str(py.parent.parent / 'cache')
     e.update(env or {})
     return subprocess.run([str(py), '-c', textwrap.dedent(code), *args], capture_output=True,
                           text=True, env=e, timeout=120)

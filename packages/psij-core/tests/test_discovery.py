@@ -4,7 +4,6 @@ import json
 import pathlib
 
 import pytest
-
 from plugin_dists import build_wheel, install, make_venv, run, write_dist
 
 EXECUTOR_CODE = '''
@@ -158,7 +157,8 @@ def test_versions_and_constraints(venv):
     out = check(venv, '''
         import psij
         print(psij.JobExecutor.get_instance('multi', version_constraint='<2').version)
-        print(psij.JobExecutor.get_instance('multi', version_constraint='( >= 0.5, != 2.0 )').version)
+        c = '( >= 0.5, != 2.0 )'
+        print(psij.JobExecutor.get_instance('multi', version_constraint=c).version)
         try:
             psij.JobExecutor.get_instance('multi', version_constraint='>=3')
         except ValueError as e:
@@ -223,7 +223,8 @@ def test_psij_plugins_command_shows_everything(venv):
     assert r.returncode == 1  # something failed to load, and the command says so
     data = json.loads(r.stdout)
     ex = {(e['name'], e['version']): e for e in data['executors']}
-    assert ex[('demo', '1.0')]['distribution'] == 'psij-demo' and ex[('demo', '1.0')]['error'] is None
+    demo = ex[('demo', '1.0')]
+    assert demo['distribution'] == 'psij-demo' and demo['error'] is None
     assert ex[('demo', '1.0')]['aliases'] == ['dem']
     assert 'not_installed_dependency_xyz' in ex[('lazybad', '1.0')]['error']
     assert 'registered twice' in ex[('multi', '2.0')]['error']
@@ -255,3 +256,33 @@ def test_installed_here_too():
     eps = [e for e in m.entry_points(group='psij') if e.dist.name == 'psij-core']
     assert [e.value for e in eps] == ['psij.plugins.builtin']
     assert pathlib.Path(__file__).exists()
+
+
+BROKEN = 'psij-broken-import,psij-broken-hook'
+NAMES_CODE = '''
+    import sys, psij
+    print(sorted(psij.JobExecutor.get_executor_names()), 'pluggy' in sys.modules)
+'''
+
+
+def test_discovery_cache_skips_pluggy_and_plugin_imports_until_something_changes(venv):
+    env = {'PSIJ_DISABLE_PLUGINS': BROKEN}
+    first = check(venv, NAMES_CODE, env).split(' True')
+    assert "'demo'" in first[0] and len(first) == 2, first  # pluggy was needed the first time
+    second = check(venv, NAMES_CODE, env)
+    assert second.endswith('False\n') and second.split(' False')[0] == first[0]
+    # editing a plugin module invalidates the cache
+    plugin_file = check(venv, 'import psij_demo.plugin as p; print(p.__file__)', env).strip()
+    st = pathlib.Path(plugin_file).stat()
+    import os
+    os.utime(plugin_file, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert check(venv, NAMES_CODE, env).endswith('True\n')
+    assert check(venv, NAMES_CODE, env).endswith('False\n')
+    # the cache can be turned off
+    assert check(venv, NAMES_CODE, {**env, 'PSIJ_DISCOVERY_CACHE': '0'}).endswith('True\n')
+
+
+def test_a_broken_plugin_is_never_cached(venv):
+    for _ in range(2):
+        out = check(venv, NAMES_CODE)
+        assert out.endswith('True\n')  # discovery ran again and reported the broken plugins

@@ -28,9 +28,24 @@ Environment variables:
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING, Any
 
-hookimpl = pluggy.HookimplMarker('psij')
-"""Decorates a plugin's implementation of a hook of :mod:`psij.plugins.hookspecs`."""
+if TYPE_CHECKING:
+    import pluggy
+
+    hookimpl: pluggy.HookimplMarker
+    """Decorates a plugin's implementation of a hook of :mod:`psij.plugins.hookspecs`."""
 
 __all__ = ['hookimpl']
+
+
+def __getattr__(name: str) -> Any:
+    # pluggy is imported only when a plugin module asks for `hookimpl`: a program that finds
+    # its executors in the discovery cache never imports it.
+    if name == 'hookimpl':
+        import pluggy
+
+        marker = pluggy.HookimplMarker('psij')
+        globals()['hookimpl'] = marker
+        return marker
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

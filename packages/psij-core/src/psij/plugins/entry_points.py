@@ -26,6 +26,8 @@ class EntryPoint(NamedTuple):
     value: str
     dist: str
     """The name of the distribution that declares it."""
+    stamp: int = 0
+    """Modification time (ns) of the metadata that declares it; 0 if unknown."""
 
     def load(self) -> Any:
         """Imports the module (and attribute, for ``module:attr``) the entry point names."""
@@ -69,7 +71,7 @@ def entry_points(group: str) -> List[EntryPoint]:
     """The entry points of `group` of every distribution on ``sys.path``, in path order."""
     if os.environ.get(FULL_METADATA_ENV):
         from importlib import metadata
-        return [EntryPoint(e.name, e.value, e.dist.name if e.dist else '?')
+        return [EntryPoint(e.name, e.value, e.dist.name if e.dist else '?', 0)
                 for e in metadata.entry_points(group=group)]
     out: List[EntryPoint] = []
     seen_dirs = set()
@@ -90,10 +92,11 @@ def entry_points(group: str) -> List[EntryPoint]:
             try:
                 with open(os.path.join(meta_dir, 'entry_points.txt'), encoding='utf-8') as f:
                     text = f.read()
+                    stamp = os.fstat(f.fileno()).st_mtime_ns
             except OSError:
                 continue
             if '[%s]' % group not in text:
                 continue
             dist = _dist_name(meta_dir, m.split('-')[0])
-            out.extend(EntryPoint(k, v, dist) for k, v in _section(text, group))
+            out.extend(EntryPoint(k, v, dist, stamp) for k, v in _section(text, group))
     return out

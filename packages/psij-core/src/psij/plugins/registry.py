@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 from psij._log import get_logger
 from psij.descriptor import Descriptor
-from psij.plugins.entry_points import entry_points
+from psij.plugins import discovery_cache
+from psij.plugins.entry_points import EntryPoint, entry_points
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -74,6 +75,9 @@ class _State:
         self.problems: List[PluginProblem] = []
         self.disabled: List[Tuple[str, str]] = []
         self.discovered = False
+        self.recorded: Optional[List[discovery_cache.Record]] = None
+        """Registrations made by discovery, recorded for the cache."""
+        self.module_files: List[str] = []
 
 
 _state = _State()
@@ -108,6 +112,8 @@ def register(kind: str, desc: Descriptor, source: str, strict: bool = False) -> 
         raise TypeError('Expected a psij.descriptor.Descriptor from %s, got %r' % (source, desc))
     entry = Entry(kind=kind, desc=desc, source=source)
     with _lock:
+        if _state.recorded is not None:
+            _state.recorded.append((kind, desc, source))
         store = _state.entries[kind]
         for name in [desc.name] + (desc.aliases or []):
             key = name.lower()
@@ -143,7 +149,18 @@ def _call_hook(plugin_name: str, source: str, impl: Any, kind: str) -> None:
         _state.problems.append(PluginProblem(plugin_name, source, ex))
 
 
-def _discover_entry_points(disabled: set[str]) -> None:
+def _enabled_entry_points(disabled: set[str]) -> List[EntryPoint]:
+    out = []
+    for ep in entry_points(ENTRY_POINT_GROUP):
+        if ep.name.lower() in disabled or ep.dist.lower() in disabled:
+            _state.disabled.append((ep.name, ep.dist))
+            _trace('plugin %s from %s disabled by %s', ep.name, ep.dist, DISABLE_ENV)
+            continue
+        out.append(ep)
+    return out
+
+
+def _discover_entry_points(eps: List[EntryPoint], disabled: set[str]) -> None:
     import pluggy
 
     from psij.plugins import hookspecs
@@ -152,12 +169,8 @@ def _discover_entry_points(disabled: set[str]) -> None:
     pm.add_hookspecs(hookspecs)
     sources: Dict[str, str] = {}
     found_builtin = False
-    for ep in entry_points(ENTRY_POINT_GROUP):
+    for ep in eps:
         dist = ep.dist
-        if ep.name.lower() in disabled or dist.lower() in disabled:
-            _state.disabled.append((ep.name, dist))
-            _trace('plugin %s from %s disabled by %s', ep.name, dist, DISABLE_ENV)
-            continue
         if pm.has_plugin(ep.name):
             # the same distribution seen twice on sys.path
             continue
@@ -165,6 +178,7 @@ def _discover_entry_points(disabled: set[str]) -> None:
             _trace('loading plugin %s = %s from %s', ep.name, ep.value, dist)
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
+            _state.module_files.append(getattr(plugin, '__file__', None) or '?')
         except Exception as ex:
             logger.warning('psij plugin %s (%s) could not be loaded: %s', ep.name, dist, ex)
             _state.problems.append(PluginProblem(ep.name, dist, ex))
@@ -176,6 +190,7 @@ def _discover_entry_points(disabled: set[str]) -> None:
         # running from a source tree without installed metadata
         builtin = importlib.import_module(_BUILTIN_MODULE)
         pm.register(builtin, name='core')
+        _state.module_files.append(builtin.__file__ or '?')
         sources['core'] = 'psij-core'
     for kind, hook in (('executor', pm.hook.psij_executors),
                        ('launcher', pm.hook.psij_launchers)):
@@ -184,8 +199,9 @@ def _discover_entry_points(disabled: set[str]) -> None:
                        impl, kind)
 
 
-def _discover_legacy(disabled: set[str]) -> None:
+def _legacy_files(disabled: set[str]) -> List[str]:
     seen = set()
+    out = []
     for path in sys.path:
         d = os.path.join(os.path.realpath(path or '.'), LEGACY_PACKAGE)
         if d in seen or not os.path.isdir(d):
@@ -194,26 +210,32 @@ def _discover_legacy(disabled: set[str]) -> None:
         for fname in sorted(os.listdir(d)):
             if not fname.endswith('.py') or fname.startswith('_'):
                 continue
-            modname = fname[:-3]
             full = os.path.join(d, fname)
-            if modname.lower() in disabled:
-                _state.disabled.append((modname, full))
+            if fname[:-3].lower() in disabled:
+                _state.disabled.append((fname[:-3], full))
                 continue
-            try:
-                mod = _load_file(modname, full)
-            except Exception as ex:
-                logger.warning('psij-descriptors module %s could not be loaded: %s', full, ex)
-                _state.problems.append(PluginProblem(modname, full, ex))
-                continue
-            for kind in KINDS:
-                for desc in getattr(mod, '__PSI_J_%sS__' % kind.upper(), None) or ():
-                    if not isinstance(desc, Descriptor):
-                        err = TypeError('%s lists %r; only Descriptor instances are '
-                                        'supported' % (full, desc))
-                        _state.problems.append(PluginProblem(modname, full, err))
-                        continue
-                    desc.path = full
-                    register(kind, desc, 'psij-descriptors module %s' % full)
+            out.append(full)
+    return out
+
+
+def _discover_legacy(files: List[str]) -> None:
+    for full in files:
+        modname = os.path.basename(full)[:-3]
+        try:
+            mod = _load_file(modname, full)
+        except Exception as ex:
+            logger.warning('psij-descriptors module %s could not be loaded: %s', full, ex)
+            _state.problems.append(PluginProblem(modname, full, ex))
+            continue
+        for kind in KINDS:
+            for desc in getattr(mod, '__PSI_J_%sS__' % kind.upper(), None) or ():
+                if not isinstance(desc, Descriptor):
+                    err = TypeError('%s lists %r; only Descriptor instances are supported'
+                                    % (full, desc))
+                    _state.problems.append(PluginProblem(modname, full, err))
+                    continue
+                desc.path = full
+                register(kind, desc, 'psij-descriptors module %s' % full)
 
 
 def _load_file(modname: str, path: str) -> ModuleType:
@@ -233,8 +255,21 @@ def discover() -> None:
         if _state.discovered:
             return
         disabled = _disabled_names()
-        _discover_entry_points(disabled)
-        _discover_legacy(disabled)
+        eps = _enabled_entry_points(disabled)
+        legacy = _legacy_files(disabled)
+        key = discovery_cache.make_key(eps, legacy, sorted(disabled))
+        cached = discovery_cache.load(key)
+        if cached is not None:
+            _trace('using the discovery cache')
+            for kind, desc, source in cached:
+                register(kind, desc, source)
+        else:
+            _state.recorded = []
+            _discover_entry_points(eps, disabled)
+            _discover_legacy(legacy)
+            if not _state.problems:
+                discovery_cache.save(key, _state.recorded, _state.module_files + legacy)
+            _state.recorded = None
         _state.discovered = True
 
 
