@@ -1,0 +1,456 @@
+"""
+The base class of batch-scheduler executors (Slurm, PBS, LSF, ...).
+
+A subclass supplies only what is specific to its scheduler, with psij-python's hooks, so that
+executors written for psij-python keep working:
+
+- `generate_submit_script` (or, simpler, `get_directives`, the scheduler directives for a job;
+  the base writes the rest of the script),
+- `get_submit_command` and `job_id_from_submit_output`,
+- `get_status_command` (one command for **many** jobs) and `parse_status_output`,
+- `get_cancel_command` and `process_cancel_command_output`,
+- `get_list_command` and `parse_list_output`,
+- optionally `get_final_status` (e.g. an accounting query for jobs gone from the queue),
+  `job_id_variable` (the variable holding the job's id inside the job), and
+  `nodefile_commands` (shell lines that write ``$PSIJ_NODEFILE``).
+
+The submit script records the job's start and exit code in the work directory (see
+:mod:`psij.executors.batch.job_files`), so a job that has left the queue still gets its true
+final state and exit code. Status is followed by one shared :class:`StatusEngine` per
+scheduler (see :mod:`psij.executors.batch.status_engine`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any, Collection, Dict, List, Optional, cast
+
+from psij._log import get_logger
+from psij.exceptions import InvalidJobException, SubmitException
+from psij.executors.batch import job_files
+from psij.executors.batch.script_writer import (
+    custom_attribute_key,
+    directive_value,
+    env_assignment,
+    quote,
+    quote_all,
+)
+from psij.executors.batch.status_engine import StatusEngine
+from psij.job import Job
+from psij.job_executor import JobExecutor
+from psij.job_executor_config import JobExecutorConfig
+from psij.job_state import JobState
+from psij.job_status import JobStatus
+from psij.launchers.script_based_launcher import ScriptBasedLauncher
+from psij.resource_spec import ResourceSpecV1
+
+logger = get_logger(__name__)
+
+UNKNOWN_ERROR = 'Failed for an unknown reason'
+_TRANSIENT = re.compile(r'try again|temporar|timed? ?out|unable to contact|connection|socket|'
+                        r'unreachable|not responding|busy|resource temporarily unavailable',
+                        re.IGNORECASE)
+_LAUNCH_SH = Path(__file__).resolve().parent.parent.parent / 'launchers' / 'scripts' / 'launch.sh'
+
+
+class BatchSchedulerExecutorConfig(JobExecutorConfig):
+    """Configuration of batch-scheduler executors."""
+
+    def __init__(self, launcher_log_file: Optional[Path] = None,
+                 work_directory: Optional[Path] = None, queue_polling_interval: float = 30,
+                 initial_queue_polling_delay: float = 2,
+                 queue_polling_error_threshold: int = 2, keep_files: bool = False,
+                 file_check_interval: float = 0.5, command_timeout: float = 120) -> None:
+        """
+        :param launcher_log_file: see :class:`~psij.JobExecutorConfig`.
+        :param work_directory: where submit scripts and job status files go (default
+            ``~/.psij/work/<scheduler>``); on a cluster it must be on a filesystem shared by
+            the login and compute nodes.
+        :param queue_polling_interval: seconds between two status commands.
+        :param initial_queue_polling_delay: seconds from a submit to the first status command.
+        :param queue_polling_error_threshold: kept for psij-python compatibility; failing
+            status commands never fail jobs here, they are retried with backoff.
+        :param keep_files: keep submit scripts and job files after jobs end (also set by the
+            ``PSIJ_BATCH_KEEP_FILES`` environment variable).
+        :param file_check_interval: seconds between two looks at the files running jobs write
+            (cheap, local: how fast starts and ends are noticed).
+        :param command_timeout: seconds after which a scheduler command is abandoned.
+        """
+        super().__init__(launcher_log_file, work_directory)
+        self.queue_polling_interval = queue_polling_interval
+        self.initial_queue_polling_delay = initial_queue_polling_delay
+        self.queue_polling_error_threshold = queue_polling_error_threshold
+        self.keep_files = keep_files or 'PSIJ_BATCH_KEEP_FILES' in os.environ
+        self.file_check_interval = file_check_interval
+        self.command_timeout = command_timeout
+
+    @classmethod
+    def _from_config(cls, config: JobExecutorConfig) -> BatchSchedulerExecutorConfig:
+        new = cls()
+        new.work_directory = config.work_directory
+        new.launcher_log_file = config.launcher_log_file
+        return new
+
+
+class InvalidJobStateError(Exception):
+    """A job cannot be canceled because it has already ended."""
+
+
+def check_status_exit_code(command: str, exit_code: int, out: str) -> None:
+    """Raises `RuntimeError` for a failed status command (psij-python's helper)."""
+    if exit_code != 0:
+        raise RuntimeError('%s failed with exit code %d: %s' % (command, exit_code, out))
+
+
+class BatchSchedulerExecutor(JobExecutor):
+    """A generic executor for batch schedulers; see the module documentation."""
+
+    job_id_variable = 'PSIJ_BATCH_JOB_ID'
+    """The environment variable that holds the job's native id inside the job."""
+
+    def __init__(self, url: Optional[str] = None,
+                 config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
+        """
+        :param url: not used by most schedulers.
+        :param config: the configuration; defaults suit an interactive login node.
+        """
+        if config is None:
+            config = BatchSchedulerExecutorConfig()
+        elif not isinstance(config, BatchSchedulerExecutorConfig):
+            config = BatchSchedulerExecutorConfig._from_config(config)
+        if not config._work_directory:
+            config.work_directory = JobExecutorConfig.DEFAULT_WORK_DIRECTORY / self._scheduler()
+        super().__init__(url=url, config=config)
+        self.work_directory = config.work_directory
+        self._engine = StatusEngine.for_scheduler(self._scheduler())
+
+    def _scheduler(self) -> str:
+        return cast(str, getattr(type(self), '_NAME_', type(self).__name__.lower()))
+
+    @property
+    def _config(self) -> BatchSchedulerExecutorConfig:
+        return cast(BatchSchedulerExecutorConfig, self.config)
+
+    def config_poll_interval(self) -> float:
+        """Seconds between status commands."""
+        return float(self._config.queue_polling_interval)
+
+    def config_initial_delay(self) -> float:
+        """Seconds from a submit to the first status command."""
+        return float(self._config.initial_queue_polling_delay)
+
+    def config_file_interval(self) -> float:
+        """Seconds between two looks at job files."""
+        return float(self._config.file_check_interval)
+
+    # -- hooks for subclasses --------------------------------------------------------------------
+
+    def get_directives(self, job: Job, context: Dict[str, Any]) -> List[str]:
+        """The scheduler directive lines of the submit script (``#SBATCH ...``)."""
+        raise NotImplementedError('%s must implement get_directives or generate_submit_script'
+                                  % type(self).__name__)
+
+    def nodefile_commands(self, job: Job) -> List[str]:
+        """Shell lines that write one line per process slot to ``"$PSIJ_NODEFILE"``."""
+        return []
+
+    def get_submit_command(self, job: Job, submit_file_path: Path) -> List[str]:
+        """The command that submits the script, e.g. ``['sbatch', path]``."""
+        raise NotImplementedError
+
+    def job_id_from_submit_output(self, out: str) -> str:
+        """The native id in the submit command's output."""
+        raise NotImplementedError
+
+    def get_cancel_command(self, native_id: str) -> List[str]:
+        """The command that cancels a job."""
+        raise NotImplementedError
+
+    def process_cancel_command_output(self, exit_code: int, out: str) -> None:
+        """
+        Interprets a failed cancel command.
+
+        :raises InvalidJobStateError: if the job had already ended (ignored by `cancel`).
+        :raises SubmitException: otherwise.
+        """
+        raise SubmitException('Cancel failed (exit code %d): %s' % (exit_code, out))
+
+    def get_status_command(self, native_ids: Collection[str]) -> List[str]:
+        """One command giving the status of all of `native_ids`."""
+        raise NotImplementedError
+
+    def parse_status_output(self, exit_code: int, out: str) -> Dict[str, JobStatus]:
+        """
+        Parses the status command's output; jobs it does not list are simply absent.
+
+        :raises RuntimeError: if the command failed (the engine retries later).
+        """
+        raise NotImplementedError
+
+    def get_final_status(self, native_ids: Collection[str]) -> Dict[str, JobStatus]:
+        """How jobs that left the queue ended, e.g. from accounting; empty if unknown."""
+        return {}
+
+    def get_list_command(self) -> List[str]:
+        """The command that lists the user's jobs."""
+        raise NotImplementedError
+
+    def parse_list_output(self, out: str) -> List[str]:
+        """The native ids in the list command's output."""
+        return [line.strip() for line in out.splitlines() if line.strip()]
+
+    # -- the submit script -----------------------------------------------------------------------
+
+    def generate_submit_script(self, job: Job, context: Dict[str, Any],
+                               submit_file: IO[str]) -> None:
+        """
+        Writes the submit script: ``#!/bin/bash``, `get_directives`, then the common body that
+        records the job's start and exit code, sets its environment and directory, writes the
+        node file, and runs the launcher through the launch wrapper with the job's streams.
+        """
+        submit_file.write('#!/bin/bash\n')
+        for d in self.get_directives(job, context):
+            if '\n' in d or '\r' in d:
+                raise InvalidJobException('A scheduler directive cannot contain a line break: '
+                                          '%r' % d)
+            submit_file.write(d + '\n')
+        submit_file.write('\n'.join(self._script_body(job, context)) + '\n')
+
+    def _script_body(self, job: Job, context: Dict[str, Any]) -> List[str]:
+        spec = job.spec
+        assert spec is not None
+        wd = quote(str(self.work_directory))
+        idv = self.job_id_variable
+        lines = [
+            '_psij_wd=%s' % wd,
+            '_psij_id="${%s}"' % idv,
+            'exec >>"$_psij_wd/$_psij_id%s" 2>&1' % job_files.OUTPUT_SUFFIX,
+            ': >"$_psij_wd/$_psij_id%s"' % job_files.ACTIVE_SUFFIX,
+            '_psij_end() {',
+            '    printf "%%s\\n" "$1" >"$_psij_wd/$_psij_id%s.tmp"' % job_files.EXIT_CODE_SUFFIX,
+            '    mv -f "$_psij_wd/$_psij_id%s.tmp" "$_psij_wd/$_psij_id%s"'
+            % (job_files.EXIT_CODE_SUFFIX, job_files.EXIT_CODE_SUFFIX),
+            '    exit "$1"',
+            '}',
+        ]
+        if spec.directory is not None:
+            lines.append('cd -- %s || { echo "psij: cannot change to the job directory"; '
+                         '_psij_end 1; }' % quote(str(spec.directory)))
+        for name, value in (spec.environment or {}).items():
+            lines.append(env_assignment(name, value))
+        node_lines = self.nodefile_commands(job)
+        if node_lines:
+            lines.append('export PSIJ_NODEFILE="$_psij_wd/$_psij_id.nodes"')
+            lines.extend(node_lines)
+        redirects = []
+        for path, op in ((spec.stdin_path, '<'), (spec.stdout_path, '>'),
+                         (spec.stderr_path, '2>')):
+            if path is not None:
+                redirects.append('%s%s' % (op, quote(str(path))))
+        if spec.stdin_path is None:
+            redirects.insert(0, '</dev/null')
+        launch = context['psij']['launch_command']
+        log = self.config.launcher_log_file
+        lines.append('/bin/sh %s %s %s %s %s -- %s %s' % (
+            quote(str(_LAUNCH_SH)), quote(str(spec.pre_launch or '')),
+            quote(str(spec.post_launch or '')), quote(str(log or '')),
+            quote('' if spec.inherit_environment else '1'), quote_all(launch),
+            ' '.join(redirects)))
+        lines.append('_psij_end $?')
+        return lines
+
+    def _create_script_context(self, job: Job) -> Dict[str, Any]:
+        spec = job.spec
+        assert spec is not None
+        launcher = self._get_launcher_from_job(job)
+        try:
+            launch_command = launcher.get_launch_command(job)
+        except (ValueError, InvalidJobException) as ex:
+            raise InvalidJobException('Launcher %s cannot start this job: %s'
+                                      % (launcher.name, ex), ex) from ex
+        ctx: Dict[str, Any] = {
+            'job': job,
+            'custom_attributes': self._custom_attributes(job),
+            'psij': {'launch_command': launch_command, 'script_dir': str(self.work_directory),
+                     'launcher': launcher, 'is_script_launcher': isinstance(
+                         launcher, ScriptBasedLauncher)},
+        }
+        duration = spec.attributes.duration
+        if duration is not None:
+            ctx['formatted_job_duration'] = self._format_duration(duration)
+        return ctx
+
+    def _custom_attributes(self, job: Job) -> Dict[str, str]:
+        """This scheduler's ``<scheduler>.<key>`` custom attributes, validated."""
+        assert job.spec is not None
+        attrs = job.spec.attributes.custom_attributes or {}
+        prefix = self._scheduler() + '.'
+        out = {}
+        for k, v in attrs.items():
+            if k.startswith(prefix):
+                field = 'JobAttributes.custom_attributes[%r]' % k
+                key = custom_attribute_key(field, k[len(prefix):])
+                out[key] = directive_value(field, v)
+        return out
+
+    def _format_duration(self, d: timedelta) -> str:
+        secs = int(d.total_seconds())
+        if d.total_seconds() > secs:
+            secs += 1  # never ask for less than the user did
+        return '%d:%02d:%02d' % (secs // 3600, secs // 60 % 60, secs % 60)
+
+    # -- JobExecutor -----------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        """
+        Writes the job's submit script and submits it.
+
+        :raises InvalidJobException: for a specification the scheduler cannot be given safely
+            or that the scheduler rejects as invalid.
+        :raises SubmitException: if the scheduler cannot be reached or refuses the job;
+            ``transient`` is `True` for time-outs and "try again" kinds of errors.
+        """
+        spec = self._check_job(job)
+        script = self.work_directory / (job.id + job_files.SCRIPT_SUFFIX)
+        try:
+            if not isinstance(spec.resources, ResourceSpecV1):
+                raise InvalidJobException('Only ResourceSpecV1 resources are supported')
+            job_files.ensure_private_dir(self.work_directory)
+            context = self._create_script_context(job)
+            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, 'w') as f:
+                self.generate_submit_script(job, context, f)
+            cmd = self.get_submit_command(job, script)
+            out = self._run_command(cmd, submitting=True)
+            native_id = self.job_id_from_submit_output(out).strip()
+            if not native_id:
+                raise SubmitException('%s printed no job id: %r' % (cmd[0], out))
+        except BaseException:
+            job.executor = None
+            if not self._config.keep_files:
+                job_files.remove(self.work_directory, None, job.id)
+            raise
+        job._native_id = native_id
+        self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
+        self._engine.register(job, self)
+
+    def cancel(self, job: Job) -> None:
+        """Cancels the job; one that already ended is left alone."""
+        if job.status.state.final:
+            return
+        native_id = job.native_id
+        if native_id is None:
+            raise SubmitException('Job %s has no native id: it was not submitted' % job.id)
+        cmd = self.get_cancel_command(native_id)
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True,
+                                 timeout=self._config.command_timeout)
+        except subprocess.TimeoutExpired as ex:
+            raise SubmitException('%s timed out' % cmd[0], ex, transient=True) from ex
+        except OSError as ex:
+            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+        if res.returncode != 0:
+            try:
+                self.process_cancel_command_output(res.returncode,
+                                                   (res.stdout + res.stderr).strip())
+            except InvalidJobStateError:
+                pass
+        self._engine.request_poll(0.2)
+
+    def attach(self, job: Job, native_id: str) -> None:
+        """
+        Follows an existing job by native id; its real status is known when this returns
+        (even for a job that already left the queue).
+        """
+        if job.status.state is not JobState.NEW:
+            raise InvalidJobException('Job %s must be NEW to be attached' % job.id)
+        if job.executor is not None:
+            raise InvalidJobException('Job %s already belongs to %s' % (job.id, job.executor))
+        job.executor = self
+        job._native_id = native_id
+        code = self._read_exit_code(native_id)
+        try:
+            st = self._query_status([native_id]).get(native_id)
+        except (subprocess.SubprocessError, OSError, RuntimeError) as ex:
+            logger.warning('Status of %s not available yet: %s', native_id, ex)
+            st = None
+        if st is None and code is None:
+            st = self.get_final_status([native_id]).get(native_id)
+        if (st is not None and st.state.final) or (st is None and code is not None):
+            self._finish(job, code, st)
+            return
+        if st is not None:
+            self._set_job_status(job, st)
+        elif self._is_active(native_id):
+            self._set_job_status(job, JobStatus(JobState.ACTIVE))
+        else:
+            self._set_job_status(job, JobStatus(JobState.QUEUED))
+        self._engine.register(job, self)
+
+    def list(self) -> List[str]:
+        """The native ids of this user's jobs known to the scheduler."""
+        return self.parse_list_output(self._run_command(self.get_list_command()))
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _run_command(self, cmd: List[str], submitting: bool = False) -> str:
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True,
+                                 timeout=self._config.command_timeout)
+        except subprocess.TimeoutExpired as ex:
+            raise SubmitException('%s did not answer within %s s' % (cmd[0],
+                                  self._config.command_timeout), ex, transient=True) from ex
+        except OSError as ex:
+            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+        if res.returncode != 0:
+            msg = (res.stdout + '\n' + res.stderr).strip() or UNKNOWN_ERROR
+            raise SubmitException('%s failed (exit code %d): %s' % (cmd[0], res.returncode, msg),
+                                  subprocess.CalledProcessError(res.returncode, cmd, msg),
+                                  transient=bool(_TRANSIENT.search(msg)))
+        return res.stdout
+
+    def _query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
+        cmd = self.get_status_command(native_ids)
+        res = subprocess.run(cmd, capture_output=True, text=True,
+                             timeout=self._config.command_timeout)
+        out = res.stdout if res.returncode == 0 else (res.stdout + res.stderr)
+        return self.parse_status_output(res.returncode, out)
+
+    def _read_exit_code(self, native_id: str) -> Optional[int]:
+        return job_files.read_exit_code(self.work_directory, native_id)
+
+    def _is_active(self, native_id: str) -> bool:
+        return job_files.is_active(self.work_directory, native_id)
+
+    def _finish(self, job: Job, code: Optional[int], st: Optional[JobStatus]) -> None:
+        """Reports a job's final state from its exit code and/or the scheduler's verdict."""
+        native_id = job.native_id or ''
+        if st is not None and st.state is JobState.CANCELED:
+            final = JobStatus(JobState.CANCELED, message=st.message, exit_code=code,
+                              metadata=st.metadata)
+        elif st is not None and st.state is JobState.FAILED and st.message:
+            # the scheduler knows why (time limit, memory, node failure, ...)
+            final = JobStatus(JobState.FAILED, message=st.message,
+                              exit_code=code if code is not None else st.exit_code,
+                              metadata=st.metadata)
+        elif code is None and st is not None:
+            final = st
+        elif code == 0:
+            final = JobStatus(JobState.COMPLETED, exit_code=0)
+        else:
+            stderr = job.spec.stderr_path if job.spec is not None else None
+            tail = job_files.output_tail(self.work_directory, native_id, stderr)
+            msg = 'The job exited with code %s' % code
+            final = JobStatus(JobState.FAILED, exit_code=code,
+                              message=msg + (': ' + tail if tail else ''))
+        if job.status.state is JobState.QUEUED and final.state is not JobState.CANCELED and \
+                (code is not None or self._is_active(native_id)):
+            self._set_job_status(job, JobStatus(JobState.ACTIVE))
+        if not self._config.keep_files:
+            # before the final state is reported: whoever waits for it finds the files gone
+            job_files.remove(self.work_directory, native_id, job.id)
+        self._set_job_status(job, final)

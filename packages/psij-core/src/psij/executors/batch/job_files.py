@@ -1,0 +1,116 @@
+"""
+The files a batch job shares with psij through the executor's work directory.
+
+For a job with native id ``ID`` the submit script writes, in the work directory:
+
+- ``ID.active`` when the job starts running (empty);
+- ``ID.ec`` with the launch command's exit code when it ends, written to a temporary name and
+  renamed so that it is never seen half-written;
+- ``ID.out``: the script's own output (pre/post-launch, errors, and the job's output when the
+  specification names no file for it).
+
+The work directory is private (mode 0700). A status file is trusted only if it is a regular
+file owned by the current user: another user cannot forge a job's status, unlike
+psij-python's unauthenticated UDP port.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Optional
+
+from psij.exceptions import SubmitException
+
+ACTIVE_SUFFIX = '.active'
+EXIT_CODE_SUFFIX = '.ec'
+OUTPUT_SUFFIX = '.out'
+SCRIPT_SUFFIX = '.job'
+
+
+def ensure_private_dir(path: Path) -> None:
+    """
+    Creates the work directory (mode 0700) or checks an existing one.
+
+    :raises SubmitException: if it is not a directory owned by this user, or others can write
+        to it and it cannot be fixed.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(path)
+    except OSError as ex:
+        raise SubmitException('Cannot create the work directory %s: %s' % (path, ex), ex) from ex
+    if not stat.S_ISDIR(st.st_mode):
+        raise SubmitException('The work directory %s is not a directory' % path)
+    if st.st_uid != os.getuid():
+        raise SubmitException('The work directory %s belongs to another user (uid %d); psij '
+                              'will not trust job status files there' % (path, st.st_uid))
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def _trusted_read(path: Path) -> Optional[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            return None
+        return os.read(fd, 4096).decode('utf-8', 'replace')
+    finally:
+        os.close(fd)
+
+
+def is_active(work_dir: Path, native_id: str) -> bool:
+    """Whether the job has reported that it started."""
+    try:
+        st = os.lstat(work_dir / (native_id + ACTIVE_SUFFIX))
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+
+
+def read_exit_code(work_dir: Path, native_id: str) -> Optional[int]:
+    """The exit code the job recorded, or `None` if it has not (or the file is not trusted)."""
+    text = _trusted_read(work_dir / (native_id + EXIT_CODE_SUFFIX))
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def output_tail(work_dir: Path, native_id: str, extra: Optional[Path] = None,
+                limit: int = 1000) -> str:
+    """The last lines of the script's output (and of `extra`, e.g. the job's stderr file)."""
+    parts = []
+    for p in (work_dir / (native_id + OUTPUT_SUFFIX), extra):
+        if p is None:
+            continue
+        try:
+            with open(p, 'rb') as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - limit))
+                text = f.read().decode('utf-8', 'replace').strip()
+        except OSError:
+            continue
+        if text:
+            parts.append(text)
+    return '\n'.join(parts)
+
+
+def remove(work_dir: Path, native_id: Optional[str], job_id: str) -> None:
+    """Deletes the job's files."""
+    names = [job_id + SCRIPT_SUFFIX]
+    if native_id:
+        names += [native_id + s for s in (ACTIVE_SUFFIX, EXIT_CODE_SUFFIX, OUTPUT_SUFFIX)]
+    for n in names:
+        try:
+            os.unlink(work_dir / n)
+        except OSError:
+            pass

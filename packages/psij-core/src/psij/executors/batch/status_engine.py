@@ -1,0 +1,234 @@
+"""
+One status engine per scheduler per process, shared by all executor instances of it.
+
+Its single thread does two things for all active jobs:
+
+- every `file_check_interval` seconds it looks at the files running jobs write in the work
+  directory (start, exit code): cheap local checks that report ACTIVE and final states within
+  about a second, without asking the scheduler;
+- every `queue_polling_interval` seconds (sooner after a submit, a cancel or a job's end) it
+  runs **one** bulk status command for all active jobs; the scheduler is the authority on
+  QUEUED, cancellations and scheduler-side failures (time limit, memory, node failure).
+
+A failing status command is retried with exponential backoff and logged; jobs keep their last
+known state meanwhile. A job is declared lost only after the scheduler stopped listing it on two
+polls in a row, recorded no exit code, and the executor's `get_final_status` knows nothing.
+With no active job the thread waits on a condition and does not wake up.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+from psij._log import get_logger
+from psij.job_state import JobState
+from psij.job_status import JobStatus
+
+if TYPE_CHECKING:
+    from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
+    from psij.job import Job
+
+logger = get_logger(__name__)
+
+MAX_BACKOFF = 300.0
+MISSING_POLLS_BEFORE_LOST = 2
+
+
+class _Tracked:
+    __slots__ = ('job', 'executor', 'active', 'missing', 'ended')
+
+    def __init__(self, job: Job, executor: BatchSchedulerExecutor) -> None:
+        self.job = job
+        self.executor = executor
+        self.active = False
+        self.missing = 0
+        self.ended = False
+        """The job recorded a non-zero exit code; the next poll gives the scheduler's verdict."""
+
+
+class StatusEngine:
+    """Follows the jobs of one scheduler; see the module documentation."""
+
+    _engines: Dict[str, StatusEngine] = {}
+    _engines_lock = threading.Lock()
+
+    @classmethod
+    def for_scheduler(cls, key: str) -> StatusEngine:
+        """The engine of a scheduler (created on first use)."""
+        with cls._engines_lock:
+            engine = cls._engines.get(key)
+            if engine is None:
+                engine = cls._engines[key] = StatusEngine(key)
+            return engine
+
+    def __init__(self, key: str) -> None:
+        """:param key: the scheduler's name, used for the thread name and logs."""
+        self.key = key
+        self._cv = threading.Condition()
+        self._jobs: Dict[str, _Tracked] = {}
+        self._thread: Optional[threading.Thread] = None
+        self._poll_requested = False
+        self._next_poll = 0.0
+        self._backoff = 0.0
+        self.polls = 0
+        """Status commands run so far (for benchmarks and tests)."""
+
+    # -- registration ----------------------------------------------------------------------------
+
+    def register(self, job: Job, executor: BatchSchedulerExecutor) -> None:
+        """Starts following a submitted (or attached) job."""
+        native_id = job.native_id
+        assert native_id is not None
+        with self._cv:
+            self._jobs[native_id] = _Tracked(job, executor)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name='psij-%s-status' % self.key)
+                self._thread.start()
+            self._request_poll_locked(executor.config_initial_delay())
+
+    def request_poll(self, delay: float = 0.0) -> None:
+        """Asks for a status command within `delay` seconds (e.g. after a cancel)."""
+        with self._cv:
+            self._request_poll_locked(delay)
+
+    def _request_poll_locked(self, delay: float) -> None:
+        when = time.monotonic() + delay
+        if not self._poll_requested or when < self._next_poll:
+            self._next_poll = max(when, self._next_poll if self._backoff else 0.0)
+            self._poll_requested = True
+        self._cv.notify_all()
+
+    def tracked(self) -> int:
+        """The number of jobs followed now."""
+        with self._cv:
+            return len(self._jobs)
+
+    # -- the thread ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_files = 0.0
+        while True:
+            with self._cv:
+                if not self._jobs:
+                    self._poll_requested = False  # the next submit schedules the next poll
+                    self._backoff = 0.0
+                while not self._jobs:
+                    self._cv.wait()
+                now = time.monotonic()
+                file_interval = min(t.executor.config_file_interval()
+                                    for t in self._jobs.values())
+                if not self._poll_requested and self._next_poll <= now:
+                    poll_interval = min(t.executor.config_poll_interval()
+                                        for t in self._jobs.values())
+                    self._next_poll = now + max(poll_interval, self._backoff)
+                    self._poll_requested = True
+                wake = min(next_files, self._next_poll)
+                if wake > now:
+                    self._cv.wait(wake - now)
+                    continue
+                jobs = list(self._jobs.items())
+                do_poll = self._next_poll <= now
+            if next_files <= now:
+                if self._check_files(jobs):
+                    self.request_poll(0.0)  # let the scheduler confirm how they ended
+                next_files = time.monotonic() + file_interval
+            if do_poll:
+                with self._cv:
+                    self._poll_requested = False
+                    jobs = list(self._jobs.items())
+                self._poll(jobs)
+
+    def _forget(self, native_id: str) -> None:
+        with self._cv:
+            self._jobs.pop(native_id, None)
+
+    def _check_files(self, jobs: List[tuple[str, _Tracked]]) -> bool:
+        """Reports starts and ends that jobs recorded; True if a job ended."""
+        ended = False
+        for native_id, t in jobs:
+            ex = t.executor
+            if t.job.status.state.final:
+                self._forget(native_id)
+                continue
+            code = ex._read_exit_code(native_id)
+            if code == 0:
+                ex._finish(t.job, code, None)
+                self._forget(native_id)
+                continue
+            if code is not None:
+                # a failure: the scheduler may know why (time limit, memory, node failure),
+                # so the next status command decides, once
+                if not t.ended:
+                    t.ended = True
+                    ended = True
+                continue
+            if not t.active and ex._is_active(native_id):
+                t.active = True
+                ex._set_job_status(t.job, JobStatus(JobState.ACTIVE))
+        return ended
+
+    def _poll(self, jobs: List[tuple[str, _Tracked]]) -> None:
+        if not jobs:
+            return
+        ex = jobs[0][1].executor
+        ids = [nid for nid, _ in jobs]
+        self.polls += 1
+        try:
+            statuses = ex._query_status(ids)
+        except (subprocess.SubprocessError, OSError, RuntimeError) as err:
+            self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
+            logger.warning('%s status command failed (%s); jobs keep their last known state, '
+                           'retrying in %.0f s', self.key, err, self._backoff)
+            with self._cv:
+                self._next_poll = time.monotonic() + self._backoff
+                self._poll_requested = True
+            return
+        self._backoff = 0.0
+        missing = []
+        for nid, t in jobs:
+            st = statuses.get(nid)
+            if t.job.status.state.final:
+                self._forget(nid)
+            elif st is None:
+                t.missing += 1
+                if t.executor._read_exit_code(nid) is not None:
+                    t.executor._finish(t.job, t.executor._read_exit_code(nid), None)
+                    self._forget(nid)
+                elif t.missing >= MISSING_POLLS_BEFORE_LOST:
+                    missing.append((nid, t))
+            else:
+                t.missing = 0
+                if st.state.final:
+                    t.executor._finish(t.job, t.executor._read_exit_code(nid), st)
+                    self._forget(nid)
+                elif t.ended:
+                    t.executor._finish(t.job, t.executor._read_exit_code(nid), None)
+                    self._forget(nid)
+                else:
+                    if st.state is JobState.ACTIVE:
+                        t.active = True
+                    t.executor._set_job_status(t.job, st)
+        if missing:
+            self._resolve_missing(missing)
+
+    def _resolve_missing(self, missing: List[tuple[str, _Tracked]]) -> None:
+        ex = missing[0][1].executor
+        try:
+            finals = ex.get_final_status([nid for nid, _ in missing])
+        except Exception as err:  # a fallback that fails must not lose the jobs
+            logger.warning('%s: could not ask for the final status of jobs gone from the queue '
+                           '(%s); will retry', self.key, err)
+            return
+        for nid, t in missing:
+            st = finals.get(nid)
+            code = t.executor._read_exit_code(nid)
+            if st is None and code is None:
+                st = JobStatus(JobState.FAILED, message='The job left the %s queue without '
+                               'recording an exit code, and the scheduler has no record of how '
+                               'it ended' % self.key)
+            t.executor._finish(t.job, code, st)
+            self._forget(nid)

@@ -1,0 +1,284 @@
+"""The batch-scheduler framework, end to end against a simulated scheduler (real processes)."""
+
+import os
+import pathlib
+import sys
+import threading
+import time
+from typing import Dict, List
+
+import pytest
+from psij import InvalidJobException, Job, JobAttributes, JobSpec, JobState, JobStatus
+from psij.executors.batch.batch_scheduler_executor import (
+    BatchSchedulerExecutor,
+    BatchSchedulerExecutorConfig,
+    InvalidJobStateError,
+)
+from psij.executors.batch.script_writer import directive_value
+
+FAKE = str(pathlib.Path(__file__).parent / 'fake_scheduler.py')
+STATES = {'QUEUED': JobState.QUEUED, 'RUNNING': JobState.ACTIVE, 'DONE': JobState.COMPLETED,
+          'CANCELLED': JobState.CANCELED, 'TIMEOUT': JobState.FAILED}
+
+
+class FakeExecutor(BatchSchedulerExecutor):
+    job_id_variable = 'FAKE_JOB_ID'
+    _NAME_ = 'fake'
+
+    def get_directives(self, job, context):
+        spec = job.spec
+        out = []
+        if spec.attributes.queue_name:
+            out.append('#FAKE --queue="%s"' % directive_value('queue_name',
+                                                              spec.attributes.queue_name))
+        if spec.name:
+            out.append('#FAKE --name="%s"' % directive_value('name', spec.name))
+        for k, v in context['custom_attributes'].items():
+            out.append('#FAKE --%s' % k if v == 'true' else '#FAKE --%s="%s"' % (k, v))
+        return out
+
+    def get_submit_command(self, job, path):
+        return [sys.executable, FAKE, 'submit', str(path)]
+
+    def job_id_from_submit_output(self, out):
+        return out.split()[-1]
+
+    def get_status_command(self, ids):
+        return [sys.executable, FAKE, 'status', *ids]
+
+    def parse_status_output(self, exit_code, out):
+        if exit_code != 0:
+            raise RuntimeError(out)
+        res: Dict[str, JobStatus] = {}
+        for line in out.splitlines():
+            i, st, code = line.split()
+            state = STATES[st]
+            if st == 'DONE' and code != '0':
+                state = JobState.FAILED
+            res[i] = JobStatus(state, exit_code=None if code == '-' else int(code),
+                               message='the job hit its time limit' if st == 'TIMEOUT'
+                               else None)
+        return res
+
+    def get_cancel_command(self, native_id):
+        return [sys.executable, FAKE, 'cancel', native_id]
+
+    def process_cancel_command_output(self, exit_code, out):
+        raise InvalidJobStateError()
+
+    def get_list_command(self):
+        return [sys.executable, FAKE, 'list']
+
+
+@pytest.fixture
+def sched(tmp_path, monkeypatch):
+    d = tmp_path / 'sched'
+    d.mkdir()
+    monkeypatch.setenv('FAKE_SCHED_DIR', str(d))
+    return d
+
+
+def make_executor(tmp_path, **kw):
+    cfg = BatchSchedulerExecutorConfig(work_directory=tmp_path / 'work',
+                                       queue_polling_interval=kw.pop('poll', 0.5),
+                                       initial_queue_polling_delay=0.1,
+                                       file_check_interval=0.1, **kw)
+    return FakeExecutor(config=cfg)
+
+
+def run(ex, spec, timeout=30):
+    job = Job(spec)
+    states: List[JobState] = []
+    job.set_job_status_callback(lambda j, s: states.append(s.state))
+    ex.submit(job)
+    st = job.wait(timeout=timeout)
+    assert st is not None, 'job did not finish: %s' % job.status
+    return job, st, states
+
+
+WEIRD = ['', 'a b', '"dq"', "'sq'", '$HOME', '`id`', '$(id)', 'new\nline', 'é✓', '*', '\\']
+
+
+def test_success_exit_codes_and_byte_exact_arguments(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    out = tmp_path / 'o u t.txt'
+    job, st, states = run(ex, JobSpec(
+        '/usr/bin/printf', ['%s|'] + WEIRD, stdout_path=out))
+    assert st.state is JobState.COMPLETED and st.exit_code == 0
+    assert states == [JobState.QUEUED, JobState.STAGE_IN, JobState.ACTIVE, JobState.STAGE_OUT,
+                      JobState.CLEANUP, JobState.COMPLETED]
+    assert out.read_text() == ''.join(w + '|' for w in WEIRD)
+    assert job.native_id is not None
+    # files are cleaned up; the work directory is private
+    assert list((tmp_path / 'work').iterdir()) == []
+    assert (tmp_path / 'work').stat().st_mode & 0o777 == 0o700
+
+
+def test_failure_reports_exit_code_and_output(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    err = tmp_path / 'err'
+    job, st, states = run(ex, JobSpec('/bin/sh', ['-c', 'echo went wrong >&2; exit 3'],
+                                      stderr_path=err))
+    assert st.state is JobState.FAILED and st.exit_code == 3
+    assert 'went wrong' in st.message
+    assert JobState.ACTIVE in states and states[-1] is JobState.FAILED
+
+
+def test_environment_directory_and_substitution(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    wd = tmp_path / 'work dir'
+    wd.mkdir()
+    out = tmp_path / 'env.txt'
+    env = {'A': 'x y', 'B': '${A}-$(id)-`id`-$A', 'C': ''}
+    job, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'pwd; printf "%s|" "$A" "$B" "$C"'],
+                                 directory=wd, environment=env, stdout_path=out))
+    assert st.state is JobState.COMPLETED, st
+    assert out.read_text() == '%s\nx y|x y-$(id)-`id`-$A||' % wd
+
+
+@pytest.mark.parametrize('attrs, words', [
+    (JobAttributes(queue_name='debug\n#FAKE --evil'), ['queue_name', "'\\n'"]),
+    (JobAttributes(queue_name='--evil'), ['queue_name', 'another scheduler option']),
+    (JobAttributes(custom_attributes={'fake.x': '-y'}), ['fake.x']),
+    (JobAttributes(custom_attributes={'fake.x y': 'z'}), ['not a valid option name']),
+    (JobAttributes(custom_attributes={'fake.x': 'a"b'}), ['fake.x']),
+])
+def test_directive_injection_is_rejected_before_submission(sched, tmp_path, attrs, words):
+    ex = make_executor(tmp_path)
+    job = Job(JobSpec('/bin/true', attributes=attrs))
+    with pytest.raises(InvalidJobException) as ei:
+        ex.submit(job)
+    for w in words:
+        assert w in str(ei.value)
+    assert not any(n.endswith('.state') for n in os.listdir(sched))  # nothing was submitted
+    assert job.status.state is JobState.NEW and job.executor is None
+
+
+def test_custom_attributes_become_directives_and_shell_strings_stay_data(sched, tmp_path):
+    ex = make_executor(tmp_path, keep_files=True)
+    marker = tmp_path / 'pwned'
+    job, st, _ = run(ex, JobSpec('/bin/true', name='n; touch %s' % marker,
+                                 attributes=JobAttributes(custom_attributes={
+                                     'fake.color': 'blue', 'other.x': 'ignored'})))
+    directives = (sched / ('%s.directives' % job.native_id)).read_text().splitlines()
+    assert '--color="blue"' in directives and not any('ignored' in d for d in directives)
+    assert not marker.exists()
+
+
+def test_outage_of_the_status_command_fails_no_job(sched, tmp_path):
+    ex = make_executor(tmp_path, poll=0.3)
+    (sched / 'down').write_text('')
+    jobs = []
+    for code in (0, 3, 0, 5):
+        j = Job(JobSpec('/bin/sh', ['-c', 'sleep 0.3; exit %d' % code]))
+        ex.submit(j)
+        jobs.append((j, code))
+    time.sleep(2)
+    # successes are known from the files the jobs wrote; failures wait for the scheduler's
+    # verdict, and the scheduler is unreachable: nobody may be declared FAILED meanwhile
+    for j, code in jobs:
+        if code == 0:
+            assert j.wait(timeout=5).state is JobState.COMPLETED
+        else:
+            assert not j.status.state.final, j.status
+    (sched / 'down').unlink()
+    for j, code in jobs:
+        st = j.wait(timeout=30)
+        assert st.exit_code == code
+        assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
+
+
+def test_one_status_command_per_cycle_for_all_jobs_and_one_thread(sched, tmp_path):
+    executors = [make_executor(tmp_path / str(i), poll=0.2) for i in range(3)]
+    before = threading.active_count()
+    held = JobAttributes(custom_attributes={'fake.hold': 'true'})
+    jobs = []
+    for i in range(15):
+        j = Job(JobSpec('/bin/true', attributes=held))
+        executors[i % 3].submit(j)
+        jobs.append(j)
+    ids = {j.native_id for j in jobs}
+    log = sched / 'status.log'
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        calls = log.read_text().splitlines() if log.exists() else []
+        if any(set(c.split()) == ids for c in calls):
+            break
+        time.sleep(0.1)
+    # one status command asked about all the jobs of all three executors at once
+    assert any(set(c.split()) == ids for c in calls)
+    assert threading.active_count() - before <= 1
+    # no per-job status commands: once all were submitted, every call was for all of them
+    first = next(i for i, c in enumerate(calls) if set(c.split()) == ids)
+    assert all(set(c.split()) == ids for c in calls[first:])
+    for j in jobs:
+        j.cancel()
+    for j in jobs:
+        assert j.wait(timeout=20).state is JobState.CANCELED
+
+
+def test_cancel_queued_and_running_jobs(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    held = Job(JobSpec('/bin/true', attributes=JobAttributes(
+        custom_attributes={'fake.hold': 'true'})))
+    running = Job(JobSpec('/bin/sleep', ['60']))
+    finals = []
+    for j in (held, running):
+        j.set_job_status_callback(lambda job, s: s.state.final and finals.append(s.state))
+        ex.submit(j)
+    assert running.wait(timeout=10, target_states=[JobState.ACTIVE]).state is JobState.ACTIVE
+    for j in (held, running):
+        j.cancel()
+        assert j.wait(timeout=10).state is JobState.CANCELED
+    time.sleep(0.5)
+    assert finals == [JobState.CANCELED, JobState.CANCELED]
+    held.cancel()  # harmless once final
+
+
+def test_scheduler_side_failure_keeps_its_cause(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    j = Job(JobSpec('/bin/sleep', ['60']))
+    ex.submit(j)
+    j.wait(timeout=10, target_states=[JobState.ACTIVE])
+    import subprocess
+    subprocess.run([sys.executable, FAKE, 'cancel', j.native_id, 'TIMEOUT'], check=True)
+    st = j.wait(timeout=10)
+    assert st.state is JobState.FAILED and 'time limit' in st.message
+
+
+def test_attach_to_a_job_gone_from_the_queue_and_forged_status_files(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    work = tmp_path / 'work'
+    work.mkdir(mode=0o700)
+    (work / '777.ec').write_text('4\n')
+    j = Job()
+    ex.attach(j, '777')
+    # the status is real as soon as attach returns, taken from the recorded exit code
+    assert j.status.state is JobState.FAILED and j.status.exit_code == 4
+    if os.getuid() != 0:
+        pytest.skip('chown to another user needs root')  # the rest needs root
+    (work / '778.ec').write_text('0\n')
+    os.chown(work / '778.ec', 65534, 65534)
+    forged = Job()
+    ex.attach(forged, '778')
+    st = forged.wait(timeout=20)
+    assert st.state is JobState.FAILED and st.exit_code is None
+    assert 'without recording an exit code' in st.message
+
+
+def test_list_and_transient_submit_errors(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    j = Job(JobSpec('/bin/true'))
+    ex.submit(j)
+    assert j.native_id in ex.list()
+    j.wait(timeout=10)
+    from psij import SubmitException
+
+    class Down(FakeExecutor):
+        def get_submit_command(self, job, path):
+            return ['/bin/sh', '-c', 'echo "Unable to contact slurm controller" >&2; exit 1']
+
+    d = Down(config=ex.config)
+    with pytest.raises(SubmitException) as ei:
+        d.submit(Job(JobSpec('/bin/true')))
+    assert ei.value.transient and 'Unable to contact' in ei.value.message
