@@ -213,6 +213,15 @@ class Job:
         return True
 
     def _deliver(self, pending: Deque[JobStatus]) -> None:
+        try:
+            self._drain(pending)
+        except BaseException:
+            # e.g. KeyboardInterrupt inside a callback: let a later status deliver the rest
+            with self._lock:
+                self._deliverer = None
+            raise
+
+    def _drain(self, pending: Deque[JobStatus]) -> None:
         executor = self.executor
         while True:
             with self._lock:
