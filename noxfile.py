@@ -51,6 +51,8 @@ def typecheck(session: nox.Session) -> None:
     _install_with_core(session, *PACKAGES)
     for name in PACKAGES:
         session.run('mypy', '--strict', 'packages/%s/src' % name)
+    session.install('examples/psij-executor-example')
+    session.run('mypy', '--strict', 'examples/psij-executor-example/src')
 
 
 @nox.session
@@ -94,15 +96,53 @@ def build(session: nox.Session) -> None:
 
 @nox.session
 def conformance(session: nox.Session) -> None:
-    """The conformance kit against the local executor, with every launcher available here."""
-    session.install('pytest')
-    _install_with_core(session, *[p for p in PACKAGES if p in ('psij-launchers',)])
+    """The conformance kit: against `local` with every launcher available here, against the
+    example third-party executor installed from its own wheel, and against `slurm` when a Slurm
+    cluster answers (required when PSIJ_REQUIRE_SLURM=1)."""
+    session.install('pytest', 'build')
+    _install_with_core(session, *[p for p in PACKAGES if p != CORE])
     REPORTS.mkdir(exist_ok=True)
-    launchers = ['single'] + [lch for lch in ('multiple', 'mpirun')
-                              if 'psij-launchers' in PACKAGES]
+    launchers = ['single']
+    if 'psij-launchers' in PACKAGES:
+        launchers.append('multiple')
+        if shutil.which('mpirun'):
+            launchers.append('mpirun')
+        elif os.environ.get('PSIJ_REQUIRE_MPI') == '1':
+            session.error('mpirun is not installed but PSIJ_REQUIRE_MPI=1')
+        else:
+            session.warn('mpirun is not installed: skipping the kit with the mpirun launcher')
     for launcher in launchers:
+        env = {}
+        if launcher == 'mpirun' and os.getuid() == 0:
+            env['PSIJ_MPIRUN_OPTIONS'] = '--allow-run-as-root'
         session.run('psij', 'conformance', 'local', '--launcher', launcher, '--report-dir',
-                    str(REPORTS / ('conformance-local-%s' % launcher)))
+                    str(REPORTS / ('conformance-local-%s' % launcher)), env=env)
+    # the third-party path: an executor distribution built and installed from its own wheel
+    dist = pathlib.Path(tempfile.mkdtemp(prefix='psij-example-'))
+    session.run('python', '-m', 'build', '--wheel', '--outdir', str(dist),
+                'examples/psij-executor-example', silent=True)
+    session.install(*[str(w) for w in dist.glob('*.whl')])
+    session.run('psij', 'plugins')
+    session.run('psij', 'conformance', 'example', '--report-dir',
+                str(REPORTS / 'conformance-example'))
+    shutil.rmtree(dist)
+    if _slurm_up():
+        for launcher in ('single', 'srun'):
+            session.run('psij', 'conformance', 'slurm', '--launcher', launcher, '--report-dir',
+                        str(REPORTS / ('conformance-slurm-%s' % launcher)))
+    elif os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+        session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
+    else:
+        session.warn('no Slurm controller answers: skipping the kit against slurm')
+
+
+def _slurm_up() -> bool:
+    import subprocess
+
+    if not shutil.which('scontrol'):
+        return False
+    r = subprocess.run(['scontrol', 'ping'], capture_output=True, text=True)
+    return 'is UP' in r.stdout
 
 
 @nox.session

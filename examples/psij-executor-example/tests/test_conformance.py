@@ -1,0 +1,5 @@
+from psij.conformance import ConformanceSuite
+
+
+class TestExampleExecutor(ConformanceSuite):
+    executor = 'example'

@@ -1,0 +1,110 @@
+"""``psij conformance NAME``: runs the conformance kit against an executor.
+
+It runs pytest on :mod:`psij.conformance` in a child process (so that the checks see a fresh
+registry and the kit's own process state), writes ``junit.xml`` and ``conformance.json`` to
+``--report-dir``, and exits with pytest's exit code: 0 when every check passed or was skipped
+with a declared reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--launcher', help='launcher for the jobs (default: single)')
+    p.add_argument('--url', help='URL passed to the executor')
+    p.add_argument('--queue', help='queue (partition) for every job')
+    p.add_argument('--account', help='account (project) for every job')
+    p.add_argument('--reservation', help='reservation for every job')
+    p.add_argument('--attr', action='append', metavar='NAME=VALUE',
+                   help='custom attribute for every job, e.g. slurm.qos=debug (repeatable)')
+    p.add_argument('--work-dir', help='directory for the kit\'s files, visible to the compute '
+                                      'nodes')
+    p.add_argument('--timeout', type=float, help='seconds a single check may wait (default 120)')
+    p.add_argument('--site', help='site id for the report (default: the host name)')
+    p.add_argument('--unsupported', action='append', metavar='NAME=REASON',
+                   help='declare a capability missing on this site (repeatable)')
+    p.add_argument('--scheduler-view', metavar='MODULE:FUNCTION',
+                   help='function returning the scheduler\'s view of a job')
+    p.add_argument('--import', dest='imports', action='append', metavar='MODULE',
+                   help='module to import first, e.g. one registering the executor')
+    p.add_argument('--report-dir',
+                   help='where junit.xml and conformance.json go (default: %s)' % _REPORT_DIR)
+
+
+_REPORT_DIR = 'psij-conformance-report'
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds the ``conformance`` sub-command."""
+    p = sub.add_parser(
+        'conformance', help='check that an executor conforms to the PSI/J specification',
+        usage='psij conformance NAME [options] [-- PYTEST_ARGS]',
+        description='Runs the PSI/J conformance kit (needs pytest: pip install '
+                    '"psij-core[conformance]") against an executor. Arguments after "--" go '
+                    'to pytest, e.g. -- -k cancel.')
+    p.add_argument('executor', metavar='NAME', help='the executor to check, e.g. local, slurm')
+    _add_options(p)
+    # argparse cannot mix options with a trailing "-- PYTEST_ARGS" after a positional, so
+    # everything after NAME is parsed again in `run`
+    p.add_argument('rest', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def _parse_rest(args: argparse.Namespace) -> List[str]:
+    """Parses the options after NAME into `args`; returns the pytest arguments."""
+    rest = list(args.rest)
+    pytest_args: List[str] = []
+    if '--' in rest:
+        i = rest.index('--')
+        rest, pytest_args = rest[:i], rest[i + 1:]
+    inner = argparse.ArgumentParser(prog='psij conformance NAME', add_help=False,
+                                    argument_default=argparse.SUPPRESS)
+    _add_options(inner)
+    inner.parse_args(rest, namespace=args)
+    return pytest_args
+
+
+def pytest_command(args: argparse.Namespace) -> List[str]:
+    """The pytest command line that runs the kit with `args`' settings."""
+    report = Path(args.report_dir or _REPORT_DIR).absolute()
+    cmd = [sys.executable, '-m', 'pytest', '-p', 'psij.conformance.plugin',
+           '-p', 'no:cacheprovider', '--pyargs', 'psij.conformance', '-rs',
+           '--psij-executor', args.executor,
+           '--junitxml', str(report / 'junit.xml'),
+           '--psij-report-json', str(report / 'conformance.json')]
+    for name in ('launcher', 'url', 'queue', 'account', 'reservation', 'work_dir', 'timeout',
+                 'site', 'scheduler_view'):
+        value = getattr(args, name)
+        if value is not None:
+            if name == 'work_dir':
+                value = Path(value).absolute()
+            cmd += ['--psij-' + name.replace('_', '-'), str(value)]
+    for name, values in (('attr', args.attr), ('unsupported', args.unsupported),
+                         ('import', args.imports)):
+        for v in values or ():
+            cmd += ['--psij-' + name, v]
+    return cmd + list(getattr(args, 'pytest_args', None) or [])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the kit; returns pytest's exit code."""
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        print('psij conformance needs pytest: pip install "psij-core[conformance]"',
+              file=sys.stderr)
+        return 2
+    args.pytest_args = _parse_rest(args)
+    report = Path(args.report_dir or _REPORT_DIR)
+    report.mkdir(parents=True, exist_ok=True)
+    cmd = pytest_command(args)
+    # run from the report directory so that no conftest.py or pytest.ini of the current
+    # directory changes what the kit does
+    return subprocess.call(cmd, cwd=report, env=dict(os.environ))

@@ -1,0 +1,149 @@
+"""
+Executors for the conformance kit's own tests: a correct one and deliberately broken ones.
+
+All are the example executor of ``examples/psij-executor-example`` (imported from its
+installed distribution, or else from the source tree) with one defect each, so each run
+shows that the kit catches that defect and nothing else. Importing this module registers
+them when ``PSIJ_CONFORMANCE_SELFTEST`` is set (the kit runs of test_conformance_kit.py set
+it and pass ``--psij-import test_conformance_broken``), so that collecting this file in an
+ordinary test run changes nothing. It holds no tests itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+from psij import Descriptor, InvalidJobException, Job, JobExecutor, JobSpec, JobState, JobStatus
+
+EXAMPLE_SRC = Path(__file__).resolve().parents[3] / 'examples' / 'psij-executor-example' / 'src'
+
+try:
+    from psij_executor_example import executor as example
+except ImportError:  # not installed: use the source tree
+    if not EXAMPLE_SRC.is_dir():
+        if os.environ.get('PSIJ_CONFORMANCE_SELFTEST'):
+            raise
+        pytest.skip('the example executor is neither installed nor in the source tree',
+                    allow_module_level=True)
+    sys.path.insert(0, str(EXAMPLE_SRC))
+    from psij_executor_example import executor as example
+
+Base = example.ExampleJobExecutor
+
+UNSUPPORTED = {
+    'multi_process': 'one process per job',
+    'multi_node': 'one host',
+    'walltime': 'not enforced',
+    'memory_limits': 'not enforced',
+}
+
+
+class Reference(Base):
+    """The example executor, unchanged: it must pass the kit."""
+
+
+class CompletedForNonZero(Base):
+    """Reports COMPLETED whatever the exit code."""
+
+    def _state_for(self, exit_code: int) -> JobState:
+        return JobState.COMPLETED
+
+
+class NoActiveWhileRunning(Base):
+    """Reports ACTIVE only once the process has ended, and never for failed jobs."""
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        if status.state is JobState.ACTIVE and not getattr(job, '_broken_ended', False):
+            return
+        super()._set_job_status(job, status)
+
+    def _finish(self, e: Any, state: JobState, exit_code: Optional[int],
+                message: Optional[str] = None) -> None:
+        if state is JobState.COMPLETED:
+            setattr(e.job, '_broken_ended', True)
+            self._set_job_status(e.job, JobStatus(JobState.ACTIVE))
+            super()._finish(e, state, exit_code, message)
+            return
+        # a failed job goes straight to FAILED (STAGE_OUT would make the core fill in ACTIVE)
+        with self._lock:
+            if self._active.pop(str(e.job.native_id), None) is None:
+                return
+        self._set_job_status(e.job, JobStatus(state, exit_code=exit_code, message=message))
+
+
+class DropsEmptyEnvironment(Base):
+    """Drops environment variables whose value is empty."""
+
+    def _environment(self, spec: JobSpec) -> Dict[str, str]:
+        env = super()._environment(spec)
+        for k, v in (spec.environment or {}).items():
+            if v == '':
+                env.pop(k, None)
+        return env
+
+
+class DropsEmptyArguments(Base):
+    """Drops empty arguments."""
+
+    def submit(self, job: Job) -> None:
+        if job.spec is not None and job.spec.arguments:
+            job.spec.arguments = [a for a in job.spec.arguments if a]
+        super().submit(job)
+
+
+class TwoFinalStates(Base):
+    """After the real final state, calls the callbacks again with FAILED, bypassing Job."""
+
+    def _finish(self, e: Any, state: JobState, exit_code: Optional[int],
+                message: Optional[str] = None) -> None:
+        super()._finish(e, state, exit_code, message)
+        extra = JobStatus(JobState.FAILED, message='a second final state')
+        if e.job._cb is not None:
+            e.job._cb.job_status_changed(e.job, extra)
+        self._notify_callback(e.job, extra)
+
+
+class IgnoresCancel(Base):
+    """cancel() does nothing."""
+
+    def cancel(self, job: Job) -> None:
+        pass
+
+
+class RunsInvalidJobs(Base):
+    """Accepts an unknown launcher and runs the job anyway."""
+
+    def _validate(self, job: Job, spec: JobSpec) -> None:
+        try:
+            super()._validate(job, spec)
+        except InvalidJobException:
+            spec.launcher = None
+
+
+EXECUTORS = {
+    'conformance-reference': Reference,
+    'broken-completed-nonzero': CompletedForNonZero,
+    'broken-no-active': NoActiveWhileRunning,
+    'broken-drops-env': DropsEmptyEnvironment,
+    'broken-drops-args': DropsEmptyArguments,
+    'broken-two-finals': TwoFinalStates,
+    'broken-ignores-cancel': IgnoresCancel,
+    'broken-runs-invalid': RunsInvalidJobs,
+}
+
+
+def _register() -> None:
+    names = JobExecutor.get_executor_names()
+    for name, cls in EXECUTORS.items():
+        if name not in names:
+            JobExecutor.register_executor(Descriptor(
+                name=name, version='1.0', cls='%s.%s' % (__name__, cls.__name__),
+                unsupported=UNSUPPORTED))
+
+
+if os.environ.get('PSIJ_CONFORMANCE_SELFTEST'):
+    _register()
