@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev gcc make >/dev/null
+apt-get install -y -qq --no-install-recommends openmpi-bin libopenmpi-dev mpich libmpich-dev \
+    gcc make shellcheck >/dev/null
 if [ -x ci/slurm/start-slurm.sh ]; then
     if ! scontrol ping 2>/dev/null | grep -q 'is UP'; then
         SLURM_MIN_JOB_AGE=${SLURM_MIN_JOB_AGE:-300} bash ci/slurm/start-slurm.sh
