@@ -67,8 +67,10 @@ def _parse_rest(args: argparse.Namespace) -> List[str]:
     inner = argparse.ArgumentParser(prog='psij conformance NAME', add_help=False,
                                     argument_default=argparse.SUPPRESS)
     _add_options(inner)
-    inner.parse_args(rest, namespace=args)
-    return pytest_args
+    # argparse drops a "--" that directly follows NAME, so what is not ours goes to pytest
+    # (which rejects what it does not know either)
+    _, unknown = inner.parse_known_args(rest, namespace=args)
+    return unknown + pytest_args
 
 
 def pytest_command(args: argparse.Namespace) -> List[str]:

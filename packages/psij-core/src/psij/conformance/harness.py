@@ -43,11 +43,12 @@ ARGS_SCRIPT = r'''out=$1
 shift
 for a do printf '%s\0' "$a"; done > "$out"'''
 
-# Each rank creates its own file in the directory named by $1, holding its host name and
-# whether it can read $PSIJ_NODEFILE.
+# Each rank creates its own file in the directory named by $1, holding its node's name and
+# whether it can read $PSIJ_NODEFILE. Emulated clusters run several nodes on one host, so the
+# scheduler's own per-node name (Slurm's SLURMD_NODENAME) comes before the host name.
 RANK_SCRIPT = r'''f=$(mktemp "$1/rank.XXXXXXXX") || exit 3
 {
-  uname -n
+  echo "${SLURMD_NODENAME:-$(uname -n)}"
   if [ -r "${PSIJ_NODEFILE:-}" ]; then echo nodefile; cat "$PSIJ_NODEFILE"; fi
 } > "$f"'''
 
