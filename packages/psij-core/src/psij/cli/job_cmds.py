@@ -1,0 +1,403 @@
+"""``psij run|submit|status|cancel|list|validate``: jobs from the command line.
+
+``psij run`` submits a job, prints each state as it is reached, and exits with the job's exit
+code (a death by signal N gives 128+N, as in a shell; a failure or cancel without a code gives
+1). The states go to standard error, so that the job's own output, which goes to the
+terminal's standard output unless redirected, stays clean; ``--json`` prints them as JSON
+lines. Ctrl-C cancels the job. Errors of psij itself (bad spec, submit refused) exit with 125.
+
+``psij submit`` prints the native id and returns. With the ``local`` executor a detached
+``psij run`` stays behind to record the job's exit code for ``psij status``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import IO, Any, Dict, List, Optional
+
+from psij.exceptions import InvalidJobException, SubmitException
+from psij.job import Job
+from psij.job_executor import JobExecutor
+from psij.job_spec import JobSpec
+from psij.job_state import JobState
+from psij.job_status import JobStatus
+from psij.resource_spec import ResourceSpecV1
+
+PSIJ_ERROR = 125
+"""Exit code when psij itself fails (as ``docker run`` does), not the job."""
+
+_DETACHED_FLAG = '--detached-runner'
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds the job sub-commands."""
+    p = sub.add_parser('run', help='submit a job and follow it to its end',
+                       description='Submit a job, print its states, exit with its exit code.')
+    _spec_args(p)
+    p.add_argument(_DETACHED_FLAG, action='store_true', help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser('submit', help='submit a job and print its native id')
+    _spec_args(p)
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser('status', help="print a job's status")
+    _common(p)
+    p.add_argument('native_id')
+    p.add_argument('--wait', action='store_true', help='wait for the job to end')
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser('cancel', help='cancel a job')
+    _common(p)
+    p.add_argument('native_id')
+    p.add_argument('--no-wait', action='store_true',
+                   help='return once the request is sent, without waiting for the job to end')
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser('list', help="list the native ids of the user's jobs")
+    _common(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser('validate', help='check a JSON job specification')
+    p.add_argument('file', help='a JSON job specification ("-" for standard input)')
+    p.add_argument('--json', action='store_true', help='print JSON')
+    p.set_defaults(func=cmd_validate)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--executor', '-x', default='local', help='executor name (default: local)')
+    p.add_argument('--url', help="the executor's URL, if it needs one")
+    p.add_argument('--json', action='store_true', help='print JSON')
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument('--spec', metavar='FILE.json',
+                   help='a JSON job specification; the options below override its fields')
+    p.add_argument('--launcher', '-l', help='launcher name (default: single)')
+    p.add_argument('--name', help='job name')
+    p.add_argument('--cwd', '-C', metavar='DIR', help='working directory of the job')
+    p.add_argument('--env', '-e', action='append', default=[], metavar='NAME=VALUE',
+                   help='set an environment variable (repeatable)')
+    p.add_argument('--clean-env', action='store_true',
+                   help='do not inherit the environment (only --env variables)')
+    p.add_argument('--stdin', metavar='FILE')
+    p.add_argument('--stdout', metavar='FILE')
+    p.add_argument('--stderr', metavar='FILE')
+    p.add_argument('--pre-launch', metavar='SCRIPT')
+    p.add_argument('--post-launch', metavar='SCRIPT')
+    p.add_argument('--processes', '-n', type=int, metavar='N', help='process count')
+    p.add_argument('--nodes', '-N', type=int, metavar='N', help='node count')
+    p.add_argument('command', nargs=argparse.REMAINDER, metavar='-- CMD ARGS...',
+                   help='the command to run (after --)')
+
+
+# -- building the spec ---------------------------------------------------------------------------
+
+def _load_spec_file(path: str) -> JobSpec:
+    from psij.serialize import JSONSerializer
+
+    if path == '-':
+        return JSONSerializer().load(sys.stdin)
+    with open(path) as f:
+        return JSONSerializer().load(f)
+
+
+def build_spec(args: argparse.Namespace, inherit_stdio: bool) -> JobSpec:
+    """The job spec from ``--spec`` and the flags; raises `InvalidJobException`."""
+    spec = _load_spec_file(args.spec) if args.spec else JobSpec()
+    cmd = list(args.command)
+    if cmd and cmd[0] == '--':
+        cmd = cmd[1:]
+    if cmd:
+        spec.executable = cmd[0]
+        spec.arguments = cmd[1:]
+    if not spec.executable:
+        raise InvalidJobException('No command: give one after "--" or in --spec')
+    if args.launcher:
+        spec.launcher = args.launcher
+    if args.name:
+        spec.name = args.name
+    if args.cwd:
+        spec.directory = args.cwd
+    if args.clean_env:
+        spec.inherit_environment = False
+    if args.env:
+        env: Dict[str, Any] = dict(spec.environment or {})
+        for item in args.env:
+            name, sep, value = item.partition('=')
+            if not sep:
+                raise InvalidJobException('--env %r: expected NAME=VALUE' % item)
+            env[name] = value
+        spec.environment = env
+    for flag, field in (('stdin', 'stdin_path'), ('stdout', 'stdout_path'),
+                        ('stderr', 'stderr_path'), ('pre_launch', 'pre_launch'),
+                        ('post_launch', 'post_launch')):
+        v = getattr(args, flag)
+        if v:
+            setattr(spec, field, v)
+    if args.processes or args.nodes:
+        spec.resources = ResourceSpecV1(process_count=args.processes, node_count=args.nodes)
+    if inherit_stdio and args.executor == 'local':
+        # The local executor maps these to its own streams: the job writes to our terminal.
+        if spec.stdout_path is None:
+            spec.stdout_path = '/dev/stdout'
+        if spec.stderr_path is None:
+            spec.stderr_path = '/dev/stderr'
+    return spec
+
+
+def _executor(args: argparse.Namespace) -> JobExecutor:
+    return JobExecutor.get_instance(args.executor, url=args.url)
+
+
+def _error(msg: object) -> int:
+    print('psij: %s' % msg, file=sys.stderr)
+    return PSIJ_ERROR
+
+
+# -- printing ------------------------------------------------------------------------------------
+
+def status_dict(job: Job, st: JobStatus) -> Dict[str, Any]:
+    """A status as plain data."""
+    return {'native_id': job.native_id, 'state': st.state.name, 'time': st.time,
+            'exit_code': st.exit_code, 'message': st.message}
+
+
+def format_status(job: Job, st: JobStatus) -> str:
+    """A status as one human-readable line."""
+    s = st.state.name
+    if st.state is JobState.ACTIVE and job.native_id:
+        s += ' native_id=%s' % job.native_id
+    if st.exit_code is not None and st.state.final:
+        s += ' exit_code=%d' % st.exit_code
+    if st.message and st.state is not JobState.COMPLETED:
+        s += ': %s' % st.message
+    return s
+
+
+def _printer(as_json: bool, out: IO[str]) -> Any:
+    lock = threading.Lock()
+
+    def show(job: Job, st: JobStatus) -> None:
+        line = json.dumps(status_dict(job, st)) if as_json else format_status(job, st)
+        with lock:
+            try:
+                out.write(line + '\n')
+                out.flush()
+            except (OSError, ValueError):
+                pass  # our output is gone (closed pipe): the job goes on regardless
+    return show
+
+
+def exit_code_of(st: Optional[JobStatus]) -> int:
+    """The exit code of ``psij run`` for a job that ended with `st`."""
+    if st is None:
+        return 1
+    if st.state is JobState.COMPLETED:
+        return 0
+    code = st.exit_code
+    if code is None or code == 0:
+        return 1
+    if code < 0:
+        return 128 + (-code & 0x7f)
+    return code & 0xff or 1
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``psij run``."""
+    detached = getattr(args, 'detached_runner', False)
+    try:
+        spec = build_spec(args, inherit_stdio=not detached)
+        ex = _executor(args)
+    except (InvalidJobException, ValueError, OSError) as e:
+        return _error(e)
+    job = Job(spec)
+    if not detached:
+        job.set_job_status_callback(_printer(args.json, sys.stderr))
+    interrupt = _DeferredInterrupt()
+    try:
+        with interrupt:
+            ex.submit(job)
+    except (InvalidJobException, SubmitException) as e:
+        return _error(e)
+    if detached:
+        # Tell `psij submit` the id, then stay only to record the job's end.
+        sys.stdout.write('%s\n' % job.native_id)
+        sys.stdout.flush()
+        _detach_stdio()
+    try:
+        if interrupt.pending:
+            raise KeyboardInterrupt
+        st = job.wait()
+    except KeyboardInterrupt:
+        job.cancel()
+        try:
+            st = job.wait()
+        except KeyboardInterrupt:
+            return 130
+    return exit_code_of(st)
+
+
+class _DeferredInterrupt:
+    """Holds back Ctrl-C while a job is being submitted: an interrupt in the middle of
+    `submit` could leave a started job that nobody follows or cancels."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._old: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.pending = True
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def _detach_stdio() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """``psij submit``."""
+    if args.executor == 'local':
+        return _submit_local(args)
+    try:
+        spec = build_spec(args, inherit_stdio=False)
+        ex = _executor(args)
+        job = Job(spec)
+        ex.submit(job)
+    except (InvalidJobException, SubmitException, ValueError, OSError) as e:
+        return _error(e)
+    _print_id(job.native_id, args.json)
+    return 0
+
+
+def _print_id(native_id: Optional[str], as_json: bool) -> None:
+    print(json.dumps({'native_id': native_id}) if as_json else native_id)
+
+
+def _submit_local(args: argparse.Namespace) -> int:
+    # A local job's exit code is recorded by the process that started it, so that process
+    # must outlive the job: hand the submission to a detached `psij run`.
+    try:
+        build_spec(args, inherit_stdio=False)  # report spec errors here, synchronously
+    except (InvalidJobException, ValueError, OSError) as e:
+        return _error(e)
+    argv = [sys.executable, '-m', 'psij', 'run', _DETACHED_FLAG] + _forward(args)
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True, cwd=os.getcwd())
+    assert p.stdout is not None and p.stderr is not None
+    line = p.stdout.readline().decode().strip()
+    if not line:
+        err = p.stderr.read().decode().strip()
+        p.wait()
+        print(err, file=sys.stderr)
+        return p.returncode or PSIJ_ERROR
+    p.stdout.close()
+    p.stderr.close()
+    # The runner lives on, detached; mark it reaped so subprocess does not warn about it.
+    p.returncode = 0
+    _print_id(line, args.json)
+    return 0
+
+
+def _forward(args: argparse.Namespace) -> List[str]:
+    out = ['--executor', args.executor]
+    if args.url:
+        out += ['--url', args.url]
+    for flag in ('spec', 'launcher', 'name', 'cwd', 'stdin', 'stdout', 'stderr', 'pre_launch',
+                 'post_launch', 'processes', 'nodes'):
+        v = getattr(args, flag)
+        if v is not None:
+            out += ['--' + flag.replace('_', '-'), str(v)]
+    if args.clean_env:
+        out.append('--clean-env')
+    for e in args.env:
+        out += ['--env', e]
+    cmd = list(args.command)
+    if cmd and cmd[0] == '--':
+        cmd = cmd[1:]
+    return out + ['--'] + cmd
+
+
+def _attach(args: argparse.Namespace) -> Job:
+    ex = _executor(args)
+    job = Job()
+    ex.attach(job, args.native_id)
+    return job
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """``psij status``: prints the status; exits 0 if the job is known."""
+    try:
+        job = _attach(args)
+    except (InvalidJobException, SubmitException, ValueError, OSError) as e:
+        return _error(e)
+    st = job.wait() if args.wait else job.status
+    assert st is not None
+    print(json.dumps(status_dict(job, st)) if args.json else format_status(job, st))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """``psij cancel``: cancels, and by default waits for the job to end."""
+    try:
+        job = _attach(args)
+        job.cancel()
+    except (InvalidJobException, SubmitException, ValueError, OSError) as e:
+        return _error(e)
+    st = job.status if args.no_wait else job.wait()
+    assert st is not None
+    print(json.dumps(status_dict(job, st)) if args.json else format_status(job, st))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``psij list``."""
+    try:
+        ids = _executor(args).list()
+    except (SubmitException, ValueError, OSError) as e:
+        return _error(e)
+    if args.json:
+        print(json.dumps(ids))
+    else:
+        for i in ids:
+            print(i)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``psij validate``: exits 0 for a valid spec, 1 otherwise."""
+    error = None
+    try:
+        spec = _load_spec_file(args.file)
+        if not spec.executable:
+            raise InvalidJobException('"executable" is missing')
+        if isinstance(spec.resources, ResourceSpecV1):
+            spec.resources._infer()
+    except (InvalidJobException, ValueError, OSError) as e:
+        error = str(e)
+    if args.json:
+        print(json.dumps({'valid': error is None, 'error': error}))
+    elif error is None:
+        print('%s: valid' % args.file)
+    else:
+        print('%s: invalid: %s' % (args.file, error), file=sys.stderr)
+    return 0 if error is None else 1

@@ -1,0 +1,189 @@
+"""How the local executor turns a `JobSpec` into a running process.
+
+Everything a spec names is checked here before anything starts, so that a bad spec gives an
+`InvalidJobException` naming the path at `submit()`. Errors the environment causes (too many
+open files, no memory, no process slots) give a transient `SubmitException`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+from psij.exceptions import InvalidJobException, SubmitException
+
+_VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+
+# Errors about a path the spec names: submitting the same spec again fails the same way.
+_SPEC_ERRNOS = frozenset((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                          errno.EROFS, errno.ENOEXEC, errno.ELOOP, errno.ENAMETOOLONG,
+                          errno.ETXTBSY))
+
+_STD_STREAMS = {'/dev/stdin': 0, '/dev/stdout': 1, '/dev/stderr': 2}
+"""Paths that mean the submitting process's own streams (used by ``psij run``)."""
+
+_devnull: Optional[int] = None
+_devnull_pid = -1
+
+
+def devnull() -> int:
+    """A shared read-write descriptor on /dev/null (reopened after a fork)."""
+    global _devnull, _devnull_pid
+    if _devnull is None or _devnull_pid != os.getpid():
+        _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        _devnull_pid = os.getpid()
+    return _devnull
+
+
+def os_error(what: str, path: object, ex: OSError) -> Exception:
+    """The exception `submit()` raises for `ex`, which happened on `path`."""
+    msg = '%s %s: %s' % (what, path, ex.strerror or ex)
+    if ex.errno in _SPEC_ERRNOS:
+        return InvalidJobException(msg, ex)
+    return SubmitException(msg, ex, transient=True)
+
+
+def build_environment(inherit: bool,
+                      spec_env: Optional[Mapping[str, str]]) -> Optional[Dict[str, str]]:
+    """
+    The job's environment, or `None` when it is exactly the current one.
+
+    Spec variables are applied in order; in their values ``${NAME}`` is replaced by the value
+    NAME has at that point (inherited or set by an earlier spec variable; empty if unset).
+    Nothing else is expanded: ``$NAME``, ``$(...)`` and backticks stay as they are.
+    """
+    if not spec_env:
+        return None if inherit else {}
+    env: Dict[str, str] = dict(os.environ) if inherit else {}
+    for name, value in spec_env.items():
+        if '${' in value:
+            value = _VAR_REF.sub(lambda m: env.get(m.group(1), ''), value)
+        env[name] = value
+    return env
+
+
+def absolute(path: Path, directory: Optional[Path]) -> Path:
+    """`path` made absolute relative to `directory` (or the current directory)."""
+    if path.is_absolute():
+        return path
+    return (directory if directory is not None else Path.cwd()) / path
+
+
+def _check_executable_file(path: str, shown: str) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as ex:
+        raise os_error('Cannot run executable', shown, ex) from ex
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidJobException('Cannot run executable %s: not a regular file' % shown)
+    if not os.access(path, os.X_OK):
+        raise InvalidJobException('Cannot run executable %s: the file is not executable'
+                                  % shown)
+
+
+def resolve_executable(executable: str, directory: Optional[Path],
+                       env: Optional[Mapping[str, str]], must_exist: bool = True) -> str:
+    """
+    The path to execute for `executable`.
+
+    An absolute path is used as is; a relative path containing ``/`` is relative to the job's
+    directory; a bare name is looked up on the job's ``PATH`` (the current ``PATH`` if the job
+    has none). With ``must_exist=False`` (a shell runs the job after a pre-launch script that
+    may change ``PATH``), a bare name that is not found is returned unchanged.
+    """
+    if executable.startswith('/'):
+        _check_executable_file(executable, executable)
+        return executable
+    if '/' in executable:
+        path = str(absolute(Path(executable), directory))
+        _check_executable_file(path, path)
+        return path
+    search = env.get('PATH') if env is not None else None
+    if search is None:
+        search = os.environ.get('PATH', os.defpath)
+    found = shutil.which(executable, path=search)
+    if found is None:
+        if not must_exist:
+            return executable
+        raise InvalidJobException('Cannot run executable %s: not found on PATH (%s)'
+                                  % (executable, search))
+    return found
+
+
+class Stdio:
+    """The three descriptors of a job's standard streams; owns the ones it opened."""
+
+    __slots__ = ('fds', '_owned')
+
+    def __init__(self) -> None:
+        """Starts with /dev/null for all three streams."""
+        null = devnull()
+        self.fds: List[int] = [null, null, null]
+        self._owned: List[int] = []
+
+    def open(self, stdin: Optional[Path], stdout: Optional[Path], stderr: Optional[Path],
+             directory: Optional[Path]) -> None:
+        """Opens the given paths (relative ones in `directory`); raises like `submit()`."""
+        try:
+            if stdin is not None:
+                self.fds[0] = self._open(stdin, directory, os.O_RDONLY, 'read standard input')
+            if stdout is not None:
+                self.fds[1] = self._open(stdout, directory, os.O_WRONLY | os.O_CREAT
+                                         | os.O_TRUNC, 'write standard output to')
+            if stderr is not None:
+                if stderr == stdout:
+                    # One description for both, so that the outputs interleave and neither
+                    # truncates the other.
+                    self.fds[2] = self.fds[1]
+                else:
+                    self.fds[2] = self._open(stderr, directory, os.O_WRONLY | os.O_CREAT
+                                             | os.O_TRUNC, 'write standard error to')
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path: Path, directory: Optional[Path], flags: int, what: str) -> int:
+        s = str(path)
+        std = _STD_STREAMS.get(s)
+        if std is not None:
+            return std
+        full = absolute(path, directory)
+        try:
+            fd = os.open(full, flags | os.O_CLOEXEC, 0o666)
+        except OSError as ex:
+            raise os_error('Cannot ' + what, full, ex) from ex
+        self._owned.append(fd)
+        return fd
+
+    def close(self) -> None:
+        """Closes the descriptors this object opened (the child has its own copies)."""
+        for fd in self._owned:
+            os.close(fd)
+        self._owned = []
+
+
+def spawn(argv: List[str], executable: str, cwd: Optional[Path], env: Optional[Dict[str, str]],
+          stdio: Stdio) -> subprocess.Popen[bytes]:
+    """
+    Starts `argv` (running `executable`) in a new session, hence its own process group.
+
+    `subprocess.Popen` uses vfork here (no preexec function), and reports exec and chdir
+    errors as exceptions in the parent, which we turn into `submit()` errors.
+    """
+    try:
+        return subprocess.Popen(argv, executable=executable, cwd=cwd, env=env,
+                                stdin=stdio.fds[0], stdout=stdio.fds[1], stderr=stdio.fds[2],
+                                start_new_session=True, close_fds=True)
+    except OSError as ex:
+        if ex.errno == errno.ENOEXEC:
+            raise InvalidJobException('Cannot run executable %s: not a binary or a script '
+                                      'starting with #!' % executable, ex) from ex
+        if ex.errno in (errno.ENOENT, errno.ENOTDIR) and ex.filename == str(cwd):
+            raise InvalidJobException('The job directory %s does not exist' % cwd, ex) from ex
+        raise os_error('Cannot run executable', ex.filename or executable, ex) from ex

@@ -1,0 +1,171 @@
+"""File staging for the local executor: ``file://`` URLs only, done in Python around the job.
+
+Stage-in runs in `submit()` before the process starts; stage-out and cleanup run after it
+ends, in one shared worker thread (started on first use) so that copying large files never
+delays the reaper.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import shutil
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Set, TypeVar
+
+from psij.exceptions import InvalidJobException
+from psij.job_spec import JobSpec
+from psij.job_state import JobState
+from psij.staging import URI, StageIn, StageOut, StageOutFlags, StagingMode
+
+logger = logging.getLogger(__name__)
+
+
+class StagingError(Exception):
+    """A staging operation failed; the message names the files."""
+
+
+def check_urls(spec: JobSpec) -> None:
+    """Rejects staging URLs the local executor cannot handle."""
+    for si in spec.stage_in or ():
+        _local_path(si.source, 'stage_in source')
+    for so in spec.stage_out or ():
+        _local_path(so.target, 'stage_out target')
+
+
+def _local_path(uri: URI, what: str) -> Path:
+    if uri.scheme != 'file' or (uri.hostname not in (None, '', 'localhost')):
+        raise InvalidJobException('The local executor can only stage file:// URLs on this '
+                                  'machine; %s is %s' % (what, uri))
+    return Path(uri.path)
+
+
+def _in_dir(path: Path, directory: Optional[Path]) -> Path:
+    if path.is_absolute():
+        return path
+    return (directory if directory is not None else Path.cwd()) / path
+
+
+def _transfer(src: Path, dst: Path, mode: StagingMode) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode is StagingMode.LINK:
+        if dst.is_symlink() or dst.exists():
+            _remove(dst)
+        os.symlink(src, dst)
+    elif mode is StagingMode.MOVE:
+        shutil.move(str(src), str(dst))
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(src, dst)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def stage_in(spec: JobSpec, directory: Optional[Path]) -> None:
+    """Performs the spec's stage-in; raises `StagingError`."""
+    for si in _sorted(spec.stage_in):
+        src = _local_path(si.source, 'stage_in source')
+        dst = _in_dir(si.target, directory)
+        try:
+            _transfer(src, dst, si.mode)
+        except OSError as ex:
+            raise StagingError('Stage-in of %s to %s failed: %s' % (src, dst, ex)) from ex
+
+
+def _flag_for(state: JobState) -> StageOutFlags:
+    if state is JobState.COMPLETED:
+        return StageOutFlags.ON_SUCCESS
+    if state is JobState.CANCELED:
+        return StageOutFlags.ON_CANCEL
+    return StageOutFlags.ON_ERROR
+
+
+def stage_out_items(spec: JobSpec, outcome: JobState) -> Set[StageOut]:
+    """The stage-out entries that apply to a job that ended in `outcome`."""
+    flag = _flag_for(outcome)
+    return {so for so in spec.stage_out or () if so.flags & flag}
+
+
+def cleanup_applies(spec: JobSpec, outcome: JobState) -> bool:
+    """Whether the spec's cleanup runs for a job that ended in `outcome`."""
+    return bool(spec.cleanup) and bool(spec.cleanup_flags & _flag_for(outcome))
+
+
+def stage_out(items: Set[StageOut], directory: Optional[Path]) -> None:
+    """Performs the given stage-out entries; raises `StagingError` for the first failure
+    after attempting them all."""
+    first: Optional[str] = None
+    for so in _sorted(items):
+        src = _in_dir(so.source, directory)
+        dst = _local_path(so.target, 'stage_out target')
+        if not (src.exists() or src.is_symlink()):
+            if so.flags & StageOutFlags.IF_PRESENT:
+                continue
+            first = first or 'Stage-out of %s failed: the file does not exist' % src
+            continue
+        try:
+            _transfer(src, dst, so.mode)
+        except OSError as ex:
+            first = first or 'Stage-out of %s to %s failed: %s' % (src, dst, ex)
+    if first is not None:
+        raise StagingError(first)
+
+
+def cleanup(spec: JobSpec, directory: Optional[Path]) -> None:
+    """Deletes the spec's cleanup paths; missing ones are ignored, failures are logged."""
+    for p in sorted(spec.cleanup or (), key=str):
+        path = _in_dir(p, directory)
+        try:
+            _remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as ex:
+            logger.warning('Cleanup of %s failed: %s', path, ex)
+
+
+_Staging = TypeVar('_Staging', StageIn, StageOut)
+
+
+def _sorted(items: Optional[Iterable[_Staging]]) -> List[_Staging]:
+    # Sets have no order; sorting makes runs reproducible (and parents precede children).
+    return sorted(items or (), key=lambda x: (str(x.source), str(x.target)))
+
+
+class StagingWorker:
+    """One daemon thread, shared by all local executors, that runs stage-out tasks."""
+
+    _instance: Optional[StagingWorker] = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def submit(cls, task: Callable[[], None]) -> None:
+        """Runs `task` in the worker thread."""
+        w = cls._instance
+        if w is None or w._pid != os.getpid():
+            with cls._lock:
+                w = cls._instance
+                if w is None or w._pid != os.getpid():
+                    w = cls._instance = StagingWorker()
+        w._q.put(task)
+
+    def __init__(self) -> None:
+        """Starts the thread."""
+        self._pid = os.getpid()
+        self._q: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name='psij-local-staging', daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            task = self._q.get()
+            try:
+                task()
+            except Exception:
+                logger.exception('Unexpected error while staging out')

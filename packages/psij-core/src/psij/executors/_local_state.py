@@ -1,0 +1,329 @@
+"""Native ids and the per-user state directory of the local executor.
+
+A local job's native id is ``<pid>-<start>``, where ``<start>`` is the process start time in
+clock ticks since boot (field 22 of ``/proc/<pid>/stat``), as estimated by the submitter
+(see `start_estimate`): a recycled pid has another start time, so a stale id never designates
+an unrelated process.
+
+Each submitting process appends to its own journal in the state directory
+(``~/.psij/state/local`` by default, mode 0700), named after the process: a line when a job
+starts and a line with the final state and exit code when it ends. Another process that
+attaches to a job finds the true exit code there; `list` reads the journals to find live
+jobs. Journals of ended processes are removed after `RECORD_MAX_AGE` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+logger = logging.getLogger(__name__)
+
+STATE_DIR_ENV = 'PSIJ_LOCAL_STATE_DIR'
+"""Environment variable that overrides the default state directory."""
+
+RECORD_MAX_AGE = 7 * 24 * 3600.0
+"""Records of ended jobs older than this many seconds are deleted."""
+
+
+
+def default_state_directory() -> Path:
+    """``$PSIJ_LOCAL_STATE_DIR`` if set, else ``~/.psij/state/local``."""
+    env = os.environ.get(STATE_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path.home() / '.psij' / 'state' / 'local'
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Creates `path` (mode 0700) if needed; refuses a directory others can write or own."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid():
+        raise PermissionError('The psij state directory %s belongs to another user' % path)
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+
+
+def _proc_stat(pid: int) -> Optional[List[bytes]]:
+    """The fields of ``/proc/<pid>/stat`` after the command name, or `None` if it is gone."""
+    # os.open/os.read: a third of the cost of open(), and this runs once per submitted job.
+    try:
+        fd = os.open('/proc/%d/stat' % pid, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    return data[data.rindex(b')') + 2:].split()
+
+
+def proc_start_time(pid: int) -> Optional[int]:
+    """The start time of process `pid` in clock ticks since boot, or `None` if it is gone."""
+    fields = _proc_stat(pid)
+    return None if fields is None else int(fields[19])
+
+
+_TICKS = os.sysconf('SC_CLK_TCK')
+
+START_TOLERANCE = 2 * _TICKS
+"""How many clock ticks a process may have started after the submitter's estimate."""
+
+
+def group_has_live_members(pgid: int) -> bool:
+    """Whether a process of group `pgid` is alive (not a zombie); scans ``/proc``."""
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        fields = _proc_stat(int(name))
+        if fields is not None and int(fields[2]) == pgid and fields[0] not in (b'Z', b'X'):
+            return True
+    return False
+
+
+def start_estimate() -> int:
+    """
+    A lower bound of the start time (in ``/proc/<pid>/stat`` units) of a process forked now.
+
+    Reading ``/proc/<pid>/stat`` right after a spawn costs 0.1-0.3 ms (it contends with the
+    child's exec), a large share of a submit; the boot-time clock costs nothing. The kernel
+    stamps a child with the same clock at fork, so the true start is within
+    `START_TOLERANCE` after this estimate, taken before the spawn. Recycling a pid within that
+    window would take a whole cycle of the pid space in two seconds.
+    """
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME) * _TICKS // 1_000_000_000
+
+
+def start_matches(actual: int, recorded: int) -> bool:
+    """Whether a process that started at `actual` is the one recorded as `recorded`."""
+    return recorded <= actual <= recorded + START_TOLERANCE
+
+
+def proc_is_zombie_or_gone(pid: int, start: int) -> bool:
+    """`True` if the process `pid` recorded as started at `start` has ended (gone or a
+    zombie)."""
+    fields = _proc_stat(pid)
+    return fields is None or not start_matches(int(fields[19]), start) \
+        or fields[0] in (b'Z', b'X')
+
+
+def make_native_id(pid: int, start: int) -> str:
+    """The native id of the process `pid` started at `start`."""
+    return '%d-%d' % (pid, start)
+
+
+def parse_native_id(native_id: str) -> Tuple[int, int]:
+    """Returns ``(pid, start)``; raises `ValueError` for anything else."""
+    pid_s, sep, start_s = str(native_id).partition('-')
+    if not sep or not pid_s.isdigit() or not start_s.isdigit():
+        raise ValueError('%r is not a local job id (expected <pid>-<start time>, as given by '
+                         'job.native_id or LocalJobExecutor.list())' % (native_id,))
+    return int(pid_s), int(start_s)
+
+
+_self_id: Optional[str] = None
+
+
+def self_id() -> str:
+    """The native-id form of the current process, recorded as the submitter."""
+    global _self_id
+    pid = os.getpid()
+    if _self_id is None or not _self_id.startswith('%d-' % pid):
+        _self_id = make_native_id(pid, proc_start_time(pid) or 0)
+    return _self_id
+
+
+class _Journal:
+    """The append-only journal of the jobs one process submitted to one state directory.
+
+    One ``write`` on an ``O_APPEND`` descriptor per event: a few microseconds, where creating
+    a file per job costs tens to hundreds on a journaling filesystem. Lines are
+    ``S <native id>`` (started) and ``E <native id> <json>`` (ended).
+    """
+
+    __slots__ = ('fd', 'size', 'seq', 'dir', 'owner')
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self.owner = self_id()
+        self.seq = 0
+        self.fd = -1
+        self.size = 0
+        self._open()
+
+    def _open(self) -> None:
+        path = os.path.join(self.dir, '%s.%d%s' % (self.owner, self.seq, _SUFFIX))
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, line: bytes) -> None:
+        if self.size > JOURNAL_ROTATE_SIZE:
+            with _journals_lock:
+                if self.size > JOURNAL_ROTATE_SIZE:
+                    old = self.fd
+                    self.seq += 1
+                    self._open()
+                    os.close(old)
+        os.write(self.fd, line)
+        self.size += len(line)
+
+
+_SUFFIX = '.journal'
+JOURNAL_ROTATE_SIZE = 32 << 20
+"""A journal larger than this (bytes) is continued in a new file."""
+
+_journals: Dict[str, _Journal] = {}
+_journals_lock = threading.Lock()
+
+
+def _journal(state_dir: Path) -> _Journal:
+    key = str(state_dir)
+    j = _journals.get(key)
+    if j is None or j.owner != self_id():
+        with _journals_lock:
+            j = _journals.get(key)
+            if j is None or j.owner != self_id():  # none yet, or we are a forked child
+                j = _journals[key] = _Journal(state_dir)
+    return j
+
+
+def record_start(state_dir: Path, native_id: str) -> None:
+    """Records a job that just started."""
+    _journal(state_dir).write(b'S %s\n' % native_id.encode())
+
+
+def record_end(state_dir: Path, native_id: str, state: str, exit_code: Optional[int],
+               message: Optional[str]) -> None:
+    """Records the final state of a job (one write: readers see all of it or nothing)."""
+    line = json.dumps({'state': state, 'exit_code': exit_code, 'message': message})
+    _journal(state_dir).write(b'E %s %s\n' % (native_id.encode(), line.encode()))
+
+
+def record_cancel_request(state_dir: Path, native_id: str) -> None:
+    """Notes that another process cancels the job, so that its submitter reports CANCELED."""
+    fd = os.open(os.path.join(state_dir, 'cancel-' + native_id),
+                 os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.close(fd)
+
+
+def take_cancel_request(state_dir: Path, native_id: str) -> bool:
+    """`True` (once) if another process asked to cancel the job."""
+    try:
+        os.unlink(os.path.join(state_dir, 'cancel-' + native_id))
+        return True
+    except OSError:
+        return False
+
+
+class Record:
+    """What the state directory knows about a job."""
+
+    __slots__ = ('submitter', 'end')
+
+    def __init__(self, submitter: Optional[str], end: Optional[Dict[str, Any]]) -> None:
+        """:param submitter: native-id form of the submitting process.
+        :param end: the final state record, if the job ended."""
+        self.submitter = submitter
+        self.end = end
+
+
+def _journals_in(state_dir: Path) -> List[Tuple[str, str]]:
+    """(path, submitter id) of every journal in the directory."""
+    try:
+        names = os.listdir(state_dir)
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        if name.endswith(_SUFFIX):
+            out.append((os.path.join(state_dir, name), name.split('.', 1)[0]))
+    return out
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError:
+        return b''
+
+
+def read_record(state_dir: Path, native_id: str) -> Optional[Record]:
+    """The record of `native_id`, or `None` if no journal mentions it."""
+    nid = native_id.encode()
+    started = b'S %s\n' % nid
+    ended = b'\nE %s ' % nid
+    for path, submitter in _journals_in(state_dir):
+        data = _read(path)
+        if not (data.startswith(started) or (b'\n' + started) in data):
+            continue
+        end = None
+        i = data.rfind(ended)
+        if i >= 0:
+            line = data[i + len(ended):data.find(b'\n', i + 1)]
+            try:
+                end = json.loads(line)
+            except ValueError:
+                end = None  # torn: treat as not yet written
+        return Record(submitter, end)
+    return None
+
+
+def submitter_alive(record: Record) -> bool:
+    """`True` if the process that submitted the job still runs."""
+    if not record.submitter:
+        return False
+    try:
+        pid, start = parse_native_id(record.submitter)
+    except ValueError:
+        return False
+    return not proc_is_zombie_or_gone(pid, start)
+
+
+def list_live(state_dir: Path) -> List[str]:
+    """Native ids of recorded jobs whose process still runs."""
+    live = set()
+    for path, _ in _journals_in(state_dir):
+        for line in _read(path).splitlines():
+            if line.startswith(b'S '):
+                live.add(line[2:].decode())
+            elif line.startswith(b'E '):
+                live.discard(line[2:].split(b' ', 1)[0].decode())
+    out = []
+    for nid in live:
+        try:
+            pid, start = parse_native_id(nid)
+        except ValueError:
+            continue
+        if not proc_is_zombie_or_gone(pid, start):
+            out.append(nid)
+    return sorted(out)
+
+
+def remove_old_records(state_dir: Path, max_age: float = RECORD_MAX_AGE) -> None:
+    """Deletes journals of ended submitters, and stray files, older than `max_age` seconds."""
+    limit = time.time() - max_age
+    try:
+        entries = list(os.scandir(state_dir))
+    except FileNotFoundError:
+        return
+    for e in entries:
+        try:
+            if e.stat().st_mtime >= limit:
+                continue
+            owner = e.name.split('.', 1)[0].removeprefix('cancel-')
+            pid, start = parse_native_id(owner)
+            if proc_is_zombie_or_gone(pid, start):
+                os.unlink(e.path)
+        except (ValueError, OSError):
+            continue

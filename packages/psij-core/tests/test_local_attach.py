@@ -1,0 +1,160 @@
+"""attach() and list() across processes, with true exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from psij import InvalidJobException, Job, JobExecutor, JobSpec, JobState
+from psij.executors.local import LocalJobExecutorConfig
+
+PY = sys.executable
+
+# A separate process that attaches to a job and prints its final status as JSON.
+ATTACHER = textwrap.dedent('''
+    import json, sys
+    import psij
+    from psij.executors.local import LocalJobExecutorConfig
+    ex = psij.JobExecutor.get_instance(
+        'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
+    job = psij.Job()
+    ex.attach(job, sys.argv[2])
+    print(json.dumps({'attached': job.status.state.name}), flush=True)
+    st = job.wait()
+    print(json.dumps({'state': st.state.name, 'exit_code': st.exit_code,
+                      'message': st.message}))
+''')
+
+# A separate process that submits a job, prints its native id, and waits for it, or exits at
+# once ("die") without recording anything.
+SUBMITTER = textwrap.dedent('''
+    import os, sys
+    import psij
+    from psij.executors.local import LocalJobExecutorConfig
+    ex = psij.JobExecutor.get_instance(
+        'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
+    job = psij.Job(psij.JobSpec(sys.argv[3], sys.argv[4:]))
+    ex.submit(job)
+    print(job.native_id, flush=True)
+    if sys.argv[2] == 'die':
+        os._exit(0)
+    sys.stdin.read()  # wait until told to go on
+    job.wait()
+''')
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    return tmp_path / 'state'
+
+
+@pytest.fixture
+def ex(state_dir):
+    return JobExecutor.get_instance('local',
+                                    config=LocalJobExecutorConfig(state_directory=state_dir))
+
+
+def attach_in_other_process(state_dir, native_id):
+    p = subprocess.run([PY, '-c', ATTACHER, str(state_dir), native_id], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    return json.loads(lines[0])['attached'], json.loads(lines[1])
+
+
+def test_attach_running_job_gets_true_exit_code(ex, state_dir, tmp_path):
+    go = tmp_path / 'go'
+    os.mkfifo(go)
+    # The job blocks until the attacher is attached, then exits with 3.
+    job = Job(JobSpec('/bin/sh', ['-c', 'read x < "$0"; exit 3', str(go)]))
+    ex.submit(job)
+    p = subprocess.Popen([PY, '-c', ATTACHER, str(state_dir), job.native_id],
+                         stdout=subprocess.PIPE, text=True)
+    assert json.loads(p.stdout.readline()) == {'attached': 'ACTIVE'}
+    with open(go, 'w') as f:
+        f.write('go\n')
+    final = json.loads(p.stdout.readline())
+    p.wait(timeout=60)
+    assert job.wait().exit_code == 3
+    assert final['state'] == 'FAILED'
+    assert final['exit_code'] == 3
+
+
+def test_attach_finished_job(ex, state_dir):
+    job = Job(JobSpec('/bin/sh', ['-c', 'exit 6']))
+    ex.submit(job)
+    job.wait()
+    attached, final = attach_in_other_process(state_dir, job.native_id)
+    assert final['state'] == 'FAILED' and final['exit_code'] == 6
+
+
+def test_attach_in_same_process(ex):
+    job = Job(JobSpec('/bin/sh', ['-c', 'exit 0']))
+    ex.submit(job)
+    job.wait()
+    j2 = Job()
+    ex.attach(j2, job.native_id)
+    st = j2.wait()
+    assert st.state is JobState.COMPLETED and st.exit_code == 0
+
+
+def test_submitter_died_without_recording(state_dir, tmp_path):
+    go = tmp_path / 'go'
+    os.mkfifo(go)
+    p = subprocess.run([PY, '-c', SUBMITTER, str(state_dir), 'die', '/bin/sh', '-c',
+                        'read x < "$0"; exit 0', str(go)], capture_output=True, text=True,
+                       timeout=60)
+    native_id = p.stdout.strip()
+    assert native_id
+    ex = JobExecutor.get_instance('local',
+                                  config=LocalJobExecutorConfig(state_directory=state_dir))
+    assert native_id in ex.list()
+    job = Job()
+    ex.attach(job, native_id)
+    with open(go, 'w') as f:
+        f.write('go\n')
+    st = job.wait()
+    assert st.state is JobState.FAILED
+    assert st.exit_code is None
+    assert 'unknown' in st.message
+
+
+def test_list_shows_live_jobs_only(ex):
+    job = Job(JobSpec('/bin/sleep', ['100']))
+    done = Job(JobSpec('/bin/true'))
+    ex.submit(job)
+    ex.submit(done)
+    done.wait()
+    ids = ex.list()
+    assert job.native_id in ids
+    assert done.native_id not in ids
+    job.cancel()
+    job.wait()
+    assert job.native_id not in ex.list()
+
+
+def test_attach_bad_ids(ex):
+    with pytest.raises(InvalidJobException):
+        ex.attach(Job(), 'not-an-id')
+    with pytest.raises(InvalidJobException, match='No local job'):
+        ex.attach(Job(), '1-1')
+    job = Job(JobSpec('/bin/true'))
+    ex.submit(job)
+    job.wait()
+    with pytest.raises(InvalidJobException):
+        ex.attach(job, job.native_id)  # not NEW
+
+
+def test_cancel_attached_job(ex, state_dir):
+    job = Job(JobSpec('/bin/sleep', ['100']))
+    ex.submit(job)
+    ex2 = JobExecutor.get_instance('local',
+                                   config=LocalJobExecutorConfig(state_directory=state_dir))
+    j2 = Job()
+    ex2.attach(j2, job.native_id)
+    j2.cancel()
+    assert j2.wait().state is JobState.CANCELED
+    st = job.wait()
+    assert st.state is JobState.CANCELED and st.exit_code == -15
