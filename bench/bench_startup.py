@@ -42,7 +42,7 @@ def main() -> None:
         impls['psij-python'] = args.reference
     bare: dict[str, list[float]] = {k: [] for k in impls}
     full: dict[str, list[float]] = {k: [] for k in impls}
-    for k, py in impls.items():  # warm the page cache
+    for py in impls.values():  # warm the page cache
         spawn_time(py, IMPORT_CODE)
     for _ in range(args.rounds):
         for k, py in impls.items():

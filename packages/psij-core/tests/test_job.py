@@ -4,8 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-
-from psij import (Job, JobSpec, JobState, JobStatus, JobStatusCallback, SubmitException)
+from psij import Job, JobSpec, JobState, JobStatus, JobStatusCallback, SubmitException
 
 CHAIN = [JobState.QUEUED, JobState.STAGE_IN, JobState.ACTIVE, JobState.STAGE_OUT,
          JobState.CLEANUP, JobState.COMPLETED]

@@ -2,7 +2,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-
 from psij import InvalidJobException, JobAttributes
 
 

@@ -1,9 +1,16 @@
 import pathlib
 
 import pytest
-
-from psij import (InvalidJobException, JobAttributes, JobSpec, ResourceSpecV1, StageIn,
-                  StageOut, StageOutFlags, URI)
+from psij import (
+    URI,
+    InvalidJobException,
+    JobAttributes,
+    JobSpec,
+    ResourceSpecV1,
+    StageIn,
+    StageOut,
+    StageOutFlags,
+)
 
 
 def test_paths_are_converted():

@@ -1,5 +1,4 @@
 import pytest
-
 from psij import JobState, JobStateOrder
 
 CHAIN = [JobState.NEW, JobState.QUEUED, JobState.STAGE_IN, JobState.ACTIVE, JobState.STAGE_OUT,

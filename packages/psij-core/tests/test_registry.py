@@ -1,8 +1,7 @@
 """In-process tests of the registry API: register_executor / register_launcher."""
 
-import pytest
-
 import psij
+import pytest
 from psij import Descriptor, JobExecutor, Launcher
 from psij.plugins import registry
 

@@ -1,5 +1,4 @@
 import pytest
-
 from psij import InvalidJobException, ResourceSpec, ResourceSpecV1
 
 

@@ -3,9 +3,16 @@ import random
 from datetime import timedelta
 
 import pytest
-
-from psij import (InvalidJobException, JobAttributes, JobSpec, ResourceSpecV1, StageIn,
-                  StageOut, StageOutFlags, StagingMode)
+from psij import (
+    InvalidJobException,
+    JobAttributes,
+    JobSpec,
+    ResourceSpecV1,
+    StageIn,
+    StageOut,
+    StageOutFlags,
+    StagingMode,
+)
 from psij.serialize import JSONSerializer
 
 WEIRD = ['', ' ', 'a b', '"q"', "'s'", '$HOME', '`id`', '$(id)', 'line\nbreak', 'é✓', 'x' * 5000,

@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from psij._log import get_logger
 from psij._checks import opt_str, type_error, value_error
+from psij._log import get_logger
 from psij.exceptions import JobSpecValueError
 
 logger = get_logger(__name__)

@@ -30,7 +30,7 @@ class _ConfigType(type):
 class JobExecutorConfig(metaclass=_ConfigType):
     """Configuration of a `JobExecutor`; subclasses add executor-specific settings."""
 
-    DEFAULT: ClassVar['JobExecutorConfig']
+    DEFAULT: ClassVar[JobExecutorConfig]
     """The configuration used when none is given."""
 
     def __init__(self, launcher_log_file: Optional[Union[str, Path]] = None,
