@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 from psij import Job, JobExecutor, JobSpec, Launcher, ResourceSpecV1
@@ -214,3 +214,24 @@ def salloc_for(res: ResourceSpecV1) -> List[str]:
     if res.cpu_cores_per_process is not None:
         argv.append('--cpus-per-task=%d' % res.cpu_cores_per_process)
     return argv + ['--']
+
+
+# In CI the Slurm and MPI tests must run: a skip caused by a missing Slurm cluster, MPI,
+# compiler or shellcheck becomes a failure when the matching variable is set.
+_REQUIRED = {
+    'PSIJ_REQUIRE_SLURM': ('slurm',),
+    'PSIJ_REQUIRE_MPI': ('mpi', 'gcc', 'cc is not installed', 'shellcheck'),
+}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.skipped:
+        return
+    reason = str(rep.longrepr[-1] if isinstance(rep.longrepr, tuple) else rep.longrepr)
+    for var, words in _REQUIRED.items():
+        if os.environ.get(var) == '1' and any(w in reason.lower() for w in words):
+            rep.outcome = 'failed'
+            rep.longrepr = '%s=1, but the test was skipped: %s' % (var, reason)
