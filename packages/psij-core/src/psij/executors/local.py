@@ -307,14 +307,20 @@ class LocalJobExecutor(JobExecutor):
 
     # -- the end of a job ----------------------------------------------------------------------
 
-    def _on_exit(self, run: _Run) -> None:
-        """In the reaper thread: the job's process ended (it is a zombie until we reap it)."""
+    @staticmethod
+    def _mark_exited(run: _Run) -> bool:
+        """Records that the job's process ended, stops its kill timer; True if canceled."""
         with run.lock:
             run.exited = True
             canceled = run.canceled
             timer = run.kill_timer
         if timer is not None:
             Reaper.get().cancel_timer(timer)
+        return canceled
+
+    def _on_exit(self, run: _Run) -> None:
+        """In the reaper thread: the job's process ended (it is a zombie until we reap it)."""
+        canceled = self._mark_exited(run)
         if canceled:
             # While the zombie leader keeps its pid, the group id cannot be reused: take down
             # whatever the job left in its group, so that CANCELED means "all gone".
@@ -536,12 +542,7 @@ class LocalJobExecutor(JobExecutor):
         Reaper.get().watch(pidfd, lambda fd: self._on_attached_exit(run))
 
     def _on_attached_exit(self, run: _Run) -> None:
-        with run.lock:
-            run.exited = True
-            canceled = run.canceled
-            timer = run.kill_timer
-        if timer is not None:
-            Reaper.get().cancel_timer(timer)
+        canceled = self._mark_exited(run)
         os.close(run.pidfd)
         self._runs.pop(run.job.id, None)
         if canceled:
