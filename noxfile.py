@@ -155,6 +155,9 @@ def bench(session: nox.Session) -> None:
         session.run(str(ref / 'bin' / 'pip'), 'install', '-q', 'psij-python==0.9.11',
                     external=True)
     session.run('python', 'bench/bench_startup.py', '--reference', str(ref / 'bin' / 'python'))
-    if (ROOT / 'bench' / 'bench_local.py').exists():
-        session.run('python', 'bench/bench_local.py', '--reference', str(ref / 'bin' / 'python'),
-                    *session.posargs)
+    session.run('python', 'bench/bench_local.py', '--reference', str(ref / 'bin' / 'python'),
+                *session.posargs)
+    if _slurm_up():
+        session.run('python', 'bench/bench_slurm.py', '--jobs', '500')
+    else:
+        session.warn('no Slurm controller answers: skipping the Slurm benchmark')
