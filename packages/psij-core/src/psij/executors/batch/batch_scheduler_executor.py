@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, cast
@@ -325,10 +326,12 @@ class BatchSchedulerExecutor(JobExecutor):
             with os.fdopen(fd, 'w') as f:
                 self.generate_submit_script(job, context, f)
             cmd = self.get_submit_command(job, script)
+            submitted = time.time()
             out = self._run_command(cmd, submitting=True)
             native_id = self.job_id_from_submit_output(out).strip()
             if not native_id:
                 raise SubmitException('%s printed no job id: %r' % (cmd[0], out))
+            job_files.remove_stale(self.work_directory, native_id, submitted)
         except BaseException:
             job.executor = None
             if not self._config.keep_files:

@@ -6,6 +6,7 @@ For a job with native id ``ID`` the submit script writes, in the work directory:
 - ``ID.active`` when the job starts running (empty);
 - ``ID.ec`` with the launch command's exit code when it ends, written to a temporary name and
   renamed so that it is never seen half-written;
+- ``ID.nodes``: the ``$PSIJ_NODEFILE`` of executors that write one;
 - ``ID.out``: the script's own output (pre/post-launch, errors, and the job's output when the
   specification names no file for it).
 
@@ -27,6 +28,7 @@ ACTIVE_SUFFIX = '.active'
 EXIT_CODE_SUFFIX = '.ec'
 OUTPUT_SUFFIX = '.out'
 SCRIPT_SUFFIX = '.job'
+NODEFILE_SUFFIX = '.nodes'
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -104,11 +106,28 @@ def output_tail(work_dir: Path, native_id: str, extra: Optional[Path] = None,
     return '\n'.join(parts)
 
 
+def remove_stale(work_dir: Path, native_id: str, before: float) -> None:
+    """
+    Deletes the files of an earlier job that had the same native id, i.e. those last changed
+    before `before` (the time the new job was submitted). Native ids restart when a scheduler's
+    state is reset, and a process that died leaves its jobs' files behind: without this, the
+    new job would be reported finished with the old job's exit code.
+    """
+    for suffix in (ACTIVE_SUFFIX, EXIT_CODE_SUFFIX, OUTPUT_SUFFIX, NODEFILE_SUFFIX):
+        path = work_dir / (native_id + suffix)
+        try:
+            if os.lstat(path).st_mtime < before:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
 def remove(work_dir: Path, native_id: Optional[str], job_id: str) -> None:
     """Deletes the job's files."""
     names = [job_id + SCRIPT_SUFFIX]
     if native_id:
-        names += [native_id + s for s in (ACTIVE_SUFFIX, EXIT_CODE_SUFFIX, OUTPUT_SUFFIX)]
+        names += [native_id + s for s in (ACTIVE_SUFFIX, EXIT_CODE_SUFFIX, OUTPUT_SUFFIX,
+                                          NODEFILE_SUFFIX)]
     for n in names:
         try:
             os.unlink(work_dir / n)

@@ -38,7 +38,7 @@ MISSING_POLLS_BEFORE_LOST = 2
 
 
 class _Tracked:
-    __slots__ = ('job', 'executor', 'active', 'missing', 'ended')
+    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code')
 
     def __init__(self, job: Job, executor: BatchSchedulerExecutor) -> None:
         self.job = job
@@ -47,6 +47,13 @@ class _Tracked:
         self.missing = 0
         self.ended = False
         """The job recorded a non-zero exit code; the next poll gives the scheduler's verdict."""
+        self.code: Optional[int] = None
+        """That exit code (the file may be gone by then if another `Job` followed the job)."""
+
+    def exit_code(self, native_id: str) -> Optional[int]:
+        """The exit code the job recorded, if any."""
+        code = self.executor._read_exit_code(native_id)
+        return self.code if code is None else code
 
 
 class StatusEngine:
@@ -69,6 +76,7 @@ class StatusEngine:
         self.key = key
         self._cv = threading.Condition()
         self._jobs: Dict[str, _Tracked] = {}
+        """Keyed by `Job.id`: two `Job` objects may follow one native job (attach)."""
         self._thread: Optional[threading.Thread] = None
         self._poll_requested = False
         self._next_poll = 0.0
@@ -83,7 +91,7 @@ class StatusEngine:
         native_id = job.native_id
         assert native_id is not None
         with self._cv:
-            self._jobs[native_id] = _Tracked(job, executor)
+            self._jobs[job.id] = _Tracked(job, executor)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name='psij-%s-status' % self.key)
@@ -96,11 +104,17 @@ class StatusEngine:
             self._request_poll_locked(delay)
 
     def _request_poll_locked(self, delay: float) -> None:
+        if not self._jobs:
+            # nothing to poll (e.g. a cancel racing with the job's end): a flag left set now
+            # would stop the next submit from waking the thread
+            return
         when = time.monotonic() + delay
         if not self._poll_requested or when < self._next_poll:
             self._next_poll = max(when, self._next_poll if self._backoff else 0.0)
             self._poll_requested = True
-        self._cv.notify_all()
+            # wake the thread only when its schedule changed: a submit loop of N jobs must not
+            # wake it N times (each wake-up looks at every tracked job)
+            self._cv.notify_all()
 
     def tracked(self) -> int:
         """The number of jobs followed now."""
@@ -130,7 +144,7 @@ class StatusEngine:
                 if wake > now:
                     self._cv.wait(wake - now)
                     continue
-                jobs = list(self._jobs.items())
+                jobs = self._items_locked()
                 do_poll = self._next_poll <= now
             if next_files <= now:
                 if self._check_files(jobs):
@@ -139,12 +153,15 @@ class StatusEngine:
             if do_poll:
                 with self._cv:
                     self._poll_requested = False
-                    jobs = list(self._jobs.items())
+                    jobs = self._items_locked()
                 self._poll(jobs)
 
-    def _forget(self, native_id: str) -> None:
+    def _items_locked(self) -> List[tuple[str, _Tracked]]:
+        return [(t.job.native_id or '', t) for t in self._jobs.values()]
+
+    def _forget(self, t: _Tracked) -> None:
         with self._cv:
-            self._jobs.pop(native_id, None)
+            self._jobs.pop(t.job.id, None)
 
     def _check_files(self, jobs: List[tuple[str, _Tracked]]) -> bool:
         """Reports starts and ends that jobs recorded; True if a job ended."""
@@ -152,18 +169,19 @@ class StatusEngine:
         for native_id, t in jobs:
             ex = t.executor
             if t.job.status.state.final:
-                self._forget(native_id)
+                self._forget(t)
                 continue
             code = ex._read_exit_code(native_id)
             if code == 0:
                 ex._finish(t.job, code, None)
-                self._forget(native_id)
+                self._forget(t)
                 continue
             if code is not None:
                 # a failure: the scheduler may know why (time limit, memory, node failure),
                 # so the next status command decides, once
                 if not t.ended:
                     t.ended = True
+                    t.code = code
                     ended = True
                 continue
             if not t.active and ex._is_active(native_id):
@@ -175,7 +193,7 @@ class StatusEngine:
         if not jobs:
             return
         ex = jobs[0][1].executor
-        ids = [nid for nid, _ in jobs]
+        ids = list(dict.fromkeys(nid for nid, _ in jobs))
         self.polls += 1
         try:
             statuses = ex._query_status(ids)
@@ -192,22 +210,22 @@ class StatusEngine:
         for nid, t in jobs:
             st = statuses.get(nid)
             if t.job.status.state.final:
-                self._forget(nid)
+                self._forget(t)
             elif st is None:
                 t.missing += 1
-                if t.executor._read_exit_code(nid) is not None:
-                    t.executor._finish(t.job, t.executor._read_exit_code(nid), None)
-                    self._forget(nid)
+                if t.exit_code(nid) is not None:
+                    t.executor._finish(t.job, t.exit_code(nid), None)
+                    self._forget(t)
                 elif t.missing >= MISSING_POLLS_BEFORE_LOST:
                     missing.append((nid, t))
             else:
                 t.missing = 0
                 if st.state.final:
-                    t.executor._finish(t.job, t.executor._read_exit_code(nid), st)
-                    self._forget(nid)
+                    t.executor._finish(t.job, t.exit_code(nid), st)
+                    self._forget(t)
                 elif t.ended:
-                    t.executor._finish(t.job, t.executor._read_exit_code(nid), None)
-                    self._forget(nid)
+                    t.executor._finish(t.job, t.exit_code(nid), None)
+                    self._forget(t)
                 else:
                     if st.state is JobState.ACTIVE:
                         t.active = True
@@ -218,17 +236,17 @@ class StatusEngine:
     def _resolve_missing(self, missing: List[tuple[str, _Tracked]]) -> None:
         ex = missing[0][1].executor
         try:
-            finals = ex.get_final_status([nid for nid, _ in missing])
+            finals = ex.get_final_status(list(dict.fromkeys(nid for nid, _ in missing)))
         except Exception as err:  # a fallback that fails must not lose the jobs
             logger.warning('%s: could not ask for the final status of jobs gone from the queue '
                            '(%s); will retry', self.key, err)
             return
         for nid, t in missing:
             st = finals.get(nid)
-            code = t.executor._read_exit_code(nid)
+            code = t.exit_code(nid)
             if st is None and code is None:
                 st = JobStatus(JobState.FAILED, message='The job left the %s queue without '
                                'recording an exit code, and the scheduler has no record of how '
                                'it ended' % self.key)
             t.executor._finish(t.job, code, st)
-            self._forget(nid)
+            self._forget(t)

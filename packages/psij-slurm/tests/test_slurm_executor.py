@@ -1,0 +1,269 @@
+"""The ``slurm`` executor end to end on a real cluster (``ci/slurm/start-slurm.sh``).
+
+Skipped when no Slurm controller answers; failed instead with ``PSIJ_REQUIRE_SLURM=1``. Needs
+a partition ``debug`` with at least 2 nodes and 2 CPUs per node, jobcomp/filetxt, no slurmdbd
+(the account test checks what Slurm does without accounting).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Dict, List, Union
+
+import pytest
+from psij import (
+    Job,
+    JobAttributes,
+    JobExecutor,
+    JobSpec,
+    JobState,
+    JobStatus,
+    Launcher,
+    ResourceSpecV1,
+)
+from psij.exceptions import InvalidJobException
+from psij.executors.batch.job_files import ensure_private_dir
+from psij_slurm.executor import SlurmJobExecutor
+from slurm_helpers import PYTHON, executor, scontrol_show, sh, wait_final, wait_state
+
+pytestmark = pytest.mark.usefixtures('slurm_cluster')
+
+_DUMP = ('import json, os, sys\n'
+         'json.dump({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}, '
+         'open(os.environ["OUT_FILE"], "w"))\n')
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> SlurmJobExecutor:
+    return executor(tmp_path / 'work')
+
+
+def _history(job: Job) -> List[JobStatus]:
+    seen: List[JobStatus] = []
+    job.set_job_status_callback(lambda j, s: seen.append(s))
+    return seen
+
+
+@pytest.mark.parametrize('code', [0, 3])
+def test_exit_code(ex: SlurmJobExecutor, code: int) -> None:
+    job = Job(sh('exit %d' % code))
+    seen = _history(job)
+    ex.submit(job)
+    assert job.native_id is not None and job.native_id.isdigit()
+    st = wait_final(job)
+    assert st.exit_code == code
+    assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
+    states = [s.state for s in seen]
+    assert states[-1] is st.state and JobState.ACTIVE in states
+    assert states == sorted(set(states), key=states.index)  # no state twice
+    if code:
+        assert st.message is not None and '3' in st.message
+
+
+def test_arguments_and_environment_are_byte_exact(ex: SlurmJobExecutor,
+                                                  tmp_path: Path) -> None:
+    args = ['plain', 'two words', "it's", '"dq"', '$HOME', '`id`', '$(id)', 'a\\b', 'new\nline',
+            '*', '', ' lead', 'ünï', '-x', '--', ';|&<>']
+    env: Dict[str, Union[str, int]] = {
+        'PSIJ_T_BASE': 'base', 'V1': 'two words', 'V2': '$HOME `id` $(id) \\ \' "', 'V3': '',
+        'V4': 'ünï\nx', 'V5': '${PSIJ_T_BASE}/x'}
+    out = tmp_path / 'dump.json'
+    env['OUT_FILE'] = str(out)
+    job = Job(JobSpec(PYTHON, ['-c', _DUMP] + args, environment=env))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    got = json.loads(out.read_text())
+    assert got['argv'] == args
+    for k, v in env.items():
+        if k == 'V5':
+            continue
+        assert got['env'][k] == v, k
+    # ${NAME} references (to variables defined before) are expanded in the job
+    assert got['env']['V5'] == 'base/x'
+
+
+def test_stdio_and_directory(ex: SlurmJobExecutor, tmp_path: Path) -> None:
+    d = tmp_path / 'job dir'
+    d.mkdir()
+    (d / 'in.txt').write_text('from stdin\n')
+    job = Job(sh('cat; echo out; echo err >&2; pwd', directory=d, stdin_path=d / 'in.txt',
+                 stdout_path=d / 'out.txt', stderr_path=d / 'err.txt'))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    assert (d / 'out.txt').read_text() == 'from stdin\nout\n%s\n' % d
+    assert (d / 'err.txt').read_text() == 'err\n'
+
+
+def test_missing_directory_fails_the_job(ex: SlurmJobExecutor, tmp_path: Path) -> None:
+    job = Job(sh('true', directory=tmp_path / 'nope'))
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED and st.exit_code == 1
+    assert 'cannot change to the job directory' in (st.message or '')
+
+
+def test_multi_node_nodefile(ex: SlurmJobExecutor, tmp_path: Path) -> None:
+    out = tmp_path / 'nodes.txt'
+    job = Job(sh('cat "$PSIJ_NODEFILE"', stdout_path=out,
+                 resources=ResourceSpecV1(node_count=2, processes_per_node=2)))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4
+    assert len(set(lines)) == 2
+    assert lines == sorted(lines)
+    info = scontrol_show(job.native_id or '')
+    assert info['NumNodes'] == '2' and info['NumTasks'] == '4'
+
+
+def test_multi_node_with_srun_launcher(ex: SlurmJobExecutor, tmp_path: Path) -> None:
+    if 'srun' not in Launcher.get_launcher_names():
+        pytest.skip('the srun launcher (psij-launchers) is not installed')
+    out = tmp_path / 'ranks.txt'
+    job = Job(JobSpec('/bin/sh', ['-c', 'echo "$SLURMD_NODENAME $SLURM_PROCID $PSIJ_T"'],
+                      launcher='srun', stdout_path=out, environment={'PSIJ_T': 'v'},
+                      inherit_environment=False,
+                      resources=ResourceSpecV1(node_count=2, processes_per_node=2)))
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.COMPLETED, st
+    lines = sorted(out.read_text().splitlines(), key=lambda s: s.split()[1])
+    assert [ln.split()[1] for ln in lines] == ['0', '1', '2', '3']
+    assert len({ln.split()[0] for ln in lines}) == 2
+    # after --export=NONE the ranks still get the job's environment
+    assert all(ln.split()[2] == 'v' for ln in lines)
+
+
+def test_inherit_environment_false(ex: SlurmJobExecutor, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('PSIJ_T_FROM_SUBMITTER', 'leak')
+    out = tmp_path / 'dump.json'
+    job = Job(JobSpec(PYTHON, ['-c', _DUMP], inherit_environment=False,
+                      environment={'OUT_FILE': str(out), 'MINE': 'yes'}))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    env = json.loads(out.read_text())['env']
+    assert 'PSIJ_T_FROM_SUBMITTER' not in env
+    assert env['MINE'] == 'yes'
+    # what is left: the login environment Slurm builds and its own SLURM_* variables
+    assert 'PATH' in env and 'SLURM_JOB_ID' in env
+
+    job = Job(JobSpec(PYTHON, ['-c', _DUMP], environment={'OUT_FILE': str(out)}))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    assert json.loads(out.read_text())['env']['PSIJ_T_FROM_SUBMITTER'] == 'leak'
+
+
+def test_attributes_visible_to_slurm_and_cancel_of_queued_job(ex: SlurmJobExecutor) -> None:
+    job = Job(sh('true', name='psij test name', attributes=JobAttributes(
+        queue_name='debug', account='psijacct', duration=timedelta(minutes=7),
+        custom_attributes={'slurm.comment': 'psij-custom-attr', 'slurm.hold': True})))
+    seen = _history(job)
+    ex.submit(job)
+    info = scontrol_show(job.native_id or '')
+    assert info['Comment'] == 'psij-custom-attr'
+    assert info['JobName'] == 'psij_test_name'
+    assert info['Partition'] == 'debug'
+    # without slurmdbd (AccountingStorageEnforce=none) any account is accepted and recorded
+    assert info['Account'] == 'psijacct'
+    assert info['TimeLimit'] == '00:07:00'
+    assert info['JobState'] == 'PENDING' and info['Reason'] == 'JobHeldUser'
+    wait_state(job, JobState.QUEUED)
+    job.cancel()
+    st = wait_final(job)
+    assert st.state is JobState.CANCELED
+    assert JobState.ACTIVE not in [s.state for s in seen]
+
+
+def test_cancel_running_job(ex: SlurmJobExecutor) -> None:
+    job = Job(sh('sleep 300'))
+    ex.submit(job)
+    wait_state(job, JobState.ACTIVE)
+    job.cancel()
+    st = wait_final(job)
+    assert st.state is JobState.CANCELED
+    job.cancel()  # a second cancel of an ended job is harmless
+
+
+@pytest.mark.parametrize('spec,words', [
+    (sh('true', resources=ResourceSpecV1(node_count=50)), 'More processors'),
+    (sh('true', attributes=JobAttributes(queue_name='no_such_partition')), 'partition'),
+    (sh('true', attributes=JobAttributes(reservation_id='no_such_resv')), 'reservation'),
+    (sh('true', attributes=JobAttributes(custom_attributes={'slurm.no-such-option': 'x'})),
+     'no-such-option'),
+])
+def test_invalid_requests(ex: SlurmJobExecutor, spec: JobSpec, words: str) -> None:
+    job = Job(spec)
+    with pytest.raises(InvalidJobException) as ei:
+        ex.submit(job)
+    assert words in str(ei.value)
+    assert job.status.state is JobState.NEW
+
+
+def test_list_and_attach(ex: SlurmJobExecutor, tmp_path: Path) -> None:
+    job = Job(sh('exit 5'))
+    ex.submit(job)
+    assert job.native_id in ex.list()
+    wait_final(job)
+    # the files of a finished job are gone: attach relies on what Slurm still knows
+    other = JobExecutor.get_instance('slurm', config=ex.config)
+    j2 = Job()
+    other.attach(j2, job.native_id or '')
+    st = wait_final(j2)
+    assert st.state is JobState.FAILED and st.exit_code == 5
+
+
+def test_attach_to_running_job_from_another_instance(ex: SlurmJobExecutor,
+                                                     tmp_path: Path) -> None:
+    flag = tmp_path / 'go'
+    job = Job(sh('while [ ! -e %s ]; do sleep 0.2; done; exit 4' % flag))
+    ex.submit(job)
+    wait_state(job, JobState.ACTIVE)
+    j2 = Job()
+    executor(ex.work_directory).attach(j2, job.native_id or '')
+    assert j2.status.state is JobState.ACTIVE
+    flag.touch()
+    for j in (job, j2):
+        st = wait_final(j)
+        assert st.state is JobState.FAILED and st.exit_code == 4
+
+
+def test_hostname_is_a_compute_node(ex: SlurmJobExecutor, tmp_path: Path) -> None:
+    out = tmp_path / 'h.txt'
+    job = Job(sh('echo "$SLURMD_NODENAME"', stdout_path=out))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    name = out.read_text().strip()
+    assert name and name != socket.gethostname()
+    assert os.path.exists(ex.work_directory)
+
+
+def test_files_left_by_an_earlier_job_with_the_same_id_are_ignored(ex: SlurmJobExecutor) -> None:
+    # job ids restart when slurmctld's state is reset; a process that died left the files of
+    # its jobs behind: they must not be taken for the new job's
+    p = subprocess.run(['sbatch', '--parsable', '--hold', '-o', '/dev/null', '--wrap', 'true'],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    last = int(p.stdout.strip().split(';')[0])
+    subprocess.run(['scancel', str(last)], timeout=60)
+    ensure_private_dir(ex.work_directory)
+    old = time.time() - 3600
+    for i in range(last + 1, last + 200):
+        for suffix, text in (('.ec', '0\n'), ('.active', ''), ('.out', 'old output\n')):
+            f = ex.work_directory / ('%d%s' % (i, suffix))
+            f.write_text(text)
+            os.utime(f, (old, old))
+    job = Job(sh('sleep 1; exit 5'))
+    seen = _history(job)
+    ex.submit(job)
+    assert int(job.native_id or 0) < last + 200, 'too many jobs submitted meanwhile'
+    st = wait_final(job)
+    assert st.state is JobState.FAILED and st.exit_code == 5, st
+    assert 'old output' not in (st.message or '')
+    assert JobState.ACTIVE in [s.state for s in seen]
