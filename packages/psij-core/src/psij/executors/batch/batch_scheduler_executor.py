@@ -33,6 +33,7 @@ from typing import IO, Any, Collection, Dict, List, Optional, cast
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch import job_files
+from psij.executors.batch.commands import run_command
 from psij.executors.batch.script_writer import (
     custom_attribute_key,
     directive_value,
@@ -127,6 +128,7 @@ class BatchSchedulerExecutor(JobExecutor):
             config.work_directory = JobExecutorConfig.DEFAULT_WORK_DIRECTORY / self._scheduler()
         super().__init__(url=url, config=config)
         self.work_directory = config.work_directory
+        self._work_directory_ready = False
         self._engine = StatusEngine.for_scheduler(self._scheduler())
 
     def _scheduler(self) -> str:
@@ -320,9 +322,16 @@ class BatchSchedulerExecutor(JobExecutor):
         try:
             if not isinstance(spec.resources, ResourceSpecV1):
                 raise InvalidJobException('Only ResourceSpecV1 resources are supported')
-            job_files.ensure_private_dir(self.work_directory)
+            if not self._work_directory_ready:
+                job_files.ensure_private_dir(self.work_directory)
+                self._work_directory_ready = True
             context = self._create_script_context(job)
-            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            try:
+                fd = os.open(script, flags, 0o600)
+            except FileNotFoundError:  # the work directory was removed since
+                job_files.ensure_private_dir(self.work_directory)
+                fd = os.open(script, flags, 0o600)
             with os.fdopen(fd, 'w') as f:
                 self.generate_submit_script(job, context, f)
             cmd = self.get_submit_command(job, script)
@@ -331,7 +340,6 @@ class BatchSchedulerExecutor(JobExecutor):
             native_id = self.job_id_from_submit_output(out).strip()
             if not native_id:
                 raise SubmitException('%s printed no job id: %r' % (cmd[0], out))
-            job_files.remove_stale(self.work_directory, native_id, submitted)
         except BaseException:
             job.executor = None
             if not self._config.keep_files:
@@ -339,7 +347,9 @@ class BatchSchedulerExecutor(JobExecutor):
             raise
         job._native_id = native_id
         self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
-        self._engine.register(job, self)
+        # files an earlier job with the same id left are removed by the engine's thread, off
+        # the submit path
+        self._engine.register(job, self, submitted)
 
     def cancel(self, job: Job) -> None:
         """Cancels the job; one that already ended is left alone."""
@@ -350,8 +360,7 @@ class BatchSchedulerExecutor(JobExecutor):
             raise SubmitException('Job %s has no native id: it was not submitted' % job.id)
         cmd = self.get_cancel_command(native_id)
         try:
-            res = subprocess.run(cmd, capture_output=True, text=True,
-                                 timeout=self._config.command_timeout)
+            res = run_command(cmd, self._config.command_timeout)
         except subprocess.TimeoutExpired as ex:
             raise SubmitException('%s timed out' % cmd[0], ex, transient=True) from ex
         except OSError as ex:
@@ -402,8 +411,7 @@ class BatchSchedulerExecutor(JobExecutor):
 
     def _run_command(self, cmd: List[str], submitting: bool = False) -> str:
         try:
-            res = subprocess.run(cmd, capture_output=True, text=True,
-                                 timeout=self._config.command_timeout)
+            res = run_command(cmd, self._config.command_timeout)
         except subprocess.TimeoutExpired as ex:
             raise SubmitException('%s did not answer within %s s' % (cmd[0],
                                   self._config.command_timeout), ex, transient=True) from ex
@@ -418,8 +426,7 @@ class BatchSchedulerExecutor(JobExecutor):
 
     def _query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
         cmd = self.get_status_command(native_ids)
-        res = subprocess.run(cmd, capture_output=True, text=True,
-                             timeout=self._config.command_timeout)
+        res = run_command(cmd, self._config.command_timeout)
         out = res.stdout if res.returncode == 0 else (res.stdout + res.stderr)
         return self.parse_status_output(res.returncode, out)
 

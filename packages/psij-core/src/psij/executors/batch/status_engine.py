@@ -24,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from psij._log import get_logger
+from psij.executors.batch import job_files
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 
@@ -38,11 +39,14 @@ MISSING_POLLS_BEFORE_LOST = 2
 
 
 class _Tracked:
-    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code')
+    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code', 'stale_before')
 
-    def __init__(self, job: Job, executor: BatchSchedulerExecutor) -> None:
+    def __init__(self, job: Job, executor: BatchSchedulerExecutor,
+                 submitted: Optional[float]) -> None:
         self.job = job
         self.executor = executor
+        self.stale_before = submitted
+        """Files of this native id older than this are an earlier job's (ids get reused)."""
         self.active = False
         self.missing = 0
         self.ended = False
@@ -86,12 +90,18 @@ class StatusEngine:
 
     # -- registration ----------------------------------------------------------------------------
 
-    def register(self, job: Job, executor: BatchSchedulerExecutor) -> None:
-        """Starts following a submitted (or attached) job."""
+    def register(self, job: Job, executor: BatchSchedulerExecutor,
+                 submitted: Optional[float] = None) -> None:
+        """
+        Starts following a submitted (or attached) job.
+
+        :param submitted: when the job was submitted; the job's files in the work directory
+            that are older belong to an earlier job with the same id and are removed.
+        """
         native_id = job.native_id
         assert native_id is not None
         with self._cv:
-            self._jobs[job.id] = _Tracked(job, executor)
+            self._jobs[job.id] = _Tracked(job, executor, submitted)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name='psij-%s-status' % self.key)
@@ -159,12 +169,20 @@ class StatusEngine:
     def _items_locked(self) -> List[tuple[str, _Tracked]]:
         return [(t.job.native_id or '', t) for t in self._jobs.values()]
 
+    @staticmethod
+    def _remove_stale(jobs: List[tuple[str, _Tracked]]) -> None:
+        for native_id, t in jobs:
+            if t.stale_before is not None:
+                job_files.remove_stale(t.executor.work_directory, native_id, t.stale_before)
+                t.stale_before = None
+
     def _forget(self, t: _Tracked) -> None:
         with self._cv:
             self._jobs.pop(t.job.id, None)
 
     def _check_files(self, jobs: List[tuple[str, _Tracked]]) -> bool:
         """Reports starts and ends that jobs recorded; True if a job ended."""
+        self._remove_stale(jobs)
         ended = False
         for native_id, t in jobs:
             ex = t.executor
@@ -192,6 +210,7 @@ class StatusEngine:
     def _poll(self, jobs: List[tuple[str, _Tracked]]) -> None:
         if not jobs:
             return
+        self._remove_stale(jobs)
         ex = jobs[0][1].executor
         ids = list(dict.fromkeys(nid for nid, _ in jobs))
         self.polls += 1
