@@ -282,3 +282,25 @@ def test_list_and_transient_submit_errors(sched, tmp_path):
     with pytest.raises(SubmitException) as ei:
         d.submit(Job(JobSpec('/bin/true')))
     assert ei.value.transient and 'Unable to contact' in ei.value.message
+
+
+def test_a_crashing_status_parser_does_not_stop_the_engine(sched, tmp_path):
+    class Flaky(FakeExecutor):
+        calls = 0
+
+        def parse_status_output(self, exit_code, out):
+            Flaky.calls += 1
+            if Flaky.calls <= 2:
+                raise ValueError('a parser bug')
+            return super().parse_status_output(exit_code, out)
+
+    ex = Flaky(config=make_executor(tmp_path).config)
+    held = Job(JobSpec('/bin/true', attributes=JobAttributes(
+        custom_attributes={'fake.hold': 'true'})))
+    ex.submit(held)
+    held.cancel()
+    # only the scheduler can say that a held job was canceled: the engine must survive the
+    # parser's failures and ask again
+    st = held.wait(timeout=60)
+    assert st is not None and st.state is JobState.CANCELED
+    assert Flaky.calls > 2

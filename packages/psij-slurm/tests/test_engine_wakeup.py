@@ -7,7 +7,9 @@ submit were never followed. No cluster needed: the executor is a stand-in.
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from psij import Job, JobSpec, JobState, JobStatus
@@ -19,6 +21,7 @@ class _FakeExecutor:
 
     def __init__(self) -> None:
         self.polled = threading.Event()
+        self.work_directory = Path(tempfile.mkdtemp(prefix='psij-wakeup-'))
 
     def config_initial_delay(self) -> float:
         return 0.05

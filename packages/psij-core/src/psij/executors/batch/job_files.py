@@ -66,6 +66,15 @@ def _trusted_read(path: Path) -> Optional[str]:
         os.close(fd)
 
 
+def list_names(work_dir: Path) -> Optional[set[str]]:
+    """The names in the work directory, or `None` if it cannot be listed."""
+    try:
+        with os.scandir(work_dir) as it:
+            return {e.name for e in it}
+    except OSError:
+        return None
+
+
 def is_active(work_dir: Path, native_id: str) -> bool:
     """Whether the job has reported that it started."""
     try:

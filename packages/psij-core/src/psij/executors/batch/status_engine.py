@@ -134,6 +134,18 @@ class StatusEngine:
     # -- the thread ------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        while True:
+            try:
+                self._loop()
+            except Exception:
+                # a bug in a scheduler's parser must not stop the status of every job: log it,
+                # back off, and carry on
+                logger.exception('%s status engine failed; restarting it', self.key)
+                with self._cv:
+                    self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
+                    self._cv.wait(self._backoff)
+
+    def _loop(self) -> None:
         next_files = 0.0
         while True:
             with self._cv:
@@ -183,13 +195,25 @@ class StatusEngine:
     def _check_files(self, jobs: List[tuple[str, _Tracked]]) -> bool:
         """Reports starts and ends that jobs recorded; True if a job ended."""
         self._remove_stale(jobs)
+        # one directory listing per work directory instead of two stats per job: with
+        # hundreds of jobs this is what keeps the thread from competing with submits
+        listings: Dict[str, Optional[set[str]]] = {}
         ended = False
         for native_id, t in jobs:
             ex = t.executor
             if t.job.status.state.final:
                 self._forget(t)
                 continue
-            code = ex._read_exit_code(native_id)
+            wd = str(ex.work_directory)
+            if wd not in listings:
+                listings[wd] = job_files.list_names(ex.work_directory)
+            names = listings[wd]
+            if names is not None and native_id + job_files.EXIT_CODE_SUFFIX not in names:
+                code = None
+                if t.active or native_id + job_files.ACTIVE_SUFFIX not in names:
+                    continue
+            else:
+                code = ex._read_exit_code(native_id)
             if code == 0:
                 ex._finish(t.job, code, None)
                 self._forget(t)
