@@ -401,3 +401,10 @@ def test_run_command_timeout_kills() -> None:
 
     with pytest.raises(subprocess.TimeoutExpired):
         run_command(['sleep', '30'], 0.3)
+
+
+def test_psij_python_import_path() -> None:
+    from psij.executors.batch.slurm import SlurmExecutorConfig as C
+    from psij.executors.batch.slurm import SlurmJobExecutor as E
+    from psij_slurm.executor import SlurmExecutorConfig, SlurmJobExecutor
+    assert (E, C) == (SlurmJobExecutor, SlurmExecutorConfig)
