@@ -21,6 +21,10 @@ CORE = 'psij-core'
 TEST_EXTRAS: dict[str, list[str]] = {
     CORE: ['pytest', 'hatchling'],
 }
+# Other packages of this repository a package's tests use (e.g. Slurm jobs with srun).
+TEST_WITH: dict[str, list[str]] = {
+    'psij-slurm': ['psij-launchers'],
+}
 REPORTS = ROOT / 'reports'
 
 nox.options.sessions = ['lint', 'typecheck', 'tests', 'build', 'conformance']
@@ -60,7 +64,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session, package: str) -> None:
     """Each package's tests, in a fresh environment holding only what it needs."""
     session.install(*TEST_EXTRAS.get(package, ['pytest']))
-    _install_with_core(session, package)
+    _install_with_core(session, package, *TEST_WITH.get(package, []))
     REPORTS.mkdir(exist_ok=True)
     session.run('pytest', '-q', '-p', 'no:cacheprovider', '--junitxml',
                 str(REPORTS / ('junit-%s.xml' % package)), 'packages/%s/tests' % package,
