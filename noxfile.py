@@ -132,8 +132,12 @@ def conformance(session: nox.Session) -> None:
     shutil.rmtree(dist)
     if _slurm_up():
         for launcher in ('single', 'srun'):
-            session.run('psij', 'conformance', 'slurm', '--launcher', launcher, '--report-dir',
-                        str(REPORTS / ('conformance-slurm-%s' % launcher)))
+            # queue, account and a custom attribute, checked in the scheduler's own view
+            session.run('psij', 'conformance', 'slurm', '--launcher', launcher,
+                        '--queue', 'debug', '--account', 'psijacct',
+                        '--attr', 'slurm.comment=psijconf',
+                        '--scheduler-view', 'psij_slurm.conformance:scheduler_view',
+                        '--report-dir', str(REPORTS / ('conformance-slurm-%s' % launcher)))
     elif os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
         session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
     else:
