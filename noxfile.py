@@ -163,8 +163,8 @@ def bench(session: nox.Session) -> None:
         session.run(str(ref / 'bin' / 'pip'), 'install', '-q', 'psij-python==0.9.11',
                     external=True)
     session.run('python', 'bench/bench_startup.py', '--reference', str(ref / 'bin' / 'python'))
-    session.run('python', 'bench/bench_local.py', '--reference', str(ref / 'bin' / 'python'),
-                *session.posargs)
+    session.run('python', 'bench/bench_local.py', '--psij-python-venv', str(ref),
+                '--ours', str(pathlib.Path(session.bin) / 'python'), *session.posargs)
     if _slurm_up():
         session.run('python', 'bench/bench_slurm.py', '--jobs', '500')
     else:
