@@ -449,28 +449,28 @@ class LaunchChecks(KitBase):
         assert log.read_text() == 'pre\npost\n'
         assert int(count.read_text()) == n, 'post_launch ran before all %d ranks ended' % n
 
-    @requires(cap.MULTI_PROCESS)
-    def test_rank_count(self, kit: Kit) -> None:
-        """process_count ranks are started."""
-        n = kit.options.processes
+    @staticmethod
+    def _run_ranks(kit: Kit, n: int) -> List[List[str]]:
+        """Runs RANK_SCRIPT with process_count=n; checks that n ranks ran; their files."""
         ranks = kit.unique('ranks')
         ranks.mkdir()
         st = kit.run(kit.sh_spec(RANK_SCRIPT, ranks, resources=ResourceSpecV1(process_count=n)))
         assert st.state is COMPLETED, st
         files = _rank_files(ranks)
         assert len(files) == n, '%d ranks ran, not process_count=%d' % (len(files), n)
+        return files
+
+    @requires(cap.MULTI_PROCESS)
+    def test_rank_count(self, kit: Kit) -> None:
+        """process_count ranks are started."""
+        self._run_ranks(kit, kit.options.processes)
 
     @requires(cap.MULTI_PROCESS)
     def test_nodefile(self, kit: Kit) -> None:
         """Every rank of a multi-process job can read $PSIJ_NODEFILE, one line per node or
         per process."""
         n = kit.options.processes
-        ranks = kit.unique('ranks')
-        ranks.mkdir()
-        st = kit.run(kit.sh_spec(RANK_SCRIPT, ranks, resources=ResourceSpecV1(process_count=n)))
-        assert st.state is COMPLETED, st
-        files = _rank_files(ranks)
-        assert len(files) == n, '%d ranks ran, not process_count=%d' % (len(files), n)
+        files = self._run_ranks(kit, n)
         for lines in files:
             assert len(lines) > 1 and lines[1] == 'nodefile', \
                 'a rank could not read $PSIJ_NODEFILE: %s' % lines
