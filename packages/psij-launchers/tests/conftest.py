@@ -13,7 +13,6 @@ Jobs are run in two ways (the `run_job` fixture is parametrized over both):
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -128,17 +127,10 @@ def run_local(spec: JobSpec, tmp: Path) -> Result:
                   spec.stderr_path.read_bytes())
 
 
-def has_local_executor() -> bool:
-    """Whether psij-core has its local executor yet."""
-    return importlib.util.find_spec('psij.executors.local') is not None
-
-
 @pytest.fixture(params=['contract', 'local'])
 def run_job(request: pytest.FixtureRequest, tmp_path: Path) -> RunJob:
     """Runs a job to its end and returns its exit code and output (see the module docstring)."""
     if request.param == 'local':
-        if not has_local_executor():
-            pytest.skip('psij-core has no local executor (psij.executors.local) yet')
         return lambda spec: run_local(spec, tmp_path)
     return lambda spec: run_contract(spec, tmp_path)
 

@@ -20,7 +20,6 @@ from conftest import (
     NASTY_ARGS,
     NASTY_ENV,
     Result,
-    has_local_executor,
     run_contract,
     run_local,
     salloc_for,
@@ -43,8 +42,6 @@ RunSlurm = Callable[[JobSpec], Result]
 def run_slurm(request: pytest.FixtureRequest, tmp_path: Path) -> RunSlurm:
     """Runs a job in a Slurm allocation (``salloc``) or through the local executor."""
     if request.param == 'local':
-        if not has_local_executor():
-            pytest.skip('psij-core has no local executor (psij.executors.local) yet')
         return lambda spec: run_local(spec, tmp_path)
 
     def run(spec: JobSpec) -> Result:
