@@ -41,7 +41,8 @@ RESET=${SLURM_RESET_STATE:-1}
 SMOKE=${SLURM_SMOKE_TEST:-1}
 RESTART=${SLURM_RESTART:-0}
 SKIP_APT=${SKIP_APT:-auto}
-BASE_PORT=${SLURM_BASE_PORT:-17000}
+# slurmd ports BASE+1..BASE+N; 17001 is left to OpenPBS's pbs_comm (CI runs both)
+BASE_PORT=${SLURM_BASE_PORT:-17100}
 PKGS="slurm-wlm slurmctld slurmd slurm-client munge"
 
 CONF_DIR=/etc/slurm
