@@ -185,10 +185,17 @@ class Job:
 
         A status that is not after the current one is ignored, as is anything after a final
         state. States skipped between the current state and the new one are filled in first.
+        A status in the current (non-final) state with a new message replaces the current
+        status without a callback, so that `status` says why a job waits (e.g. a scheduler's
+        "Can Never Run" comment); callbacks stay one per state.
         """
         with self._lock:
             cur = self._status.state
             new = status.state
+            if new is cur and not cur.final and status.message and \
+                    status.message != self._status.message:
+                self._status = status
+                return False
             if cur.final or new is cur or cur.is_greater_than(new):
                 if logger.isEnabledFor(DEBUG):
                     logger.debug('Job %s: ignoring %s after %s', self._id, new, cur)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -66,7 +67,8 @@ class BatchSchedulerExecutorConfig(JobExecutorConfig):
                  work_directory: Optional[Path] = None, queue_polling_interval: float = 30,
                  initial_queue_polling_delay: float = 2,
                  queue_polling_error_threshold: int = 2, keep_files: bool = False,
-                 file_check_interval: float = 0.5, command_timeout: float = 120) -> None:
+                 file_check_interval: float = 0.5, command_timeout: float = 120,
+                 command_directory: Optional[Path] = None) -> None:
         """
         :param launcher_log_file: see :class:`~psij.JobExecutorConfig`.
         :param work_directory: where submit scripts and job status files go (default
@@ -81,6 +83,11 @@ class BatchSchedulerExecutorConfig(JobExecutorConfig):
         :param file_check_interval: seconds between two looks at the files running jobs write
             (cheap, local: how fast starts and ends are noticed).
         :param command_timeout: seconds after which a scheduler command is abandoned.
+        :param command_directory: the directory holding the scheduler's commands (``qsub``,
+            ``sbatch``, ...); default: the ``PSIJ_<SCHEDULER>_COMMAND_DIR`` environment variable
+            (e.g. ``PSIJ_PBS_COMMAND_DIR``), else the commands are looked up on ``PATH``.
+            Several schedulers ship commands of the same name (OpenPBS, Grid Engine and
+            Slurm's Torque wrappers all have ``qsub``): an absolute directory picks one.
         """
         super().__init__(launcher_log_file, work_directory)
         self.queue_polling_interval = queue_polling_interval
@@ -89,6 +96,7 @@ class BatchSchedulerExecutorConfig(JobExecutorConfig):
         self.keep_files = keep_files or 'PSIJ_BATCH_KEEP_FILES' in os.environ
         self.file_check_interval = file_check_interval
         self.command_timeout = command_timeout
+        self.command_directory = Path(command_directory) if command_directory else None
 
     @classmethod
     def _from_config(cls, config: JobExecutorConfig) -> BatchSchedulerExecutorConfig:
@@ -128,11 +136,36 @@ class BatchSchedulerExecutor(JobExecutor):
             config.work_directory = JobExecutorConfig.DEFAULT_WORK_DIRECTORY / self._scheduler()
         super().__init__(url=url, config=config)
         self.work_directory = config.work_directory
+        self.command_directory = self._command_directory(config)
         self._work_directory_ready = False
         self._engine = StatusEngine.for_scheduler(self._scheduler())
+        self._cancel_lock = threading.Lock()
+        self._cancel_requested: set[str] = set()
+        """Native ids of jobs this executor was asked to cancel and that have not ended."""
 
     def _scheduler(self) -> str:
         return cast(str, getattr(type(self), '_NAME_', type(self).__name__.lower()))
+
+    def _command_directory(self, config: BatchSchedulerExecutorConfig) -> Optional[Path]:
+        if config.command_directory is not None:
+            return config.command_directory
+        var = 'PSIJ_%s_COMMAND_DIR' % re.sub(r'[^A-Z0-9]', '_', self._scheduler().upper())
+        value = os.environ.get(var)
+        return Path(value) if value else None
+
+    def command_path(self, name: str) -> str:
+        """
+        The command to run for the scheduler command `name` (e.g. ``'qsub'``): its path in the
+        configured command directory, or `name` itself (looked up on ``PATH``).
+        """
+        if self.command_directory is None or '/' in name:
+            return name
+        return str(self.command_directory / name)
+
+    def _resolve(self, cmd: List[str]) -> List[str]:
+        if not cmd or self.command_directory is None:
+            return cmd
+        return [self.command_path(cmd[0])] + list(cmd[1:])
 
     @property
     def _config(self) -> BatchSchedulerExecutorConfig:
@@ -156,6 +189,14 @@ class BatchSchedulerExecutor(JobExecutor):
         """The scheduler directive lines of the submit script (``#SBATCH ...``)."""
         raise NotImplementedError('%s must implement get_directives or generate_submit_script'
                                   % type(self).__name__)
+
+    def script_setup_commands(self, job: Job) -> List[str]:
+        """
+        Shell lines run first in the job, once its output is redirected and before it changes
+        to the job's directory, e.g. PBS's ``cd "$PBS_O_WORKDIR"`` (PBS starts jobs in
+        ``$HOME``).
+        """
+        return []
 
     def nodefile_commands(self, job: Job) -> List[str]:
         """Shell lines that write one line per process slot to ``"$PSIJ_NODEFILE"``."""
@@ -193,6 +234,18 @@ class BatchSchedulerExecutor(JobExecutor):
         :raises RuntimeError: if the command failed (the engine retries later).
         """
         raise NotImplementedError
+
+    def parse_status_result(self, exit_code: int, stdout: str,
+                            stderr: str) -> Dict[str, JobStatus]:
+        """
+        Parses the status command's result, its two streams apart (e.g. PBS prints the known
+        jobs' JSON on stdout and one error line per unknown id on stderr). The default calls
+        `parse_status_output` with stdout, plus stderr when the command failed.
+
+        :raises RuntimeError: if the command failed (the engine retries later).
+        """
+        return self.parse_status_output(exit_code, stdout if exit_code == 0
+                                        else stdout + stderr)
 
     def get_final_status(self, native_ids: Collection[str]) -> Dict[str, JobStatus]:
         """How jobs that left the queue ended, e.g. from accounting; empty if unknown."""
@@ -240,6 +293,7 @@ class BatchSchedulerExecutor(JobExecutor):
             '    exit "$1"',
             '}',
         ]
+        lines.extend(self.script_setup_commands(job))
         if spec.directory is not None:
             lines.append('cd -- %s || { echo "psij: cannot change to the job directory"; '
                          '_psij_end 1; }' % quote(str(spec.directory)))
@@ -358,7 +412,9 @@ class BatchSchedulerExecutor(JobExecutor):
         native_id = job.native_id
         if native_id is None:
             raise SubmitException('Job %s has no native id: it was not submitted' % job.id)
-        cmd = self.get_cancel_command(native_id)
+        cmd = self._resolve(self.get_cancel_command(native_id))
+        with self._cancel_lock:
+            self._cancel_requested.add(native_id)
         try:
             res = run_command(cmd, self._config.command_timeout)
         except subprocess.TimeoutExpired as ex:
@@ -410,6 +466,7 @@ class BatchSchedulerExecutor(JobExecutor):
     # -- internals -------------------------------------------------------------------------------
 
     def _run_command(self, cmd: List[str], submitting: bool = False) -> str:
+        cmd = self._resolve(cmd)
         try:
             res = run_command(cmd, self._config.command_timeout)
         except subprocess.TimeoutExpired as ex:
@@ -425,10 +482,9 @@ class BatchSchedulerExecutor(JobExecutor):
         return res.stdout
 
     def _query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
-        cmd = self.get_status_command(native_ids)
+        cmd = self._resolve(self.get_status_command(native_ids))
         res = run_command(cmd, self._config.command_timeout)
-        out = res.stdout if res.returncode == 0 else (res.stdout + res.stderr)
-        return self.parse_status_output(res.returncode, out)
+        return self.parse_status_result(res.returncode, res.stdout, res.stderr)
 
     def _read_exit_code(self, native_id: str) -> Optional[int]:
         return job_files.read_exit_code(self.work_directory, native_id)
@@ -439,6 +495,18 @@ class BatchSchedulerExecutor(JobExecutor):
     def _finish(self, job: Job, code: Optional[int], st: Optional[JobStatus]) -> None:
         """Reports a job's final state from its exit code and/or the scheduler's verdict."""
         native_id = job.native_id or ''
+        with self._cancel_lock:
+            cancel_requested = native_id in self._cancel_requested
+            self._cancel_requested.discard(native_id)
+        if cancel_requested and code is None and (st is None or st.state is not
+                                                   JobState.CANCELED):
+            # the job was killed before it could record an exit code: whatever the scheduler
+            # makes of a job killed while starting (OpenPBS: "finished", Exit_status 0), it
+            # was canceled
+            st = JobStatus(JobState.CANCELED, message='Canceled (%s)' % (
+                st.message if st is not None and st.message else 'at the user\'s request'),
+                exit_code=st.exit_code if st is not None else None,
+                metadata=st.metadata if st is not None else None)
         if st is not None and st.state is JobState.CANCELED:
             final = JobStatus(JobState.CANCELED, message=st.message, exit_code=code,
                               metadata=st.metadata)
