@@ -1,0 +1,279 @@
+"""The ``pbs`` executor end to end on a real OpenPBS server (``ci/pbs/setup-pbs.sh``).
+
+Skipped when no PBS server answers; failed instead with ``PSIJ_REQUIRE_PBS=1``. Needs queue
+``workq``, job history, 3 vnodes of one host with 2+ ncpus (multi-node jobs use
+``place=vscatter``), and root's jobs allowed when run as root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Dict, List, Union
+
+import pytest
+from pbs_helpers import (
+    PYTHON,
+    REPO,
+    executor,
+    pbs_bin,
+    pbs_command,
+    qstat_json,
+    sh,
+    wait_final,
+    wait_state,
+)
+
+from psij import Job, JobAttributes, JobSpec, JobState, JobStatus, ResourceSpecV1
+from psij.exceptions import InvalidJobException
+from psij_pbs.executor import PBSJobExecutor
+
+pytestmark = pytest.mark.usefixtures('pbs_server')
+
+_DUMP = ('import json, os, sys\n'
+         'json.dump({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}, '
+         'open(os.environ["OUT_FILE"], "w"))\n')
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> PBSJobExecutor:
+    return executor(tmp_path / 'work')
+
+
+def _history(job: Job) -> List[JobStatus]:
+    seen: List[JobStatus] = []
+    job.set_job_status_callback(lambda j, s: seen.append(s))
+    return seen
+
+
+@pytest.mark.parametrize('code', [0, 3])
+def test_exit_code(ex: PBSJobExecutor, code: int) -> None:
+    job = Job(sh('echo to-the-log; exit %d' % code))
+    seen = _history(job)
+    ex.submit(job)
+    assert job.native_id is not None and job.native_id.split('.')[0].isdigit()
+    st = wait_final(job)
+    assert st.exit_code == code
+    assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
+    states = [s.state for s in seen]
+    assert states[-1] is st.state and JobState.ACTIVE in states
+    assert states == sorted(set(states), key=states.index)  # no state twice
+    if code:
+        assert st.message is not None and '3' in st.message and 'to-the-log' in st.message
+
+
+def test_killed_by_a_signal(ex: PBSJobExecutor) -> None:
+    job = Job(sh('kill -9 $$'))
+    ex.submit(job)
+    st = wait_final(job)
+    assert (st.state, st.exit_code) == (JobState.FAILED, 137)
+
+
+def test_arguments_and_environment_are_byte_exact(ex: PBSJobExecutor, tmp_path: Path) -> None:
+    args = ['plain', 'two words', "it's", '"dq"', '$HOME', '`id`', '$(id)', 'a\\b', 'new\nline',
+            '*', '', ' lead', 'ünï', '-x', '--', ';|&<>', '#PBS -q nope', '%j']
+    env: Dict[str, Union[str, int]] = {
+        'PSIJ_T_BASE': 'base', 'V1': 'two words', 'V2': '$HOME `id` $(id) \\ \' "', 'V3': '',
+        'V4': 'ünï\nx', 'V5': '${PSIJ_T_BASE}/x', 'V6': '#PBS -W x=y'}
+    out = tmp_path / 'dump.json'
+    env['OUT_FILE'] = str(out)
+    job = Job(JobSpec(PYTHON, ['-c', _DUMP] + args, environment=env))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    got = json.loads(out.read_text())
+    assert got['argv'] == args
+    for k, v in env.items():
+        if k != 'V5':
+            assert got['env'][k] == v, k
+    assert got['env']['V5'] == 'base/x'
+
+
+def test_environment_inherited_or_not(ex: PBSJobExecutor, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('PSIJ_T_FROM_SUBMITTER', "odd 'value' $(x)\nz")
+    results = {}
+    for inherit in (True, False):
+        out = tmp_path / ('env-%s.json' % inherit)
+        job = Job(JobSpec(PYTHON, ['-c', _DUMP], inherit_environment=inherit,
+                          environment={'OUT_FILE': str(out)}))
+        ex.submit(job)
+        assert wait_final(job).state is JobState.COMPLETED
+        results[inherit] = json.loads(out.read_text())['env']
+    assert results[True]['PSIJ_T_FROM_SUBMITTER'] == "odd 'value' $(x)\nz"
+    assert 'PSIJ_T_FROM_SUBMITTER' not in results[False]
+    assert results[False]['PBS_ENVIRONMENT'] == 'PBS_BATCH'
+
+
+def test_runs_where_submitted_not_in_home(ex: PBSJobExecutor, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    here = tmp_path / 'submit dir'
+    here.mkdir()
+    monkeypatch.chdir(here)
+    out = tmp_path / 'cwd.json'
+    job = Job(JobSpec(PYTHON, ['-c', _DUMP], environment={'OUT_FILE': str(out)}))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    assert json.loads(out.read_text())['cwd'] == str(here)
+
+
+def test_stdio_and_directory(ex: PBSJobExecutor, tmp_path: Path) -> None:
+    d = tmp_path / 'job dir'
+    d.mkdir()
+    (d / 'in.txt').write_text('from stdin\n')
+    job = Job(sh('cat; echo out; echo err >&2; pwd', directory=d, stdin_path=d / 'in.txt',
+                 stdout_path=d / 'out.txt', stderr_path=d / 'err.txt'))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    assert (d / 'out.txt').read_text() == 'from stdin\nout\n%s\n' % d
+    assert (d / 'err.txt').read_text() == 'err\n'
+
+
+def test_missing_directory_fails_the_job(ex: PBSJobExecutor, tmp_path: Path) -> None:
+    job = Job(sh('true', directory=tmp_path / 'nope'))
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED and st.exit_code == 1
+    assert 'cannot change to the job directory' in (st.message or '')
+
+
+def test_two_chunks_and_the_nodefile(ex: PBSJobExecutor, tmp_path: Path) -> None:
+    out = tmp_path / 'nodes.txt'
+    job = Job(sh('cat "$PSIJ_NODEFILE"; echo "$PBS_NODEFILE"',
+                 resources=ResourceSpecV1(node_count=2, processes_per_node=2),
+                 stdout_path=out))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    lines = out.read_text().splitlines()
+    assert len(lines) == 5 and lines[-1].startswith('/')
+    assert native_resources(job)['nodect'] == 2
+    vnodes = qstat_json(job.native_id or '')['exec_vnode']
+    assert vnodes.count('(') == 2 and vnodes.split('+')[0] != vnodes.split('+')[1]
+
+
+def native_resources(job: Job) -> Dict[str, object]:
+    return dict(qstat_json(job.native_id or '')['Resource_List'])
+
+
+def test_multiple_launcher_runs_every_rank(ex: PBSJobExecutor, tmp_path: Path) -> None:
+    d = tmp_path / 'ranks'
+    d.mkdir()
+    job = Job(sh('echo "$PMI_RANK $PSIJ_RANK $OMPI_COMM_WORLD_RANK" > %s/rank-$$' % d,
+                 launcher='multiple', resources=ResourceSpecV1(node_count=2,
+                                                               processes_per_node=2)))
+    ex.submit(job)
+    assert wait_final(job).state is JobState.COMPLETED
+    assert len(list(d.iterdir())) == 4
+
+
+def test_attributes_reach_pbs_and_cancel_of_held_job(ex: PBSJobExecutor) -> None:
+    job = Job(sh('true', name='psij attrs',
+                 attributes=JobAttributes(duration=timedelta(minutes=7), queue_name='workq',
+                                          account='psijacct',
+                                          custom_attributes={'pbs.h': True,
+                                                             'pbs.P': 'psijproj',
+                                                             'pbs.software': 'psijsoft'})))
+    seen = _history(job)
+    ex.submit(job)
+    assert job.native_id is not None
+    q = qstat_json(job.native_id)
+    assert (q['job_state'], q['Hold_Types']) == ('H', 'u')
+    assert q['Job_Name'] == 'psij_attrs' and q['queue'] == 'workq'
+    assert q['Account_Name'] == 'psijacct' and q['project'] == 'psijproj'
+    assert q['Resource_List']['walltime'] == '00:07:00'
+    assert q['Resource_List']['software'] == 'psijsoft'
+    job.cancel()
+    st = wait_final(job)
+    assert st.state is JobState.CANCELED
+    assert JobState.ACTIVE not in [s.state for s in seen]
+
+
+def test_cancel_running_job(ex: PBSJobExecutor) -> None:
+    job = Job(sh('sleep 300'))
+    ex.submit(job)
+    wait_state(job, JobState.ACTIVE)
+    job.cancel()
+    st = wait_final(job)
+    assert st.state is JobState.CANCELED
+
+
+def test_cancel_right_after_submit(ex: PBSJobExecutor) -> None:
+    # OpenPBS reports a job deleted while it starts as "finished" with Exit_status 0
+    jobs = [Job(sh('sleep 300')) for _ in range(3)]
+    for job in jobs:
+        ex.submit(job)
+        job.cancel()
+    for job in jobs:
+        assert wait_final(job).state is JobState.CANCELED, job.native_id
+
+
+def test_can_never_run_is_the_status_message(ex: PBSJobExecutor) -> None:
+    job = Job(sh('true', resources=ResourceSpecV1(process_count=64)))
+    ex.submit(job)
+    end = time.monotonic() + 60
+    while time.monotonic() < end and 'Can Never Run' not in (job.status.message or ''):
+        time.sleep(0.5)
+    message = job.status.message
+    job.cancel()
+    assert job.status.state in (JobState.QUEUED, JobState.CANCELED)
+    assert message is not None and 'Can Never Run' in message, message
+    assert wait_final(job).state is JobState.CANCELED
+
+
+@pytest.mark.parametrize('attrs, words', [
+    (JobAttributes(queue_name='nosuchq'), 'Unknown queue'),
+    (JobAttributes(custom_attributes={'pbs.nosuchresource': '1'}), 'Unknown resource'),
+])
+def test_invalid_requests(ex: PBSJobExecutor, attrs: JobAttributes, words: str) -> None:
+    job = Job(sh('true', attributes=attrs))
+    with pytest.raises(InvalidJobException, match=words):
+        ex.submit(job)
+    assert job.status.state is JobState.NEW
+
+
+def test_list_and_attach(ex: PBSJobExecutor, tmp_path: Path) -> None:
+    job = Job(sh('sleep 300'))
+    ex.submit(job)
+    wait_state(job, JobState.ACTIVE)
+    assert job.native_id in ex.list()
+    other = executor(tmp_path / 'work')
+    follower = Job()
+    other.attach(follower, job.native_id or '')
+    assert follower.status.state is JobState.ACTIVE
+    job.cancel()
+    assert wait_final(follower).state is JobState.CANCELED
+    assert job.native_id not in ex.list()
+
+
+def test_attach_to_finished_job_from_another_process(ex: PBSJobExecutor,
+                                                     tmp_path: Path) -> None:
+    job = Job(sh('exit 7'))
+    ex.submit(job)
+    assert wait_final(job).exit_code == 7  # the job's files are gone: PBS's history tells
+    end = time.monotonic() + 60
+    while qstat_json(job.native_id or '')['job_state'] != 'F' and time.monotonic() < end:
+        time.sleep(0.3)
+    code = ('import sys, psij\n'
+            'from psij_pbs.executor import PBSExecutorConfig\n'
+            'ex = psij.JobExecutor.get_instance("pbs", config=PBSExecutorConfig('
+            'work_directory=sys.argv[2]))\n'
+            'j = psij.Job()\nex.attach(j, sys.argv[1])\n'
+            'print(j.status.state, j.status.exit_code)\n')
+    p = subprocess.run([sys.executable, '-c', code, job.native_id or '',
+                        str(tmp_path / 'other-work')], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PSIJ_PBS_COMMAND_DIR=pbs_bin()))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ['FAILED', '7']
+
+
+def test_psij_command_line_runs_a_pbs_job(tmp_path: Path) -> None:
+    psij = Path(sys.executable).parent / 'psij'
+    p = subprocess.run([str(psij), 'run', '--executor', 'pbs', '--', '/bin/sh', '-c',
+                        'exit 5'], capture_output=True, text=True, timeout=240,
+                       env=dict(os.environ, PSIJ_PBS_COMMAND_DIR=pbs_bin()), cwd=tmp_path)
+    assert p.returncode == 5, p.stdout + p.stderr
+    assert REPO.exists()
