@@ -15,7 +15,6 @@ from typing import List, Optional
 
 import pytest
 from pbs_helpers import SAMPLES
-
 from psij import Job, JobAttributes, JobExecutor, JobSpec, JobState, ResourceSpecV1
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import InvalidJobStateError

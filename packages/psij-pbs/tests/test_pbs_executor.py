@@ -22,13 +22,11 @@ from pbs_helpers import (
     REPO,
     executor,
     pbs_bin,
-    pbs_command,
     qstat_json,
     sh,
     wait_final,
     wait_state,
 )
-
 from psij import Job, JobAttributes, JobSpec, JobState, JobStatus, ResourceSpecV1
 from psij.exceptions import InvalidJobException
 from psij_pbs.executor import PBSJobExecutor

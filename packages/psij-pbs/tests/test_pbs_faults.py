@@ -18,7 +18,6 @@ from typing import Dict, Iterator, List
 
 import pytest
 from pbs_helpers import REPO, executor, pbs_command, qstat_json, sh, wait_final, wait_state
-
 from psij import Job, JobAttributes, JobState, JobStatus
 from psij.exceptions import SubmitException
 
