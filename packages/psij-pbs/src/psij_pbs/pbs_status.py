@@ -87,6 +87,10 @@ class PbsJob(NamedTuple):
     """``Exit_status`` / ``exit_status`` as PBS encodes it, if present."""
     comment: Optional[str]
     """The scheduler's or server's ``comment``, if any."""
+    walltime_used: Optional[int] = None
+    """``resources_used.walltime`` in seconds, if printed."""
+    walltime_limit: Optional[int] = None
+    """``Resource_List.walltime`` in seconds, if printed."""
 
     @property
     def final(self) -> bool:
@@ -117,6 +121,28 @@ def _int(value: Any) -> Optional[int]:
     return None
 
 
+def _seconds(value: Any) -> Optional[int]:
+    """``'01:02:03'`` (or ``'3723'``) -> 3723."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, str):
+        return None
+    total = 0
+    try:
+        for part in value.strip().split(':'):
+            total = total * 60 + int(part)
+    except ValueError:
+        return None
+    return total
+
+
+def _resource(attrs: Mapping[str, Any], group: str, name: str) -> Any:
+    nested = attrs.get(group)
+    if isinstance(nested, dict):
+        return nested.get(name)
+    return attrs.get('%s.%s' % (group, name))
+
+
 def _job(attrs: Mapping[str, Any]) -> Optional[PbsJob]:
     state = str(attrs.get('job_state', '')).strip()[:1].upper()
     if not state:
@@ -124,7 +150,9 @@ def _job(attrs: Mapping[str, Any]) -> Optional[PbsJob]:
     exit_status = attrs.get('Exit_status', attrs.get('exit_status'))
     comment = attrs.get('comment')
     return PbsJob(state, _int(attrs.get('substate')), _int(exit_status),
-                  None if comment is None else str(comment))
+                  None if comment is None else str(comment),
+                  _seconds(_resource(attrs, 'resources_used', 'walltime')),
+                  _seconds(_resource(attrs, 'Resource_List', 'walltime')))
 
 
 def is_pbs_json(text: str) -> bool:
