@@ -24,7 +24,10 @@ TEST_EXTRAS: dict[str, list[str]] = {
 # Other packages of this repository a package's tests use (e.g. Slurm jobs with srun).
 TEST_WITH: dict[str, list[str]] = {
     'psij-slurm': ['psij-launchers'],
+    'psij-pbs': ['psij-launchers'],
 }
+PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
+TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
 REPORTS = ROOT / 'reports'
 
 nox.options.sessions = ['lint', 'typecheck', 'tests', 'build', 'conformance']
@@ -101,8 +104,9 @@ def build(session: nox.Session) -> None:
 @nox.session
 def conformance(session: nox.Session) -> None:
     """The conformance kit: against `local` with every launcher available here, against the
-    example third-party executor installed from its own wheel, and against `slurm` when a Slurm
-    cluster answers (required when PSIJ_REQUIRE_SLURM=1)."""
+    example third-party executor installed from its own wheel, against `slurm` when a Slurm
+    cluster answers (required when PSIJ_REQUIRE_SLURM=1), and against `pbs` and `pbs_classic`
+    when an OpenPBS server answers (required when PSIJ_REQUIRE_PBS=1)."""
     session.install('pytest', 'build')
     _install_with_core(session, *[p for p in PACKAGES if p != CORE])
     REPORTS.mkdir(exist_ok=True)
@@ -142,6 +146,41 @@ def conformance(session: nox.Session) -> None:
         session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
     else:
         session.warn('no Slurm controller answers: skipping the kit against slurm')
+    _conformance_pbs(session, launchers)
+
+
+def _conformance_pbs(session: nox.Session, launchers: list[str]) -> None:
+    """The kit against `pbs` on the real OpenPBS server (its vnodes share one host, hence
+    place=vscatter; its mom cannot measure memory, which the site declares), and against
+    `pbs_classic` on the Torque simulator layered on it."""
+    if not _pbs_up():
+        if os.environ.get('PSIJ_REQUIRE_PBS') == '1':
+            session.error('no PBS server answers but PSIJ_REQUIRE_PBS=1')
+        session.warn('no PBS server answers: skipping the kit against pbs')
+        return
+    env = {'PSIJ_PBS_COMMAND_DIR': str(PBS_BIN), 'PSIJ_PBS_PLACE': 'vscatter'}
+    if os.getuid() == 0:
+        env['PSIJ_MPIRUN_OPTIONS'] = '--allow-run-as-root'
+    memory = 'memory_limits=this server\'s mom cannot measure the memory jobs use'
+    for launcher in launchers:
+        session.run('psij', 'conformance', 'pbs', '--launcher', launcher, '--queue', 'workq',
+                    '--account', 'psijacct', '--attr', 'pbs.P=psijproj',
+                    '--attr', 'pbs.software=psijconf', '--unsupported', memory,
+                    '--scheduler-view', 'psij_pbs.conformance:scheduler_view',
+                    '--report-dir', str(REPORTS / ('conformance-pbs-%s' % launcher)), env=env)
+    session.run('psij', 'conformance', 'pbs_classic', '--unsupported', memory,
+                '--report-dir', str(REPORTS / 'conformance-pbs_classic-torque-sim'),
+                env={'PSIJ_PBS_CLASSIC_COMMAND_DIR': str(TORQUE_SIM),
+                     'TORQUE_SIM_PBS_BIN': str(PBS_BIN)})
+
+
+def _pbs_up() -> bool:
+    import subprocess
+
+    qstat = PBS_BIN / 'qstat'
+    if not qstat.exists():
+        return False
+    return subprocess.run([str(qstat), '-B'], capture_output=True).returncode == 0
 
 
 def _slurm_up() -> bool:
@@ -169,3 +208,8 @@ def bench(session: nox.Session) -> None:
         session.run('python', 'bench/bench_slurm.py', '--jobs', '500')
     else:
         session.warn('no Slurm controller answers: skipping the Slurm benchmark')
+    if _pbs_up():
+        session.run('python', 'bench/bench_pbs.py', '--jobs', '300', '--psij-python-venv',
+                    str(ref))
+    else:
+        session.warn('no PBS server answers: skipping the PBS benchmark')
