@@ -173,6 +173,11 @@ def main() -> None:
     ref = Path(args.psij_python_venv) / 'bin' / 'python'
     if ref.exists():
         results.append(_run(str(ref), 'psij-python', args))
+    # threads must not grow with the number of jobs: the same with 10 jobs and 1 executor
+    small = argparse.Namespace(**dict(vars(args), jobs=10, executors=1))
+    few = {'ours': _run(sys.executable, 'ours', small)}
+    if ref.exists():
+        few['psij-python'] = _run(str(ref), 'psij-python', small)
     else:
         print('psij-python venv not found at %s: measuring psij only' % ref.parent.parent)
     print('\nPBS benchmark: %d jobs through %d executors, default polling settings'
@@ -195,6 +200,8 @@ def main() -> None:
         ('end -> final callback, median (s)', lambda r: _fmt(r['delay_median'], '%.2f')),
         ('end -> final callback, p90 (s)', lambda r: _fmt(r['delay_p90'], '%.2f')),
         ('threads (max sampled)', lambda r: str(r['threads_max'])),
+        ('threads with 10 jobs, 1 executor', lambda r: str(few.get(r['impl'], {}).get(
+            'threads_max', '-'))),
     ]
     for name, f in rows:
         print('| %s | %s |' % (name, ' | '.join(f(r) for r in ok)))
