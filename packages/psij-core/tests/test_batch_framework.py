@@ -304,3 +304,42 @@ def test_a_crashing_status_parser_does_not_stop_the_engine(sched, tmp_path):
     st = held.wait(timeout=60)
     assert st is not None and st.state is JobState.CANCELED
     assert Flaky.calls > 2
+
+
+def test_the_job_needs_nothing_from_the_submitting_installation(sched, tmp_path):
+    # the launch wrapper travels in the script: a job script that cannot see this host's
+    # site-packages (a venv on a node-local disk, a container) still runs
+    from psij.launchers.launch_wrapper import LAUNCH_SCRIPT_PATH
+    ex = make_executor(tmp_path, keep_files=True)
+    out = tmp_path / 'out'
+    job, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'echo "$1"', 'x', 'ran'], stdout_path=out,
+                                 pre_launch=None))
+    assert st.state is JobState.COMPLETED and out.read_text() == 'ran\n'
+    script = (tmp_path / 'work' / (job.id + '.job')).read_text()
+    installed = str(LAUNCH_SCRIPT_PATH.parent.parent.parent)
+    assert installed not in script, 'the job script refers to %s' % installed
+
+
+def test_stdout_and_stderr_to_one_file_keep_both(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    both = tmp_path / 'both.txt'
+    _, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'echo one; echo two >&2; echo three'],
+                               stdout_path=both, stderr_path=both))
+    assert st.state is JobState.COMPLETED
+    assert both.read_text() == 'one\ntwo\nthree\n'
+
+
+def test_a_fifo_as_stderr_does_not_freeze_the_engine(sched, tmp_path):
+    # on a failure the engine reads the tail of the job's stderr: a FIFO nobody writes to
+    # must not block it (it serves every job of the process)
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(fifo)
+    ex = make_executor(tmp_path)
+    holder = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the job open it for writing
+    try:
+        _, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'exit 4'], stderr_path=fifo))
+        assert st.state is JobState.FAILED and st.exit_code == 4
+        _, st2, _ = run(ex, JobSpec('/bin/true'))
+        assert st2.state is JobState.COMPLETED
+    finally:
+        os.close(holder)

@@ -360,3 +360,17 @@ def test_out_of_descriptors_is_transient_submit_error(ex):
             j.cancel()
         for j in jobs:
             assert j.wait().state is JobState.CANCELED
+
+
+def test_a_fifo_as_stderr_does_not_freeze_the_reaper(ex, tmp_path):
+    # on a non-zero exit the reaper reads the tail of stderr; a FIFO must not block it
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(fifo)
+    holder = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'exit 5'], stderr_path=fifo), timeout=30)
+        assert st is not None and st.state is JobState.FAILED and st.exit_code == 5
+        _, st2, _ = run(ex, JobSpec('/bin/true'), timeout=30)
+        assert st2 is not None and st2.state is JobState.COMPLETED
+    finally:
+        os.close(holder)

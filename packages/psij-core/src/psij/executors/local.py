@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from psij._files import read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
 from psij.executors._local_spawn import (
@@ -54,12 +55,12 @@ from psij.job_launcher import Launcher
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.launchers.launch_wrapper import LAUNCH_SCRIPT_PATH
 from psij.resource_spec import ResourceSpecV1
 
 logger = logging.getLogger(__name__)
 
-_LAUNCH_SCRIPT = str(Path(__file__).resolve().parent.parent / 'launchers' / 'scripts'
-                     / 'launch.sh')
+_LAUNCH_SCRIPT = str(LAUNCH_SCRIPT_PATH)
 _STDERR_TAIL = 2048
 _ATTACH_RETRY_LIMIT = 300.0
 _GROUP_WAIT_LIMIT = 2.0
@@ -615,15 +616,4 @@ def _stderr_tail(spec: JobSpec, directory: Optional[Path]) -> str:
     p = spec.stderr_path
     if p is None or str(p).startswith('/dev/'):
         return ''
-    path = absolute(p, directory)
-    try:
-        with open(path, 'rb') as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - _STDERR_TAIL))
-            data = f.read()
-    except OSError:
-        return ''
-    text = data.decode('utf-8', 'replace').rstrip()
-    if len(data) == _STDERR_TAIL and '\n' in text:
-        text = text[text.index('\n') + 1:]  # drop the partial first line
-    return text
+    return read_tail(absolute(p, directory), _STDERR_TAIL)

@@ -48,6 +48,7 @@ from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.launchers.launch_wrapper import launch_script_text
 from psij.launchers.script_based_launcher import ScriptBasedLauncher
 from psij.resource_spec import ResourceSpecV1
 
@@ -57,7 +58,6 @@ UNKNOWN_ERROR = 'Failed for an unknown reason'
 _TRANSIENT = re.compile(r'try again|temporar|timed? ?out|unable to contact|connection|socket|'
                         r'unreachable|not responding|busy|resource temporarily unavailable',
                         re.IGNORECASE)
-_LAUNCH_SH = Path(__file__).resolve().parent.parent.parent / 'launchers' / 'scripts' / 'launch.sh'
 
 
 class BatchSchedulerExecutorConfig(JobExecutorConfig):
@@ -310,10 +310,14 @@ class BatchSchedulerExecutor(JobExecutor):
                 redirects.append('%s%s' % (op, quote(str(path))))
         if spec.stdin_path is None:
             redirects.insert(0, '</dev/null')
+        if spec.stdout_path is not None and spec.stdout_path == spec.stderr_path:
+            # two opens of one file would truncate and overwrite each other
+            redirects[-1] = '2>&1'
         launch = context['psij']['launch_command']
         log = self.config.launcher_log_file
-        lines.append('/bin/sh %s %s %s %s %s -- %s %s' % (
-            quote(str(_LAUNCH_SH)), quote(str(spec.pre_launch or '')),
+        # the wrapper's text, not its path: the job needs nothing from this host's installation
+        lines.append('/bin/sh -c %s launch.sh %s %s %s %s -- %s %s' % (
+            quote(launch_script_text()), quote(str(spec.pre_launch or '')),
             quote(str(spec.post_launch or '')), quote(str(log or '')),
             quote('' if spec.inherit_environment else '1'), quote_all(launch),
             ' '.join(redirects)))

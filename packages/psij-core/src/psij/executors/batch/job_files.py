@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 from typing import Optional
 
+from psij._files import read_tail
 from psij.exceptions import SubmitException
 
 ACTIVE_SUFFIX = '.active'
@@ -97,21 +98,16 @@ def read_exit_code(work_dir: Path, native_id: str) -> Optional[int]:
 
 def output_tail(work_dir: Path, native_id: str, extra: Optional[Path] = None,
                 limit: int = 1000) -> str:
-    """The last lines of the script's output (and of `extra`, e.g. the job's stderr file)."""
+    """
+    The last lines of the script's output (and of `extra`, e.g. the job's stderr file); a path
+    that is not a regular file (a FIFO, a device) is skipped, never waited on.
+    """
     parts = []
     for p in (work_dir / (native_id + OUTPUT_SUFFIX), extra):
-        if p is None:
-            continue
-        try:
-            with open(p, 'rb') as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - limit))
-                text = f.read().decode('utf-8', 'replace').strip()
-        except OSError:
-            continue
-        if text:
-            parts.append(text)
+        if p is not None:
+            text = read_tail(p, limit)
+            if text:
+                parts.append(text)
     return '\n'.join(parts)
 
 
