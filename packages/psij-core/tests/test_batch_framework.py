@@ -343,3 +343,87 @@ def test_a_fifo_as_stderr_does_not_freeze_the_engine(sched, tmp_path):
         assert st2.state is JobState.COMPLETED
     finally:
         os.close(holder)
+
+
+def _pool_worker(args):
+    # runs in a forked child of a process that already submitted jobs
+    base, worker = args
+    ex = make_executor(pathlib.Path(base))
+    results = []
+    for i in range(8):
+        out = pathlib.Path(base) / ('out-%d-%d' % (worker, i))
+        job = Job(JobSpec('/bin/sh', ['-c', 'echo %d-%d' % (worker, i)], stdout_path=out))
+        ex.submit(job)
+        results.append((job.id, str(out)))
+    return results
+
+
+def test_forked_workers_never_share_job_ids_or_scripts(sched, tmp_path):
+    import multiprocessing
+    ex = make_executor(tmp_path)
+    _, st, _ = run(ex, JobSpec('/bin/true'))  # the parent's engine and ids are in use
+    assert st.state is JobState.COMPLETED
+    ctx = multiprocessing.get_context('fork')
+    with ctx.Pool(4) as pool:
+        done = pool.map(_pool_worker, [(str(tmp_path), w) for w in range(4)])
+    ids = [job_id for worker in done for job_id, _ in worker]
+    assert len(ids) == 32 and len(set(ids)) == 32, ids
+    import time as _time
+    end = _time.monotonic() + 60
+    outs = [(pathlib.Path(p), p.rsplit('out-', 1)[1]) for worker in done for _, p in worker]
+    while _time.monotonic() < end and not all(p.exists() and p.read_text() for p, _ in outs):
+        _time.sleep(0.2)
+    wrong = [(str(p), p.read_text() if p.exists() else None) for p, want in outs
+             if not p.exists() or p.read_text() != want + '\n']
+    assert not wrong, wrong
+
+
+def test_a_forked_child_follows_its_own_jobs(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    _, st, _ = run(ex, JobSpec('/bin/true'))  # the parent's status engine runs
+    assert st.state is JobState.COMPLETED
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: submit and wait with the inherited module state
+        os.close(r)
+        try:
+            child_ex = make_executor(tmp_path)
+            _, cst, _ = run(child_ex, JobSpec('/bin/sh', ['-c', 'exit 3']), timeout=60)
+            os.write(w, ('%s %s' % (cst.state, cst.exit_code)).encode())
+        except BaseException as ex:  # report anything to the parent
+            os.write(w, repr(ex).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        got = f.read()
+    os.waitpid(pid, 0)
+    assert got == 'FAILED 3'
+    _, st, _ = run(ex, JobSpec('/bin/true'))  # and the parent still follows its own
+    assert st.state is JobState.COMPLETED
+
+
+class SlowSubmitExecutor(FakeExecutor):
+    """Its submit command takes a second: long enough to cancel the job meanwhile."""
+
+    def get_submit_command(self, job, path):
+        return ['/bin/sh', '-c', 'sleep 1; exec "$@"', 'sh', sys.executable, FAKE, 'submit',
+                str(path)]
+
+
+def test_cancel_while_submit_is_under_way(sched, tmp_path):
+    import threading
+    cfg = BatchSchedulerExecutorConfig(work_directory=tmp_path / 'work',
+                                       queue_polling_interval=0.5,
+                                       initial_queue_polling_delay=0.1, file_check_interval=0.1)
+    ex = SlowSubmitExecutor(config=cfg)
+    job = Job(JobSpec('/bin/sleep', ['30']))
+    t = threading.Thread(target=ex.submit, args=(job,))
+    t.start()
+    import time as _time
+    _time.sleep(0.3)
+    assert job.native_id is None
+    job.cancel()  # no "has no native id" error: done once the id is known
+    t.join()
+    st = job.wait(timeout=30)
+    assert st is not None and st.state is JobState.CANCELED, st

@@ -374,3 +374,30 @@ def test_a_fifo_as_stderr_does_not_freeze_the_reaper(ex, tmp_path):
         assert st2 is not None and st2.state is JobState.COMPLETED
     finally:
         os.close(holder)
+
+
+def test_a_forked_child_runs_local_jobs_of_its_own(ex, tmp_path):
+    _, st, _ = run(ex, JobSpec('/bin/true'), timeout=30)  # the parent's reaper runs
+    assert st is not None and st.state is JobState.COMPLETED
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            child = JobExecutor.get_instance('local', config=LocalJobExecutorConfig(
+                state_directory=tmp_path / 'state'))
+            job, cst, _ = run(child, JobSpec('/bin/sh', ['-c', 'exit 6']), timeout=30)
+            os.write(w, ('%s %s %s' % (cst.state if cst else None,
+                                       cst.exit_code if cst else None, job.id)).encode())
+        except BaseException as e:
+            os.write(w, repr(e).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        got = f.read().split()
+    os.waitpid(pid, 0)
+    assert got[:2] == ['FAILED', '6'], got
+    parent_job, st, _ = run(ex, JobSpec('/bin/true'), timeout=30)
+    assert st is not None and st.state is JobState.COMPLETED
+    assert got[2].split('-')[0] != parent_job.id.split('-')[0]  # ids of its own

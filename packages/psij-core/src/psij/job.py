@@ -11,6 +11,7 @@ from collections import deque
 from datetime import timedelta
 from typing import TYPE_CHECKING, Callable, Deque, Optional, Sequence, Union
 
+from psij._fork import after_fork_in_child
 from psij._log import DEBUG, get_logger
 from psij.exceptions import SubmitException
 from psij.job_spec import JobSpec
@@ -26,6 +27,14 @@ logger = get_logger(__name__)
 # fraction of a uuid4 per job.
 _ID_PREFIX = os.urandom(8).hex()
 _id_counter = itertools.count(1)
+
+
+@after_fork_in_child
+def _new_ids() -> None:
+    # a forked child must never name a job like its parent does (see psij._fork)
+    global _ID_PREFIX, _id_counter
+    _ID_PREFIX = os.urandom(8).hex()
+    _id_counter = itertools.count(1)
 
 
 class JobStatusCallback(ABC):

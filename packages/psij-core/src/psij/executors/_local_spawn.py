@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
+from psij._fork import after_fork_in_child
 from psij.exceptions import InvalidJobException, SubmitException
 
 _VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
@@ -29,16 +30,21 @@ _STD_STREAMS = {'/dev/stdin': 0, '/dev/stdout': 1, '/dev/stderr': 2}
 """Paths that mean the submitting process's own streams (used by ``psij run``)."""
 
 _devnull: Optional[int] = None
-_devnull_pid = -1
 
 
 def devnull() -> int:
     """A shared read-write descriptor on /dev/null (reopened after a fork)."""
-    global _devnull, _devnull_pid
-    if _devnull is None or _devnull_pid != os.getpid():
+    global _devnull
+    if _devnull is None:
         _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        _devnull_pid = os.getpid()
     return _devnull
+
+
+@after_fork_in_child
+def _forget_devnull() -> None:
+    # the child has the descriptor too, but reopening keeps ownership simple (see psij._fork)
+    global _devnull
+    _devnull = None
 
 
 def os_error(what: str, path: object, ex: OSError) -> Exception:

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Set, TypeVar
 
+from psij._fork import after_fork_in_child
 from psij.exceptions import InvalidJobException
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
@@ -149,16 +150,21 @@ class StagingWorker:
     def submit(cls, task: Callable[[], None]) -> None:
         """Runs `task` in the worker thread."""
         w = cls._instance
-        if w is None or w._pid != os.getpid():
+        if w is None:
             with cls._lock:
                 w = cls._instance
-                if w is None or w._pid != os.getpid():
+                if w is None:
                     w = cls._instance = StagingWorker()
         w._q.put(task)
 
+    @classmethod
+    def _forget_after_fork(cls) -> None:
+        # the thread is gone in the child (see psij._fork)
+        cls._instance = None
+        cls._lock = threading.Lock()
+
     def __init__(self) -> None:
         """Starts the thread."""
-        self._pid = os.getpid()
         self._q: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         threading.Thread(target=self._run, name='psij-local-staging', daemon=True).start()
 
@@ -169,3 +175,6 @@ class StagingWorker:
                 task()
             except Exception:
                 logger.exception('Unexpected error while staging out')
+
+
+after_fork_in_child(StagingWorker._forget_after_fork)

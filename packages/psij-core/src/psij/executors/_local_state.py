@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from psij._fork import after_fork_in_child
+
 logger = logging.getLogger(__name__)
 
 STATE_DIR_ENV = 'PSIJ_LOCAL_STATE_DIR'
@@ -189,12 +191,21 @@ _journals_lock = threading.Lock()
 def _journal(state_dir: Path) -> _Journal:
     key = str(state_dir)
     j = _journals.get(key)
-    if j is None or j.owner != self_id():
+    if j is None:
         with _journals_lock:
             j = _journals.get(key)
-            if j is None or j.owner != self_id():  # none yet, or we are a forked child
+            if j is None:
                 j = _journals[key] = _Journal(state_dir)
     return j
+
+
+@after_fork_in_child
+def _forget_journals() -> None:
+    # a child records its jobs in journals of its own (named after it; see psij._fork)
+    global _self_id, _journals_lock
+    _self_id = None
+    _journals.clear()
+    _journals_lock = threading.Lock()
 
 
 def record_start(state_dir: Path, native_id: str) -> None:

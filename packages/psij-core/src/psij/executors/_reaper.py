@@ -22,6 +22,8 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
+from psij._fork import after_fork_in_child
+
 logger = logging.getLogger(__name__)
 
 ExitHandler = Callable[[int], None]
@@ -41,17 +43,22 @@ class Reaper:
     def get(cls) -> Reaper:
         """The process-wide reaper; starts its thread on first call (and again after fork)."""
         r = cls._instance
-        if r is not None and r._pid == os.getpid():
+        if r is not None:
             return r
         with cls._instance_lock:
             r = cls._instance
-            if r is None or r._pid != os.getpid():
+            if r is None:
                 r = cls._instance = Reaper()
             return r
 
+    @classmethod
+    def _forget_after_fork(cls) -> None:
+        # the thread is gone in the child, and its lock may be held forever (see psij._fork)
+        cls._instance = None
+        cls._instance_lock = threading.Lock()
+
     def __init__(self) -> None:
         """Creates the epoll set and starts the thread."""
-        self._pid = os.getpid()
         self._ep = select.epoll()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._ep.register(self._wake, select.EPOLLIN)
@@ -149,3 +156,6 @@ class Reaper:
             fn(*args)
         except Exception:
             logger.exception('Unexpected error in the psij local reaper')
+
+
+after_fork_in_child(Reaper._forget_after_fork)

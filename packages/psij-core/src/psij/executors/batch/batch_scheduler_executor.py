@@ -142,6 +142,10 @@ class BatchSchedulerExecutor(JobExecutor):
         self._cancel_lock = threading.Lock()
         self._cancel_requested: set[str] = set()
         """Native ids of jobs this executor was asked to cancel and that have not ended."""
+        self._submitting: set[str] = set()
+        """Ids of the jobs whose `submit` is under way."""
+        self._cancel_after_submit: set[str] = set()
+        """Ids of jobs canceled while their `submit` was under way."""
 
     def _scheduler(self) -> str:
         return cast(str, getattr(type(self), '_NAME_', type(self).__name__.lower()))
@@ -377,6 +381,9 @@ class BatchSchedulerExecutor(JobExecutor):
         """
         spec = self._check_job(job)
         script = self.work_directory / (job.id + job_files.SCRIPT_SUFFIX)
+        created = False
+        with self._cancel_lock:
+            self._submitting.add(job.id)
         try:
             if not isinstance(spec.resources, ResourceSpecV1):
                 raise InvalidJobException('Only ResourceSpecV1 resources are supported')
@@ -384,12 +391,21 @@ class BatchSchedulerExecutor(JobExecutor):
                 job_files.ensure_private_dir(self.work_directory)
                 self._work_directory_ready = True
             context = self._create_script_context(job)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            # never overwrite another job's script (ids are unique per process, forks included)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
             try:
-                fd = os.open(script, flags, 0o600)
-            except FileNotFoundError:  # the work directory was removed since
-                job_files.ensure_private_dir(self.work_directory)
-                fd = os.open(script, flags, 0o600)
+                try:
+                    fd = os.open(script, flags, 0o600)
+                except FileNotFoundError:  # the work directory was removed since
+                    job_files.ensure_private_dir(self.work_directory)
+                    fd = os.open(script, flags, 0o600)
+            except FileExistsError as ex:
+                raise SubmitException('The submit script %s already exists: another process '
+                                      'uses the job id %s' % (script, job.id), ex) from ex
+            except OSError as ex:
+                raise SubmitException('Cannot write the submit script %s: %s' % (script, ex),
+                                      ex) from ex
+            created = True
             with os.fdopen(fd, 'w') as f:
                 self.generate_submit_script(job, context, f)
             cmd = self.get_submit_command(job, script)
@@ -399,8 +415,11 @@ class BatchSchedulerExecutor(JobExecutor):
             if not native_id:
                 raise SubmitException('%s printed no job id: %r' % (cmd[0], out))
         except BaseException:
+            with self._cancel_lock:
+                self._submitting.discard(job.id)
+                self._cancel_after_submit.discard(job.id)
             job.executor = None
-            if not self._config.keep_files:
+            if created and not self._config.keep_files:
                 job_files.remove(self.work_directory, None, job.id)
             raise
         job._native_id = native_id
@@ -408,13 +427,26 @@ class BatchSchedulerExecutor(JobExecutor):
         # files an earlier job with the same id left are removed by the engine's thread, off
         # the submit path
         self._engine.register(job, self, submitted)
+        with self._cancel_lock:
+            self._submitting.discard(job.id)
+            cancel = job.id in self._cancel_after_submit
+            self._cancel_after_submit.discard(job.id)
+        if cancel:
+            self.cancel(job)
 
     def cancel(self, job: Job) -> None:
-        """Cancels the job; one that already ended is left alone."""
+        """
+        Cancels the job; one that already ended is left alone. A job whose `submit` is under
+        way (in another thread) is canceled as soon as the scheduler has given its id.
+        """
         if job.status.state.final:
             return
         native_id = job.native_id
         if native_id is None:
+            with self._cancel_lock:
+                if job.id in self._submitting:
+                    self._cancel_after_submit.add(job.id)
+                    return
             raise SubmitException('Job %s has no native id: it was not submitted' % job.id)
         cmd = self._resolve(self.get_cancel_command(native_id))
         with self._cancel_lock:

@@ -23,6 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
+from psij._fork import after_fork_in_child
 from psij._log import get_logger
 from psij.executors.batch import job_files
 from psij.job_state import JobState
@@ -74,6 +75,13 @@ class StatusEngine:
             if engine is None:
                 engine = cls._engines[key] = StatusEngine(key)
             return engine
+
+    @classmethod
+    def _forget_after_fork(cls) -> None:
+        # the threads are gone in the child, and their locks may be held forever; the parent
+        # keeps following its jobs, the child follows only its own (see psij._fork)
+        cls._engines = {}
+        cls._engines_lock = threading.Lock()
 
     def __init__(self, key: str) -> None:
         """:param key: the scheduler's name, used for the thread name and logs."""
@@ -293,3 +301,6 @@ class StatusEngine:
                                'it ended' % self.key)
             t.executor._finish(t.job, code, st)
             self._forget(t)
+
+
+after_fork_in_child(StatusEngine._forget_after_fork)
