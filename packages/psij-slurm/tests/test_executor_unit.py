@@ -408,3 +408,23 @@ def test_psij_python_import_path() -> None:
     from psij.executors.batch.slurm import SlurmJobExecutor as E
     from psij_slurm.executor import SlurmExecutorConfig, SlurmJobExecutor
     assert (E, C) == (SlurmJobExecutor, SlurmExecutorConfig)
+
+
+def test_50000_tracked_jobs_are_asked_about_in_chunks(tmp_path: Path) -> None:
+    # one squeue argument holds every id: past ~16,000 ids it exceeds Linux's 128 KiB limit
+    # per argument (E2BIG) and status would fail for good
+    d = tmp_path / 'bin'
+    d.mkdir()
+    log = tmp_path / 'calls'
+    squeue = d / 'squeue'
+    squeue.write_text('#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "${#a}"; done >> %s\n'
+                      'echo END >> %s\n' % (log, log))
+    squeue.chmod(0o755)
+    ex = SlurmJobExecutor(config=SlurmExecutorConfig(work_directory=tmp_path / 'w',
+                                                     command_directory=d))
+    ids = [str(10_000_000 + i) for i in range(50_000)]
+    assert ex._query_status(ids) == {}
+    calls = log.read_text().split('END\n')[:-1]
+    assert len(calls) == 25
+    longest = max(int(n) for c in calls for n in c.split())
+    assert longest < 128 * 1024

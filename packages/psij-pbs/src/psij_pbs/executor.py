@@ -50,9 +50,9 @@ option in a ``#PBS`` line).
 Status
 ------
 One ``qstat -x -f -F json ID...`` per polling cycle for all active PBS jobs of the process
-(in chunks of `PBSExecutorConfig.ids_per_qstat` ids). Known ids are read from stdout even when
-qstat also complains about unknown ones (exit 153). Sites where ``qstat -x`` is refused are
-polled without it. The exit code the job script recorded in the work directory wins over
+(in chunks of ``ids_per_status_command`` ids, 2000 by default). Known ids are read from stdout
+even when qstat also complains about unknown ones (exit 153). Sites where ``qstat -x`` is
+refused are polled without it. The exit code the job script recorded in the work directory wins over
 qstat's ``Exit_status``. ``Exit_status`` is decoded as PBS encodes it: 256 + N is a kill by
 signal N (exit code 128 + N), -29 is FAILED "walltime", other negative values are PBS's own
 reasons; a job deleted with ``qdel`` (substate 91) is CANCELED. A queued job's ``comment``
@@ -150,14 +150,15 @@ class PBSExecutorConfig(BatchSchedulerExecutorConfig):
     intervals, work directory, command directory and time-out, ...), and:
     """
 
-    def __init__(self, *args: Any, place: Optional[str] = None, ids_per_qstat: int = 2000,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, place: Optional[str] = None,
+                 ids_per_qstat: Optional[int] = None, **kwargs: Any) -> None:
         """
         :param place: the ``place`` arrangement for jobs on several nodes: ``scatter`` (one
             chunk per host, the default) or ``vscatter`` (one chunk per vnode, for sites whose
             "nodes" are vnodes of fewer hosts); default: the ``PSIJ_PBS_PLACE`` environment
             variable, else ``scatter``.
-        :param ids_per_qstat: the most job ids passed to one ``qstat`` call.
+        :param ids_per_qstat: the most job ids passed to one ``qstat`` call (the same as
+            ``ids_per_status_command``).
         Other parameters: see :class:`~psij.executors.batch.BatchSchedulerExecutorConfig`.
         """
         super().__init__(*args, **kwargs)
@@ -165,7 +166,17 @@ class PBSExecutorConfig(BatchSchedulerExecutorConfig):
         if self.place not in ('scatter', 'vscatter', 'pack', 'free'):
             raise ValueError('place must be scatter, vscatter, pack or free, not %r'
                              % self.place)
-        self.ids_per_qstat = max(1, int(ids_per_qstat))
+        if ids_per_qstat is not None:
+            self.ids_per_status_command = max(1, int(ids_per_qstat))
+
+    @property
+    def ids_per_qstat(self) -> int:
+        """The most job ids passed to one ``qstat`` call."""
+        return self.ids_per_status_command
+
+    @ids_per_qstat.setter
+    def ids_per_qstat(self, value: int) -> None:
+        self.ids_per_status_command = max(1, int(value))
 
 
 class PbsExecutorBase(BatchSchedulerExecutor):
@@ -387,16 +398,6 @@ class PbsExecutorBase(BatchSchedulerExecutor):
         return [line.strip() for line in out.splitlines() if _JOB_ID.match(line.strip())]
 
     # -- status ----------------------------------------------------------------------------------
-
-    def _query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
-        # one qstat for up to ids_per_qstat ids (a command line stays well below ARG_MAX)
-        n = self._pbs_config.ids_per_qstat
-        if len(native_ids) <= n:
-            return super()._query_status(native_ids)
-        result: Dict[str, JobStatus] = {}
-        for i in range(0, len(native_ids), n):
-            result.update(super()._query_status(native_ids[i:i + n]))
-        return result
 
     def get_final_status(self, native_ids: Collection[str]) -> Dict[str, JobStatus]:
         """Nothing beyond qstat's history: a job it no longer knows has left no record."""

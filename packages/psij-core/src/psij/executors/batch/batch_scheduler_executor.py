@@ -68,7 +68,8 @@ class BatchSchedulerExecutorConfig(JobExecutorConfig):
                  initial_queue_polling_delay: float = 2,
                  queue_polling_error_threshold: int = 2, keep_files: bool = False,
                  file_check_interval: float = 0.5, command_timeout: float = 120,
-                 command_directory: Optional[Path] = None) -> None:
+                 command_directory: Optional[Path] = None,
+                 ids_per_status_command: int = 2000) -> None:
         """
         :param launcher_log_file: see :class:`~psij.JobExecutorConfig`.
         :param work_directory: where submit scripts and job status files go (default
@@ -88,6 +89,9 @@ class BatchSchedulerExecutorConfig(JobExecutorConfig):
             (e.g. ``PSIJ_PBS_COMMAND_DIR``), else the commands are looked up on ``PATH``.
             Several schedulers ship commands of the same name (OpenPBS, Grid Engine and
             Slurm's Torque wrappers all have ``qsub``): an absolute directory picks one.
+        :param ids_per_status_command: the most job ids named in one status command; more
+            active jobs than this are asked about in several commands per cycle (Linux limits
+            one argument to 128 KiB and a command line to 2 MiB).
         """
         super().__init__(launcher_log_file, work_directory)
         self.queue_polling_interval = queue_polling_interval
@@ -97,6 +101,7 @@ class BatchSchedulerExecutorConfig(JobExecutorConfig):
         self.file_check_interval = file_check_interval
         self.command_timeout = command_timeout
         self.command_directory = Path(command_directory) if command_directory else None
+        self.ids_per_status_command = max(1, int(ids_per_status_command))
 
     @classmethod
     def _from_config(cls, config: JobExecutorConfig) -> BatchSchedulerExecutorConfig:
@@ -518,9 +523,13 @@ class BatchSchedulerExecutor(JobExecutor):
         return res.stdout
 
     def _query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
-        cmd = self._resolve(self.get_status_command(native_ids))
-        res = run_command(cmd, self._config.command_timeout)
-        return self.parse_status_result(res.returncode, res.stdout, res.stderr)
+        n = self._config.ids_per_status_command
+        result: Dict[str, JobStatus] = {}
+        for i in range(0, len(native_ids), n):
+            cmd = self._resolve(self.get_status_command(native_ids[i:i + n]))
+            res = run_command(cmd, self._config.command_timeout)
+            result.update(self.parse_status_result(res.returncode, res.stdout, res.stderr))
+        return result
 
     def _read_exit_code(self, native_id: str) -> Optional[int]:
         return job_files.read_exit_code(self.work_directory, native_id)
