@@ -427,3 +427,18 @@ def test_cancel_while_submit_is_under_way(sched, tmp_path):
     t.join()
     st = job.wait(timeout=30)
     assert st is not None and st.state is JobState.CANCELED, st
+
+
+def test_a_work_directory_that_is_a_symlink_or_shared_is_refused_or_fixed(sched, tmp_path):
+    from psij.exceptions import SubmitException
+    real = tmp_path / 'real'
+    real.mkdir()
+    (tmp_path / 'work').symlink_to(real)
+    with pytest.raises(SubmitException, match='symbolic link'):
+        make_executor(tmp_path).submit(Job(JobSpec('/bin/true')))
+    (tmp_path / 'work').unlink()
+    (tmp_path / 'work').mkdir(mode=0o777)
+    os.chmod(tmp_path / 'work', 0o777)
+    _, st, _ = run(make_executor(tmp_path), JobSpec('/bin/true'))
+    assert st.state is JobState.COMPLETED
+    assert (tmp_path / 'work').stat().st_mode & 0o777 == 0o700

@@ -401,3 +401,14 @@ def test_a_forked_child_runs_local_jobs_of_its_own(ex, tmp_path):
     parent_job, st, _ = run(ex, JobSpec('/bin/true'), timeout=30)
     assert st is not None and st.state is JobState.COMPLETED
     assert got[2].split('-')[0] != parent_job.id.split('-')[0]  # ids of its own
+
+
+def test_a_state_directory_that_is_a_symlink_is_refused(tmp_path):
+    from psij import SubmitException
+    real = tmp_path / 'elsewhere'
+    real.mkdir()
+    (tmp_path / 'link').symlink_to(real)
+    lex = JobExecutor.get_instance('local', config=LocalJobExecutorConfig(
+        state_directory=tmp_path / 'link'))
+    with pytest.raises(SubmitException, match='symbolic link'):
+        lex.submit(Job(JobSpec('/bin/true')))

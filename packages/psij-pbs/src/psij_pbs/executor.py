@@ -107,9 +107,8 @@ _JOB_OWN_VARIABLES = frozenset({'ENVIRONMENT', 'TMPDIR', 'NCPUS', 'HOSTNAME', 'H
                                 'OLDPWD', 'SHLVL', '_', 'PSIJ_NODEFILE'})
 _NAME_BAD = re.compile(r'[^A-Za-z0-9_.+-]')
 _JOB_ID = re.compile(r'^\d+(?:\[\d*\])?(?:\.[A-Za-z0-9_.-]+)?$')
-_TRANSIENT = re.compile(r'cannot connect|connection|timed? ?out|try again|temporar|'
-                        r'premature end|refused|errno=15010|not responding|busy',
-                        re.IGNORECASE)
+# besides psij.executors.batch.commands.COMMON_TRANSIENT_ERRORS
+_TRANSIENT = re.compile(r'premature end|refused|errno=15010', re.IGNORECASE)
 _ALREADY_DONE = ('Job has finished', 'Unknown Job Id', 'Request invalid for state of job',
                  'invalid state for job')
 # PBS errors (exit code = error number & 0xff) that mean the request itself is wrong
@@ -188,6 +187,9 @@ class PbsExecutorBase(BatchSchedulerExecutor):
 
     job_id_variable = 'PBS_JOBID'
     """PBS's variable holding the job id inside the job."""
+
+    transient_errors = _TRANSIENT
+    """PBS's phrases for an unreachable server."""
 
     _checked_commands: Dict[str, Optional[str]] = {}
     """qstat path -> `None` if it is this flavour's, else why not (shared by instances)."""
@@ -326,15 +328,11 @@ class PbsExecutorBase(BatchSchedulerExecutor):
             safely.
         """
         self._check_commands()
-        try:
-            super().submit(job)
-        except SubmitException as ex:
-            code = getattr(ex.exception, 'returncode', None)
-            if code in _INVALID_REQUEST:
-                raise InvalidJobException(ex.message, ex) from ex
-            if not ex.transient and _TRANSIENT.search(ex.message):
-                ex.transient = True
-            raise
+        super().submit(job)
+
+    def is_invalid_request(self, exit_code: int, message: str) -> bool:
+        """PBS errors meaning the request can never be accepted (exit code = error & 0xff)."""
+        return exit_code in _INVALID_REQUEST
 
     def _check_commands(self) -> None:
         qstat = self.command_path('qstat')
@@ -387,7 +385,7 @@ class PbsExecutorBase(BatchSchedulerExecutor):
                 any(m in out for m in _ALREADY_DONE):
             raise InvalidJobStateError(out)
         raise SubmitException('qdel failed (exit code %d): %s' % (exit_code, out),
-                              transient=bool(_TRANSIENT.search(out)))
+                              transient=self.is_transient_error(out))
 
     def get_list_command(self) -> List[str]:
         """``qselect -u <user>``: the full ids of the user's jobs that have not ended."""

@@ -67,7 +67,6 @@ from typing import Any, Collection, Dict, List, Optional
 
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import (
-    UNKNOWN_ERROR,
     BatchSchedulerExecutor,
     BatchSchedulerExecutorConfig,
     InvalidJobStateError,
@@ -125,8 +124,6 @@ INVALID_JOB_MESSAGES = (
 )
 """Submission errors reported as :class:`~psij.InvalidJobException` (see `SlurmJobExecutor`)."""
 
-_TRANSIENT_SUBMIT = re.compile(r'unable to contact|try again|timed? ?out|temporarily|'
-                               r'socket|connection|not responding|busy', re.IGNORECASE)
 _NAME_OK = re.compile(r'[^A-Za-z0-9_.+,:@/%=-]')
 _ALREADY_DONE = ('already completing or completed', 'Invalid job id specified',
                  'Job has already finished')
@@ -295,25 +292,9 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
             raise SubmitException('sbatch printed no job id: %r' % out)
         return native_id
 
-    def _run_command(self, cmd: List[str], submitting: bool = False) -> str:
-        timeout = self._config.command_timeout
-        try:
-            res = run_command(cmd, timeout)
-        except subprocess.TimeoutExpired as ex:
-            raise SubmitException('%s did not answer within %s s' % (cmd[0], timeout), ex,
-                                  transient=True) from ex
-        except OSError as ex:
-            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
-        if res.returncode == 0:
-            return res.stdout
-        msg = '%s failed (exit code %d): %s' % (
-            cmd[0], res.returncode, (res.stdout + '\n' + res.stderr).strip() or UNKNOWN_ERROR)
-        cause = subprocess.CalledProcessError(res.returncode, cmd, res.stdout, res.stderr)
-        if _TRANSIENT_SUBMIT.search(msg):
-            raise SubmitException(msg, cause, transient=True)
-        if submitting and any(m in msg for m in INVALID_JOB_MESSAGES):
-            raise InvalidJobException('Slurm rejected the job: %s' % msg, cause)
-        raise SubmitException(msg, cause)
+    def is_invalid_request(self, exit_code: int, message: str) -> bool:
+        """Slurm's messages for a request that can never succeed (`INVALID_JOB_MESSAGES`)."""
+        return any(m in message for m in INVALID_JOB_MESSAGES)
 
     # -- status ----------------------------------------------------------------------------------
 
@@ -389,7 +370,7 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
         if any(m in out for m in _ALREADY_DONE):
             raise InvalidJobStateError(out)
         raise SubmitException('scancel failed (exit code %d): %s' % (exit_code, out),
-                              transient=bool(_TRANSIENT_SUBMIT.search(out)))
+                              transient=self.is_transient_error(out))
 
     def get_list_command(self) -> List[str]:
         """``squeue`` for this user's jobs, all states, raw ids only."""

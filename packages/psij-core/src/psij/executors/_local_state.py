@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import stat
 import threading
 import time
 from pathlib import Path
@@ -41,16 +40,6 @@ def default_state_directory() -> Path:
     if env:
         return Path(env)
     return Path.home() / '.psij' / 'state' / 'local'
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Creates `path` (mode 0700) if needed; refuses a directory others can write or own."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_uid != os.getuid():
-        raise PermissionError('The psij state directory %s belongs to another user' % path)
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(path, 0o700)
 
 
 def _proc_stat(pid: int) -> Optional[List[bytes]]:

@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from psij._files import read_tail
+from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
 from psij.executors._local_spawn import (
@@ -153,7 +153,7 @@ class LocalJobExecutor(JobExecutor):
         if self._state_ready:
             return
         try:
-            state.ensure_private_dir(self._state_dir)
+            ensure_private_dir(self._state_dir)
         except OSError as ex:
             raise SubmitException('Cannot use the psij state directory %s: %s'
                                   % (self._state_dir, ex), ex) from ex

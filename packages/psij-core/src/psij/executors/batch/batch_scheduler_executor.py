@@ -29,12 +29,12 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Collection, Dict, List, Optional, cast
+from typing import IO, Any, Collection, Dict, List, Optional, Pattern, cast
 
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch import job_files
-from psij.executors.batch.commands import run_command
+from psij.executors.batch.commands import is_transient, run_command
 from psij.executors.batch.script_writer import (
     custom_attribute_key,
     directive_value,
@@ -55,9 +55,6 @@ from psij.resource_spec import ResourceSpecV1
 logger = get_logger(__name__)
 
 UNKNOWN_ERROR = 'Failed for an unknown reason'
-_TRANSIENT = re.compile(r'try again|temporar|timed? ?out|unable to contact|connection|socket|'
-                        r'unreachable|not responding|busy|resource temporarily unavailable',
-                        re.IGNORECASE)
 
 
 class BatchSchedulerExecutorConfig(JobExecutorConfig):
@@ -126,6 +123,10 @@ class BatchSchedulerExecutor(JobExecutor):
 
     job_id_variable = 'PSIJ_BATCH_JOB_ID'
     """The environment variable that holds the job's native id inside the job."""
+
+    transient_errors: Optional[Pattern[str]] = None
+    """The scheduler's own phrases for errors a retry may cure, besides the common ones of
+    :data:`psij.executors.batch.commands.COMMON_TRANSIENT_ERRORS`."""
 
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
@@ -506,21 +507,46 @@ class BatchSchedulerExecutor(JobExecutor):
 
     # -- internals -------------------------------------------------------------------------------
 
+    def is_transient_error(self, message: str) -> bool:
+        """Whether a failed command's `message` names a condition a retry may cure."""
+        return is_transient(message, self.transient_errors)
+
+    def is_invalid_request(self, exit_code: int, message: str) -> bool:
+        """
+        Whether the submit command's failure means the request itself is wrong (unknown queue,
+        malformed resource...): submitting it unchanged can never succeed, and `submit` raises
+        :class:`~psij.InvalidJobException`. The default knows no such failure.
+        """
+        return False
+
     def _run_command(self, cmd: List[str], submitting: bool = False) -> str:
+        """
+        Runs a scheduler command (from the command directory) and returns its output.
+
+        :raises SubmitException: if it cannot run, times out (``transient``) or fails
+            (``transient`` as `is_transient_error` says).
+        :raises InvalidJobException: if `submitting` and `is_invalid_request` says so.
+        """
         cmd = self._resolve(cmd)
+        timeout = self._config.command_timeout
         try:
-            res = run_command(cmd, self._config.command_timeout)
+            res = run_command(cmd, timeout)
         except subprocess.TimeoutExpired as ex:
-            raise SubmitException('%s did not answer within %s s' % (cmd[0],
-                                  self._config.command_timeout), ex, transient=True) from ex
+            raise SubmitException('%s did not answer within %s s' % (cmd[0], timeout), ex,
+                                  transient=True) from ex
         except OSError as ex:
             raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
-        if res.returncode != 0:
-            msg = (res.stdout + '\n' + res.stderr).strip() or UNKNOWN_ERROR
-            raise SubmitException('%s failed (exit code %d): %s' % (cmd[0], res.returncode, msg),
-                                  subprocess.CalledProcessError(res.returncode, cmd, msg),
-                                  transient=bool(_TRANSIENT.search(msg)))
-        return res.stdout
+        if res.returncode == 0:
+            return res.stdout
+        text = (res.stdout + '\n' + res.stderr).strip() or UNKNOWN_ERROR
+        msg = '%s failed (exit code %d): %s' % (cmd[0], res.returncode, text)
+        cause = subprocess.CalledProcessError(res.returncode, cmd, res.stdout, res.stderr)
+        if self.is_transient_error(text):
+            raise SubmitException(msg, cause, transient=True)
+        if submitting and self.is_invalid_request(res.returncode, text):
+            raise InvalidJobException('%s rejected the job: %s' % (self._scheduler(), msg),
+                                      cause)
+        raise SubmitException(msg, cause)
 
     def _query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
         n = self._config.ids_per_status_command

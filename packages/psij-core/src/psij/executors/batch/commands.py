@@ -1,12 +1,28 @@
-"""Running scheduler commands quickly and with a time limit."""
+"""Running scheduler commands quickly and with a time limit, and what "transient" means."""
 
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import subprocess
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Pattern
+
+COMMON_TRANSIENT_ERRORS = re.compile(
+    r'try again|temporar|timed? ?out|unable to contact|cannot connect|connection|socket|'
+    r'unreachable|not responding|busy|resource temporarily unavailable', re.IGNORECASE)
+"""Words of scheduler errors that a later retry may cure, whatever the scheduler."""
+
+
+def is_transient(message: str, extra: Optional[Pattern[str]] = None) -> bool:
+    """
+    Whether a failed scheduler command's `message` names a condition a retry may cure (the
+    scheduler unreachable, busy, timing out): `COMMON_TRANSIENT_ERRORS`, or `extra`, the
+    scheduler's own phrases.
+    """
+    return bool(COMMON_TRANSIENT_ERRORS.search(message) or
+                (extra is not None and extra.search(message)))
 
 
 def run_command(cmd: List[str], timeout: float) -> subprocess.CompletedProcess[str]:

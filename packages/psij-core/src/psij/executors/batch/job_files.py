@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 from typing import Optional
 
+from psij import _files as files
 from psij._files import read_tail
 from psij.exceptions import SubmitException
 
@@ -34,23 +35,16 @@ NODEFILE_SUFFIX = '.nodes'
 
 def ensure_private_dir(path: Path) -> None:
     """
-    Creates the work directory (mode 0700) or checks an existing one.
+    Creates the work directory (mode 0700) or checks an existing one (see
+    :func:`psij._files.ensure_private_dir`).
 
-    :raises SubmitException: if it is not a directory owned by this user, or others can write
-        to it and it cannot be fixed.
+    :raises SubmitException: if it cannot be created, is not a directory (or is a symbolic
+        link), or belongs to another user.
     """
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(path)
+        files.ensure_private_dir(path)
     except OSError as ex:
-        raise SubmitException('Cannot create the work directory %s: %s' % (path, ex), ex) from ex
-    if not stat.S_ISDIR(st.st_mode):
-        raise SubmitException('The work directory %s is not a directory' % path)
-    if st.st_uid != os.getuid():
-        raise SubmitException('The work directory %s belongs to another user (uid %d); psij '
-                              'will not trust job status files there' % (path, st.st_uid))
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)
+        raise SubmitException('Cannot use the work directory %s: %s' % (path, ex), ex) from ex
 
 
 def _trusted_read(path: Path) -> Optional[str]:
