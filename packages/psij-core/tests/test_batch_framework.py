@@ -442,3 +442,24 @@ def test_a_work_directory_that_is_a_symlink_or_shared_is_refused_or_fixed(sched,
     _, st, _ = run(make_executor(tmp_path), JobSpec('/bin/true'))
     assert st.state is JobState.COMPLETED
     assert (tmp_path / 'work').stat().st_mode & 0o777 == 0o700
+
+
+def test_files_of_an_earlier_job_with_the_same_id_are_ignored_whatever_their_clock(sched,
+                                                                                    tmp_path):
+    # a file server whose clock runs ahead gives an earlier job's files a "newer" time than
+    # the submission: only the submission's token tells them apart
+    ex = make_executor(tmp_path)
+    work = tmp_path / 'work'
+    work.mkdir(mode=0o700)
+    ahead = time.time() + 3600
+    nxt = str(max([int(n.split('.')[0]) for n in os.listdir(sched) if n.endswith('.state')],
+                  default=99) + 1)
+    for suffix, text in (('.ec', '0\n'), ('.active', ''),
+                         ('.out', 'old output\n')):
+        f = work / (nxt + suffix)
+        f.write_text(text)
+        os.utime(f, (ahead, ahead))
+    job, st, states = run(ex, JobSpec('/bin/sh', ['-c', 'sleep 1; exit 5']))
+    assert job.native_id == nxt
+    assert st.state is JobState.FAILED and st.exit_code == 5, st
+    assert 'old output' not in (st.message or '')

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import subprocess
 from datetime import timedelta
@@ -60,7 +61,9 @@ def test_every_field_maps_to_a_directive(ex: SlurmJobExecutor, tmp_path: Path) -
     o = _opts(_directives(ex, spec))
     assert o['job-name'] == '"my_job_name"'
     assert o['chdir'] == '"%s"' % tmp_path
-    assert o['output'] == '"%s/%%j.out"' % (tmp_path / 'work')
+    # the script's output file, named with the submission's token (never an earlier job's)
+    assert re.fullmatch(r'"%s/%%j\.[0-9a-f]{16}\.out"' % re.escape(str(tmp_path / 'work')),
+                        o['output']), o['output']
     assert o['open-mode'] == '"append"'
     assert o['export'] == '"ALL"'
     assert o['nodes'] == '"2"'

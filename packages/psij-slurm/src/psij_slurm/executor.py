@@ -66,6 +66,7 @@ from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
 
 from psij.exceptions import InvalidJobException, SubmitException
+from psij.executors.batch import job_files
 from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutor,
     BatchSchedulerExecutorConfig,
@@ -200,7 +201,9 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
         opt('job-name', slurm_job_name(spec.name or job.id), 'JobSpec.name')
         if spec.directory is not None and _directive_safe(str(spec.directory)):
             opt('chdir', str(spec.directory), 'JobSpec.directory')
-        out = str(self.work_directory / '%j.out')
+        # Slurm's own messages (e.g. "CANCELLED DUE TO TIME LIMIT") go to the script's output
+        out = str(self.work_directory / job_files.output_name(
+            '%j', context.get('psij', {}).get('token')))
         opt('output', out if _directive_safe(out) else '/dev/null', 'work directory')
         opt('open-mode', 'append')
         opt('export', 'ALL' if spec.inherit_environment else 'NONE')

@@ -152,6 +152,8 @@ class BatchSchedulerExecutor(JobExecutor):
         """Ids of the jobs whose `submit` is under way."""
         self._cancel_after_submit: set[str] = set()
         """Ids of jobs canceled while their `submit` was under way."""
+        self._tokens: Dict[str, str] = {}
+        """Native id -> token of the submission followed (see `job_files`)."""
 
     def _scheduler(self) -> str:
         return cast(str, getattr(type(self), '_NAME_', type(self).__name__.lower()))
@@ -294,10 +296,13 @@ class BatchSchedulerExecutor(JobExecutor):
         lines = [
             '_psij_wd=%s' % wd,
             '_psij_id="${%s}"' % idv,
-            'exec >>"$_psij_wd/$_psij_id%s" 2>&1' % job_files.OUTPUT_SUFFIX,
-            ': >"$_psij_wd/$_psij_id%s"' % job_files.ACTIVE_SUFFIX,
+            '_psij_token=%s' % quote(context['psij'].get('token', '')),
+            'exec >>"$_psij_wd/%s" 2>&1' % job_files.output_name(
+                '$_psij_id', context['psij'].get('token')),
+            'printf "%%s\\n" "$_psij_token" >"$_psij_wd/$_psij_id%s"' % job_files.ACTIVE_SUFFIX,
             '_psij_end() {',
-            '    printf "%%s\\n" "$1" >"$_psij_wd/$_psij_id%s.tmp"' % job_files.EXIT_CODE_SUFFIX,
+            '    printf "%%s %%s\\n" "$1" "$_psij_token" >"$_psij_wd/$_psij_id%s.tmp"'
+            % job_files.EXIT_CODE_SUFFIX,
             '    mv -f "$_psij_wd/$_psij_id%s.tmp" "$_psij_wd/$_psij_id%s"'
             % (job_files.EXIT_CODE_SUFFIX, job_files.EXIT_CODE_SUFFIX),
             '    exit "$1"',
@@ -347,6 +352,7 @@ class BatchSchedulerExecutor(JobExecutor):
             'job': job,
             'custom_attributes': self._custom_attributes(job),
             'psij': {'launch_command': launch_command, 'script_dir': str(self.work_directory),
+                     'token': job_files.new_token(),
                      'launcher': launcher, 'is_script_launcher': isinstance(
                          launcher, ScriptBasedLauncher)},
         }
@@ -429,9 +435,12 @@ class BatchSchedulerExecutor(JobExecutor):
                 job_files.remove(self.work_directory, None, job.id)
             raise
         job._native_id = native_id
+        token = context['psij']['token']
+        with self._cancel_lock:
+            self._tokens[native_id] = token
+        # files an earlier job with the same id left hold another token: they are ignored
+        job_files.write_token(self.work_directory, native_id, token)
         self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
-        # files an earlier job with the same id left are removed by the engine's thread, off
-        # the submit path
         self._engine.register(job, self, submitted)
         with self._cancel_lock:
             self._submitting.discard(job.id)
@@ -482,6 +491,10 @@ class BatchSchedulerExecutor(JobExecutor):
             raise InvalidJobException('Job %s already belongs to %s' % (job.id, job.executor))
         job.executor = self
         job._native_id = native_id
+        token = job_files.read_token(self.work_directory, native_id)
+        if token is not None:
+            with self._cancel_lock:
+                self._tokens[native_id] = token
         code = self._read_exit_code(native_id)
         try:
             st = self._query_status([native_id]).get(native_id)
@@ -558,10 +571,11 @@ class BatchSchedulerExecutor(JobExecutor):
         return result
 
     def _read_exit_code(self, native_id: str) -> Optional[int]:
-        return job_files.read_exit_code(self.work_directory, native_id)
+        return job_files.read_exit_code(self.work_directory, native_id,
+                                        self._tokens.get(native_id))
 
     def _is_active(self, native_id: str) -> bool:
-        return job_files.is_active(self.work_directory, native_id)
+        return job_files.is_active(self.work_directory, native_id, self._tokens.get(native_id))
 
     def _finish(self, job: Job, code: Optional[int], st: Optional[JobStatus]) -> None:
         """Reports a job's final state from its exit code and/or the scheduler's verdict."""
@@ -592,7 +606,8 @@ class BatchSchedulerExecutor(JobExecutor):
             final = JobStatus(JobState.COMPLETED, exit_code=0)
         else:
             stderr = job.spec.stderr_path if job.spec is not None else None
-            tail = job_files.output_tail(self.work_directory, native_id, stderr)
+            tail = job_files.output_tail(self.work_directory, native_id, stderr,
+                                         token=self._tokens.get(native_id))
             msg = 'The job exited with code %s' % code
             final = JobStatus(JobState.FAILED, exit_code=code,
                               message=msg + (': ' + tail if tail else ''))
@@ -601,5 +616,8 @@ class BatchSchedulerExecutor(JobExecutor):
             self._set_job_status(job, JobStatus(JobState.ACTIVE))
         if not self._config.keep_files:
             # before the final state is reported: whoever waits for it finds the files gone
-            job_files.remove(self.work_directory, native_id, job.id)
+            job_files.remove(self.work_directory, native_id, job.id,
+                             self._tokens.get(native_id))
+        with self._cancel_lock:
+            self._tokens.pop(native_id, None)
         self._set_job_status(job, final)

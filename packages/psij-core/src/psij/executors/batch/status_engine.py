@@ -40,14 +40,12 @@ MISSING_POLLS_BEFORE_LOST = 2
 
 
 class _Tracked:
-    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code', 'stale_before')
+    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code')
 
     def __init__(self, job: Job, executor: BatchSchedulerExecutor,
                  submitted: Optional[float]) -> None:
         self.job = job
         self.executor = executor
-        self.stale_before = submitted
-        """Files of this native id older than this are an earlier job's (ids get reused)."""
         self.active = False
         self.missing = 0
         self.ended = False
@@ -103,8 +101,9 @@ class StatusEngine:
         """
         Starts following a submitted (or attached) job.
 
-        :param submitted: when the job was submitted; the job's files in the work directory
-            that are older belong to an earlier job with the same id and are removed.
+        :param submitted: when the job was submitted (kept for compatibility; files of an
+            earlier job with the same native id are told apart by their token, see
+            :mod:`psij.executors.batch.job_files`).
         """
         native_id = job.native_id
         assert native_id is not None
@@ -189,20 +188,12 @@ class StatusEngine:
     def _items_locked(self) -> List[tuple[str, _Tracked]]:
         return [(t.job.native_id or '', t) for t in self._jobs.values()]
 
-    @staticmethod
-    def _remove_stale(jobs: List[tuple[str, _Tracked]]) -> None:
-        for native_id, t in jobs:
-            if t.stale_before is not None:
-                job_files.remove_stale(t.executor.work_directory, native_id, t.stale_before)
-                t.stale_before = None
-
     def _forget(self, t: _Tracked) -> None:
         with self._cv:
             self._jobs.pop(t.job.id, None)
 
     def _check_files(self, jobs: List[tuple[str, _Tracked]]) -> bool:
         """Reports starts and ends that jobs recorded; True if a job ended."""
-        self._remove_stale(jobs)
         # one directory listing per work directory instead of two stats per job: with
         # hundreds of jobs this is what keeps the thread from competing with submits
         listings: Dict[str, Optional[set[str]]] = {}
@@ -242,7 +233,6 @@ class StatusEngine:
     def _poll(self, jobs: List[tuple[str, _Tracked]]) -> None:
         if not jobs:
             return
-        self._remove_stale(jobs)
         ex = jobs[0][1].executor
         ids = list(dict.fromkeys(nid for nid, _ in jobs))
         self.polls += 1
