@@ -158,3 +158,46 @@ def test_cancel_attached_job(ex, state_dir):
     assert j2.wait().state is JobState.CANCELED
     st = job.wait()
     assert st.state is JobState.CANCELED and st.exit_code == -15
+
+
+def test_cancel_from_another_process_of_a_job_that_traps_sigterm(ex, state_dir):
+    # the job exits 143 on its own after the signal: still CANCELED in both processes, and
+    # the request file is consumed
+    job = Job(JobSpec('/bin/sh', ['-c', "trap 'exit 143' TERM; while :; do sleep 0.05; done"]))
+    ex.submit(job)
+    job.wait(target_states=[JobState.ACTIVE])
+    ex2 = JobExecutor.get_instance('local',
+                                   config=LocalJobExecutorConfig(state_directory=state_dir))
+    j2 = Job()
+    ex2.attach(j2, job.native_id)
+    j2.cancel()
+    assert j2.wait(timeout=30).state is JobState.CANCELED
+    st = job.wait(timeout=30)
+    assert st.state is JobState.CANCELED, st
+    assert not [n for n in os.listdir(state_dir) if n.startswith('cancel-')]
+
+
+def test_attach_after_the_journal_rotated(state_dir, monkeypatch, tmp_path):
+    # the start record is in one journal file, the end record in the next one
+    from psij.executors import _local_state
+    code = textwrap.dedent('''
+        import sys
+        import psij
+        from psij.executors import _local_state
+        from psij.executors.local import LocalJobExecutorConfig
+        ex = psij.JobExecutor.get_instance(
+            'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
+        job = psij.Job(psij.JobSpec('/bin/sh', ['-c', 'sleep 1; exit 7']))
+        ex.submit(job)
+        _local_state.JOURNAL_ROTATE_SIZE = 0  # the next write starts a new journal
+        print(job.native_id, flush=True)
+        job.wait()
+    ''')
+    p = subprocess.run([PY, '-c', code, str(state_dir)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    native_id = p.stdout.split()[0]
+    journals = [n for n in os.listdir(state_dir) if n.endswith('.journal')]
+    assert len(journals) == 2, journals
+    _, final = attach_in_other_process(state_dir, native_id)
+    assert (final['state'], final['exit_code']) == ('FAILED', 7), final

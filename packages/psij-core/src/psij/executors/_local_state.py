@@ -258,23 +258,50 @@ def _read(path: str) -> bytes:
         return b''
 
 
+def _journal_seq(path: str) -> int:
+    try:
+        return int(os.path.basename(path)[:-len(_SUFFIX)].rsplit('.', 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _last_end(data: bytes, nid: bytes) -> Optional[Dict[str, Any]]:
+    """The last end record of `nid` in a journal's `data` (a torn one counts as none)."""
+    first = b'E %s ' % nid
+    i = data.rfind(b'\n' + first)
+    start = i + 1 if i >= 0 else (0 if data.startswith(first) else -1)
+    if start < 0:
+        return None
+    nl = data.find(b'\n', start)
+    if nl < 0:
+        return None  # torn: not yet written whole
+    try:
+        end = json.loads(data[start + len(first):nl])
+    except ValueError:
+        return None
+    return end if isinstance(end, dict) else None
+
+
 def read_record(state_dir: Path, native_id: str) -> Optional[Record]:
-    """The record of `native_id`, or `None` if no journal mentions it."""
+    """
+    The record of `native_id`, or `None` if no journal mentions it. The end record may be in a
+    later journal of the same submitter than the start record (journals rotate at
+    `JOURNAL_ROTATE_SIZE`).
+    """
     nid = native_id.encode()
     started = b'S %s\n' % nid
-    ended = b'\nE %s ' % nid
-    for path, submitter in _journals_in(state_dir):
+    journals = _journals_in(state_dir)
+    for path, submitter in journals:
         data = _read(path)
         if not (data.startswith(started) or (b'\n' + started) in data):
             continue
+        own = sorted((p for p, sub in journals if sub == submitter and
+                      _journal_seq(p) >= _journal_seq(path)), key=_journal_seq)
         end = None
-        i = data.rfind(ended)
-        if i >= 0:
-            line = data[i + len(ended):data.find(b'\n', i + 1)]
-            try:
-                end = json.loads(line)
-            except ValueError:
-                end = None  # torn: treat as not yet written
+        for later in own:
+            found = _last_end(data if later == path else _read(later), nid)
+            if found is not None:
+                end = found
         return Record(submitter, end)
     return None
 

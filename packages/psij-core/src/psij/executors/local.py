@@ -340,8 +340,10 @@ class LocalJobExecutor(JobExecutor):
                            '(was SIGCHLD ignored, or did other code reap it?)' % run.pid)
         else:
             code = res.si_status if res.si_code == os.CLD_EXITED else -res.si_status
-            if code < 0 and not canceled and run.popen is not None:
-                # Killed: maybe by a `cancel` from another process that attached to the job.
+            if not canceled and run.popen is not None:
+                # A `cancel` from another process that attached to the job: the job may have
+                # died of the signal, or trapped it and exited (143...); either way CANCELED,
+                # as the cancelling process reports it, and its request file is consumed.
                 canceled = state.take_cancel_request(self._state_dir, run.native_id)
             st = self._exit_status(run, code, canceled)
         if run.popen is not None:
