@@ -179,7 +179,6 @@ def test_cancel_from_another_process_of_a_job_that_traps_sigterm(ex, state_dir):
 
 def test_attach_after_the_journal_rotated(state_dir, monkeypatch, tmp_path):
     # the start record is in one journal file, the end record in the next one
-    from psij.executors import _local_state
     code = textwrap.dedent('''
         import sys
         import psij
@@ -201,3 +200,21 @@ def test_attach_after_the_journal_rotated(state_dir, monkeypatch, tmp_path):
     assert len(journals) == 2, journals
     _, final = attach_in_other_process(state_dir, native_id)
     assert (final['state'], final['exit_code']) == ('FAILED', 7), final
+
+
+def test_a_job_of_another_host_is_refused_with_its_host_named(ex, state_dir):
+    # several login nodes may share a home directory, so a state directory: a pid means
+    # something only on its own machine
+    job = Job(JobSpec('/bin/true'))
+    ex.submit(job)
+    assert job.wait(timeout=30).state is JobState.COMPLETED
+    ids, _, host = job.native_id.partition('@')
+    with pytest.raises(InvalidJobException, match='on host login9'):
+        ex.attach(Job(), ids + '@login9')
+    # the journals of another host are never cleaned up from here, whatever their age
+    from psij.executors import _local_state
+    foreign = state_dir / ('%s@login9.0.journal' % ids)
+    foreign.write_text('S %s@login9\n' % ids)
+    os.utime(foreign, (0, 0))
+    _local_state.remove_old_records(state_dir, max_age=1)
+    assert foreign.exists()

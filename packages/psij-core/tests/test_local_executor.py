@@ -3,6 +3,7 @@ scripts, exit semantics and bad input."""
 
 import logging
 import os
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -44,8 +45,10 @@ def test_completed_chain_and_native_id(ex):
     job, st, seen = run(ex, JobSpec('/bin/true'))
     assert st.state is JobState.COMPLETED and st.exit_code == 0
     assert seen == CHAIN + [JobState.COMPLETED]
-    pid, start = job.native_id.split('-')
+    ids, host = job.native_id.split('@')
+    pid, start = ids.split('-')
     assert pid.isdigit() and start.isdigit()
+    assert host == socket.gethostname().split('.')[0]
 
 
 def test_failed_exit_code_and_stderr_tail(ex, tmp_path):

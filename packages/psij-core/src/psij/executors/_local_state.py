@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -108,17 +110,45 @@ def proc_is_zombie_or_gone(pid: int, start: int) -> bool:
         or fields[0] in (b'Z', b'X')
 
 
+def this_host() -> str:
+    """This machine's short host name, as local native ids and journal names carry it."""
+    global _host
+    if _host is None:
+        name = socket.gethostname().split('.')[0]
+        _host = re.sub(r'[^A-Za-z0-9_-]', '_', name) or 'localhost'
+    return _host
+
+
+_host: Optional[str] = None
+
+
+class ForeignHostError(ValueError):
+    """A local job id of another machine: a local job is followed from its own machine."""
+
+
 def make_native_id(pid: int, start: int) -> str:
-    """The native id of the process `pid` started at `start`."""
-    return '%d-%d' % (pid, start)
+    """The native id of the process `pid` started at `start` on this machine:
+    ``<pid>-<start>@<host>``. The host matters where several login nodes share a home
+    directory (and so a state directory): a pid means something only on its own machine."""
+    return '%d-%d@%s' % (pid, start, this_host())
 
 
 def parse_native_id(native_id: str) -> Tuple[int, int]:
-    """Returns ``(pid, start)``; raises `ValueError` for anything else."""
-    pid_s, sep, start_s = str(native_id).partition('-')
-    if not sep or not pid_s.isdigit() or not start_s.isdigit():
-        raise ValueError('%r is not a local job id (expected <pid>-<start time>, as given by '
-                         'job.native_id or LocalJobExecutor.list())' % (native_id,))
+    """
+    Returns ``(pid, start)`` of a local job id of this machine (``<pid>-<start>@<host>``, or
+    ``<pid>-<start>``).
+
+    :raises ForeignHostError: for an id of another machine.
+    :raises ValueError: for anything else that is not a local job id.
+    """
+    text, at, host = str(native_id).partition('@')
+    pid_s, sep, start_s = text.partition('-')
+    if not sep or not pid_s.isdigit() or not start_s.isdigit() or (at and not host):
+        raise ValueError('%r is not a local job id (expected <pid>-<start time>@<host>, as '
+                         'given by job.native_id or LocalJobExecutor.list())' % (native_id,))
+    if at and host != this_host():
+        raise ForeignHostError('Local job %s runs on host %s, not on this one (%s): attach to '
+                               'it from %s' % (native_id, host, this_host(), host))
     return int(pid_s), int(start_s)
 
 
@@ -129,7 +159,7 @@ def self_id() -> str:
     """The native-id form of the current process, recorded as the submitter."""
     global _self_id
     pid = os.getpid()
-    if _self_id is None or not _self_id.startswith('%d-' % pid):
+    if _self_id is None or not _self_id.startswith('%d-' % pid):  # unset, or forked
         _self_id = make_native_id(pid, proc_start_time(pid) or 0)
     return _self_id
 
