@@ -239,9 +239,27 @@ def test_other_errors_are_not_transient(ex: SlurmJobExecutor, fake_bin: Path) ->
 
 def test_submit_output(ex: SlurmJobExecutor) -> None:
     assert ex.job_id_from_submit_output('123\n') == '123'
-    assert ex.job_id_from_submit_output('123;cluster\n') == '123'
     with pytest.raises(SubmitException):
         ex.job_id_from_submit_output('Submitted batch job 5 (not parsable)\n')
+
+
+def test_a_job_sent_to_a_named_cluster_is_refused_or_canceled(tmp_path: Path) -> None:
+    # a job on another cluster of a multi-cluster Slurm would be followed without -M and
+    # declared lost (or another job with its number canceled): refused, never half-followed
+    d = tmp_path / 'bin'
+    d.mkdir()
+    log = tmp_path / 'scancel.log'
+    (d / 'scancel').write_text('#!/bin/sh\necho "$@" >> %s\n' % log)
+    (d / 'scancel').chmod(0o755)
+    ex = SlurmJobExecutor(config=SlurmExecutorConfig(work_directory=tmp_path / 'w',
+                                                     command_directory=d))
+    with pytest.raises(SubmitException, match='cluster c2'):
+        ex.job_id_from_submit_output('123;c2\n')
+    assert log.read_text().split() == ['-M', 'c2', '123']
+    for key in ('slurm.clusters', 'slurm.M'):
+        job = Job(JobSpec('/bin/true', attributes=JobAttributes(custom_attributes={key: 'c2'})))
+        with pytest.raises(InvalidJobException, match='multi-cluster'):
+            _directives(ex, job.spec)
 
 
 # -- status -----------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import getpass
 import math
+import os
 import re
 import subprocess
 from datetime import timedelta
@@ -125,6 +126,7 @@ INVALID_JOB_MESSAGES = (
 )
 """Submission errors reported as :class:`~psij.InvalidJobException` (see `SlurmJobExecutor`)."""
 
+_CLUSTER_ATTRIBUTES = frozenset({'slurm.clusters', 'slurm.cluster', 'slurm.M'})
 _NAME_OK = re.compile(r'[^A-Za-z0-9_.+,:@/%=-]')
 _ALREADY_DONE = ('already completing or completed', 'Invalid job id specified',
                  'Job has already finished')
@@ -182,9 +184,22 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
     # -- the submit script -----------------------------------------------------------------------
 
     def get_directives(self, job: Job, context: Dict[str, Any]) -> List[str]:
-        """The ``#SBATCH`` lines for `job` (see the module documentation)."""
+        """
+        The ``#SBATCH`` lines for `job` (see the module documentation).
+
+        :raises InvalidJobException: for a job sent to another cluster of a multi-cluster
+            installation (``slurm.clusters``/``slurm.cluster``/``slurm.M`` custom attributes):
+            its status would have to be asked with ``-M`` everywhere; submit from that
+            cluster instead.
+        """
         spec = job.spec
         assert spec is not None
+        for key in (spec.attributes.custom_attributes or {}):
+            if key in _CLUSTER_ATTRIBUTES:
+                raise InvalidJobException(
+                    'JobAttributes.custom_attributes[%r]: jobs on another cluster of a '
+                    'multi-cluster Slurm are not supported (their status, cancel and accounting '
+                    'would all need -M); submit from a login node of that cluster' % key)
         res = spec.resources if spec.resources is not None else ResourceSpecV1()
         if not isinstance(res, ResourceSpecV1):
             raise InvalidJobException('Only ResourceSpecV1 resources are supported')
@@ -290,9 +305,20 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
         lines = [line.strip() for line in out.splitlines() if line.strip()]
         if not lines:
             return ''
-        native_id = lines[-1].split(';')[0].strip()
+        native_id, _, cluster = lines[-1].partition(';')
+        native_id = native_id.strip()
         if not native_id.isdigit():
             raise SubmitException('sbatch printed no job id: %r' % out)
+        if cluster.strip():
+            # the environment (SLURM_CLUSTERS) sent the job to a named cluster: follow it
+            # there or not at all; a job left running unfollowed is better canceled now
+            run_command(self._resolve(['scancel', '-M', cluster.strip(), native_id]),
+                        self._config.command_timeout)
+            raise SubmitException(
+                'sbatch submitted job %s to cluster %s (SLURM_CLUSTERS=%r): jobs on a named '
+                'cluster of a multi-cluster Slurm are not supported, so it was canceled; unset '
+                'SLURM_CLUSTERS or submit from that cluster' % (
+                    native_id, cluster.strip(), os.environ.get('SLURM_CLUSTERS')))
         return native_id
 
     def is_invalid_request(self, exit_code: int, message: str) -> bool:
