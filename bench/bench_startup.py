@@ -1,7 +1,9 @@
 """Start-up and construction figures, psij vs psij-python, measured side by side.
 
 1. A fresh process running ``import psij; psij.JobExecutor.get_executor_names()``, minus a
-   bare interpreter start-up (``python -c pass``), median of alternating runs.
+   bare interpreter start-up (``python -c pass``), median of alternating runs; for psij with
+   a warm discovery cache and with a cold one (a new empty cache directory every run, as
+   after an install).
 2. Constructing ``Job(JobSpec(executable='/bin/true'))``, median of several timeit batches.
 
 Usage: python bench/bench_startup.py --reference /path/to/psij-python-venv/bin/python
@@ -26,10 +28,17 @@ print(statistics.median(runs) * 1e6)
 '''
 
 
-def spawn_time(python: str, code: str) -> float:
+def spawn_time(python: str, code: str, env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    subprocess.run([python, '-c', code], check=True)
+    subprocess.run([python, '-c', code], check=True, env=env)
     return time.perf_counter() - t0
+
+
+def cold_env() -> dict[str, str]:
+    """An environment whose discovery cache directory is new and empty."""
+    import os
+    import tempfile
+    return dict(os.environ, XDG_CACHE_HOME=tempfile.mkdtemp(prefix='psij-cold-'))
 
 
 def main() -> None:
@@ -42,12 +51,14 @@ def main() -> None:
         impls['psij-python'] = args.reference
     bare: dict[str, list[float]] = {k: [] for k in impls}
     full: dict[str, list[float]] = {k: [] for k in impls}
+    cold: list[float] = []
     for py in impls.values():  # warm the page cache
         spawn_time(py, IMPORT_CODE)
     for _ in range(args.rounds):
         for k, py in impls.items():
             bare[k].append(spawn_time(py, 'pass'))
             full[k].append(spawn_time(py, IMPORT_CODE))
+        cold.append(spawn_time(sys.executable, IMPORT_CODE, cold_env()))
     construct = {}
     for k, py in impls.items():
         out = subprocess.run([py, '-c', CONSTRUCT_CODE], check=True, capture_output=True,
@@ -62,6 +73,9 @@ def main() -> None:
     print('| **above bare start-up (ms)** | ' + ' | '.join(
         '%.1f' % ((statistics.median(full[k]) - statistics.median(bare[k])) * 1e3)
         for k in impls) + ' | <= 30 |')
+    print('| psij, cold discovery cache: above bare start-up (ms) | %.1f | %s|' % (
+        (statistics.median(cold) - statistics.median(bare['psij'])) * 1e3,
+        '- | ' * (len(impls) - 1)))
     print('| **Job(JobSpec(executable=...)) (us)** | ' + ' | '.join(
         '%.2f' % construct[k] for k in impls) + ' | <= 10 |')
     print('\n%d alternating rounds; executors found: psij %s' % (

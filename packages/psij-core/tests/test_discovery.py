@@ -1,6 +1,7 @@
 """Discovery through real distributions installed into a temporary venv."""
 
 import json
+import os
 import pathlib
 
 import pytest
@@ -286,3 +287,90 @@ def test_a_broken_plugin_is_never_cached(venv):
     for _ in range(2):
         out = check(venv, NAMES_CODE)
         assert out.endswith('True\n')  # discovery ran again and reported the broken plugins
+
+
+def _fresh_venv(tmp_path, *projects):
+    wheels = tmp_path / 'wheels'
+    wheels.mkdir(exist_ok=True)
+    py = make_venv(tmp_path / 'v')
+    built = [build_wheel(p, wheels) for p in projects]
+    if built:
+        install(py, *built)
+    return py
+
+
+def test_a_plugin_inside_a_zip_file_is_found(tmp_path):
+    # pex files, zipapps and eggs: distributions the hand-written reader could not see
+    whl = build_wheel(simple_plugin(tmp_path / 'src', 'psij-zipped', 'psij_zipped', 'zipped',
+                                    '2.0'), tmp_path)
+    py = _fresh_venv(tmp_path)
+    out = check(py, '''
+        import psij
+        ex = psij.JobExecutor.get_instance('zipped')
+        print(type(ex).__module__, ex.version)
+    ''', {'PYTHONPATH': str(whl)})
+    assert out.split() == ['psij_zipped.executor', '2.0']
+
+
+def test_a_changed_version_file_is_seen_through_the_cache(tmp_path):
+    proj = write_dist(tmp_path / 'src', 'psij-versioned', {
+        'psij_versioned/__init__.py': '',
+        'psij_versioned/version.py': "VERSION = '1.0'\n",
+        'psij_versioned/plugin.py': PLUGIN_CODE.format(
+            descs="Descriptor(name='versioned', version=VERSION, "
+                  "cls='psij_versioned.executor.Exec')").replace(
+            'from psij.plugins import hookimpl',
+            'from psij.plugins import hookimpl\nfrom psij_versioned.version import VERSION'),
+        'psij_versioned/executor.py': EXECUTOR_CODE.format(cls='Exec'),
+    }, entry_points={'versioned': 'psij_versioned.plugin'})
+    py = _fresh_venv(tmp_path, proj)
+    code = 'import psij; print(psij.JobExecutor.get_instance("versioned").version)'
+    assert check(py, code).strip() == '1.0'
+    assert check(py, code).strip() == '1.0'  # from the cache
+    vfile = check(py, 'import psij_versioned.version as v; print(v.__file__)').strip()
+    pathlib.Path(vfile).write_text("VERSION = '1.1'\n")
+    assert check(py, code).strip() == '1.1'
+
+
+def test_a_plugin_that_depends_on_more_than_its_files_is_never_cached(tmp_path):
+    proj = write_dist(tmp_path / 'src', 'psij-envdep', {
+        'psij_envdep/__init__.py': '',
+        'psij_envdep/plugin.py': '''
+            import os
+            from psij.descriptor import Descriptor
+            from psij.plugins import hookimpl
+            PSIJ_DISCOVERY_CACHEABLE = False
+
+            @hookimpl
+            def psij_executors():
+                return [Descriptor(name=os.environ.get('ENVDEP_NAME', 'envdep'), version='1.0',
+                                   cls='psij_envdep.executor.Exec')]
+        ''',
+        'psij_envdep/executor.py': EXECUTOR_CODE.format(cls='Exec'),
+    }, entry_points={'envdep': 'psij_envdep.plugin'})
+    py = _fresh_venv(tmp_path, proj)
+    code = 'import psij; print("envdep2" in psij.JobExecutor.get_executor_names())'
+    assert check(py, code).strip() == 'False'
+    assert check(py, code, {'ENVDEP_NAME': 'envdep2'}).strip() == 'True'
+
+
+def test_a_cache_others_could_write_is_never_read(tmp_path):
+    proj = simple_plugin(tmp_path / 'src', 'psij-honest', 'psij_honest', 'honest', '1.0')
+    py = _fresh_venv(tmp_path, proj)
+    code = 'import psij; print(psij.JobExecutor.get_instance("honest").__class__.__module__)'
+    assert check(py, code).strip() == 'psij_honest.executor'
+    cache_dir = py.parent.parent / 'cache' / 'psij'
+    [cache_file] = list(cache_dir.glob('discovery-*.json'))
+    forged = cache_file.read_text().replace('psij_honest.executor.Exec', 'os.system')
+    assert forged != cache_file.read_text()
+    # a file another user could have written (group/other-writable): ignored
+    cache_file.write_text(forged)
+    os.chmod(cache_file, 0o666)
+    assert check(py, code).strip() == 'psij_honest.executor'
+    # a cache directory that is a symbolic link: ignored
+    [cache_file] = list(cache_dir.glob('discovery-*.json'))
+    cache_file.write_text(forged)
+    os.chmod(cache_file, 0o600)
+    os.rename(cache_dir, cache_dir.parent / 'elsewhere')
+    os.symlink(cache_dir.parent / 'elsewhere', cache_dir)
+    assert check(py, code).strip() == 'psij_honest.executor'

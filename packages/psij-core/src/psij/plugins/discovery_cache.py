@@ -1,20 +1,29 @@
 """
 A cache of discovery results, so that a program that only asks for executor names imports
-neither pluggy nor the plugin modules when nothing was installed, removed or edited.
+neither ``importlib.metadata``, nor pluggy, nor the plugin modules when nothing was installed,
+removed or edited.
 
-The cache is keyed on everything discovery reads: the interpreter, ``sys.path``, each psij
-entry point with the modification time of the metadata declaring it, the legacy
-``psij-descriptors`` files with theirs, and ``PSIJ_DISABLE_PLUGINS``. It also records the
-source file of every plugin module and is not used if any of them changed. Only a discovery
-without any problem is cached, so a broken plugin is retried (and reported) every time. Set
-``PSIJ_DISCOVERY_CACHE=0`` to turn it off. Files live in ``$XDG_CACHE_HOME/psij`` (default
-``~/.cache/psij``), mode 0700.
+The key is what can be checked cheaply: the interpreter, ``sys.path`` and the modification
+time of every entry of it (installing or removing a distribution changes its directory), the
+legacy ``psij-descriptors`` files, and ``PSIJ_DISABLE_PLUGINS``. The cache also records the
+files discovery depended on -- each ``entry_points.txt`` read, and the Python files of every
+plugin's package (its module, ``version.py`` and siblings, and its top-level package) -- and
+is not used if any of them changed. Only a discovery without any problem is cached, so a
+broken plugin is retried (and reported) every time; a plugin whose hooks depend on more (the
+environment, the network) sets ``PSIJ_DISCOVERY_CACHEABLE = False`` in its module and is
+never cached. Set ``PSIJ_DISCOVERY_CACHE=0`` to turn the cache off.
+
+Files live in ``$XDG_CACHE_HOME/psij`` (default ``~/.cache/psij``), a private directory
+(mode 0700). Anything another user could have written is ignored: a directory or file that is
+a symbolic link, belongs to someone else or is writable by others is never read, so a shared
+``XDG_CACHE_HOME`` cannot map ``slurm`` to another class.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import zlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -22,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from psij.descriptor import Descriptor
 
 CACHE_ENV = 'PSIJ_DISCOVERY_CACHE'
-_FORMAT = 1
+_FORMAT = 2
 
 Record = Tuple[str, Descriptor, str]
 """(kind, descriptor, source) as passed to the registry."""
@@ -38,22 +47,71 @@ def _dir() -> str:
     return os.path.join(base, 'psij')
 
 
-def make_key(entry_points: Sequence[Any], legacy_files: Sequence[str], disabled: Sequence[str],
-             ) -> Optional[List[Any]]:
-    """The cache key, or `None` if discovery cannot be cached (unknown metadata stamps)."""
-    eps = []
-    for ep in entry_points:
-        if not ep.stamp:
-            return None
-        eps.append([ep.name, ep.value, ep.dist, ep.stamp])
+def _stamp(path: str) -> Optional[int]:
+    try:
+        return os.stat(path or '.').st_mtime_ns
+    except OSError:
+        return None
+
+
+def make_key(legacy_files: Sequence[str], disabled: Sequence[str]) -> Optional[List[Any]]:
+    """The cache key (see the module documentation), or `None` if it cannot be made."""
     legacy = []
     for f in legacy_files:
-        try:
-            legacy.append([f, os.stat(f).st_mtime_ns])
-        except OSError:
+        stamp = _stamp(f)
+        if stamp is None:
             return None
-    return [_FORMAT, sys.executable, sys.version, list(sys.path), eps, legacy,
-            sorted(disabled)]
+        legacy.append([f, stamp])
+    return [_FORMAT, sys.executable, sys.version, list(sys.path),
+            [_stamp(p) for p in sys.path], legacy, sorted(disabled)]
+
+
+def package_files(module_file: str) -> List[str]:
+    """The Python files a plugin module's registrations may depend on: those of its own
+    directory (e.g. ``version.py``) and of its top-level package's directory."""
+    if not os.path.isabs(module_file) and not os.path.isfile(module_file):
+        return [module_file]  # no file (e.g. '?'): recorded as is, so the cache misses
+    here = os.path.dirname(os.path.abspath(module_file))
+    dirs = [here]
+    top = here
+    while os.path.isfile(os.path.join(os.path.dirname(top), '__init__.py')):
+        top = os.path.dirname(top)
+    if top != here:
+        dirs.append(top)
+    out: List[str] = []
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                out.extend(e.path for e in it if e.name.endswith('.py'))
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def _private_dir(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and not st.st_mode & 0o022)
+
+
+def _read_private_file(path: str) -> Optional[str]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return None
+        with os.fdopen(os.dup(fd), encoding='utf-8') as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _path(key: List[Any]) -> str:
@@ -71,13 +129,15 @@ def _files_unchanged(files: List[List[Any]]) -> bool:
     return True
 
 
-def load(key: Optional[List[Any]]) -> Optional[List[Record]]:
-    """The cached registrations for `key`, or `None` on a miss."""
-    if key is None or not enabled():
+def load(key: Optional[List[Any]]) -> Optional[Tuple[List[Record], List[Tuple[str, str]]]]:
+    """The cached registrations and disabled plugins for `key`, or `None` on a miss."""
+    if key is None or not enabled() or not _private_dir(_dir()):
+        return None
+    text = _read_private_file(_path(key))
+    if text is None:
         return None
     try:
-        with open(_path(key), encoding='utf-8') as f:
-            data = json.load(f)
+        data = json.loads(text)
         if data.get('key') != key or not _files_unchanged(data['files']):
             return None
         out = []
@@ -87,12 +147,13 @@ def load(key: Optional[List[Any]]) -> Optional[List[Record]]:
                               unsupported=d['unsupported'])
             desc.path = d['path']
             out.append((kind, desc, source))
-        return out
+        return out, [(str(a), str(b)) for a, b in data['disabled']]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def save(key: Optional[List[Any]], records: List[Record], module_files: List[str]) -> None:
+def save(key: Optional[List[Any]], records: List[Record], module_files: List[str],
+         disabled: Sequence[Tuple[str, str]] = ()) -> None:
     """Writes the registrations of a successful discovery; failures to write are ignored."""
     if key is None or not enabled():
         return
@@ -104,15 +165,18 @@ def save(key: Optional[List[Any]], records: List[Record], module_files: List[str
             files.append([path, os.stat(path).st_mtime_ns])
         except OSError:
             return
-    data: Dict[str, Any] = {'key': key, 'files': files, 'records': [
+    data: Dict[str, Any] = {'key': key, 'files': files, 'disabled': list(disabled), 'records': [
         [kind, {'name': d.name, 'version': str(d.version), 'cls': d.cls, 'aliases': d.aliases,
                 'nice_name': d.nice_name, 'unsupported': d.unsupported, 'path': d.path},
          source] for kind, d, source in records]}
     target = _path(key)
     try:
-        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        from psij._files import ensure_private_dir
+        ensure_private_dir(os.path.dirname(target))
         tmp = '%s.%d.tmp' % (target, os.getpid())
-        with open(tmp, 'w', encoding='utf-8') as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
             json.dump(data, f)
         os.replace(tmp, target)
     except OSError:

@@ -1,22 +1,21 @@
 """
-A lean reader of installed entry points, for fast start-up.
+The entry points of installed distributions, read with the standard library.
 
-``importlib.metadata`` costs more to import (it pulls in ``email``, ``zipfile``, ``csv``...)
-than everything else psij needs to start, so discovery reads the ``entry_points.txt`` files
-of the distributions installed in the directories of ``sys.path`` itself. It sees exactly the
-distributions pip installs (``*.dist-info``, including editable installs) and setuptools'
-``*.egg-info``. Distributions inside zip files are not seen; set ``PSIJ_FULL_METADATA=1`` to
-use ``importlib.metadata`` instead.
+``importlib.metadata`` sees every distribution Python can import, whatever installed it: pip's
+``*.dist-info``, setuptools' ``*.egg-info``, and distributions inside zip files (pex, zipapps,
+eggs). Importing it costs more than the rest of psij's start-up, so discovery asks it only on
+a miss of the discovery cache (:mod:`psij.plugins.discovery_cache`), whose key is checked
+without it.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import sys
-from typing import Any, Iterator, List, NamedTuple
+from typing import Any, List, NamedTuple, Optional
 
 FULL_METADATA_ENV = 'PSIJ_FULL_METADATA'
+"""Accepted for compatibility: discovery always reads metadata with ``importlib.metadata``."""
 
 
 class EntryPoint(NamedTuple):
@@ -26,8 +25,8 @@ class EntryPoint(NamedTuple):
     value: str
     dist: str
     """The name of the distribution that declares it."""
-    stamp: int = 0
-    """Modification time (ns) of the metadata that declares it; 0 if unknown."""
+    metadata_file: Optional[str] = None
+    """The ``entry_points.txt`` declaring it, when it is a file of its own (not in a zip)."""
 
     def load(self) -> Any:
         """Imports the module (and attribute, for ``module:attr``) the entry point names."""
@@ -38,65 +37,22 @@ class EntryPoint(NamedTuple):
         return obj
 
 
-def _section(text: str, group: str) -> Iterator[tuple[str, str]]:
-    inside = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in '#;':
-            continue
-        if line[0] == '[':
-            inside = line == '[%s]' % group
-            continue
-        if inside and '=' in line:
-            k, _, v = line.partition('=')
-            yield k.strip(), v.strip()
-
-
-def _dist_name(meta_dir: str, fallback: str) -> str:
-    for fname in ('METADATA', 'PKG-INFO'):
-        try:
-            with open(os.path.join(meta_dir, fname), encoding='utf-8') as f:
-                for _ in range(20):
-                    line = f.readline()
-                    if line.startswith('Name:'):
-                        return line[5:].strip()
-                    if not line:
-                        break
-        except OSError:
-            continue
-    return fallback
+def _metadata_file(dist: Any) -> Optional[str]:
+    path = getattr(dist, '_path', None)  # PathDistribution's metadata directory
+    if not isinstance(path, (str, os.PathLike)):
+        return None
+    f = os.path.join(os.fspath(path), 'entry_points.txt')
+    return f if os.path.isfile(f) else None
 
 
 def entry_points(group: str) -> List[EntryPoint]:
-    """The entry points of `group` of every distribution on ``sys.path``, in path order."""
-    if os.environ.get(FULL_METADATA_ENV):
-        from importlib import metadata
-        return [EntryPoint(e.name, e.value, e.dist.name if e.dist else '?', 0)
-                for e in metadata.entry_points(group=group)]
+    """The entry points of `group` of every distribution on ``sys.path``, in path order (one
+    distribution seen twice counts once, the first)."""
+    from importlib import metadata
+
     out: List[EntryPoint] = []
-    seen_dirs = set()
-    for path in sys.path:
-        d = os.path.realpath(path or '.')
-        if d in seen_dirs:
-            continue
-        seen_dirs.add(d)
-        try:
-            it = os.scandir(d)
-        except OSError:
-            continue  # a zip file or a missing directory
-        with it:
-            metas = sorted(e.name for e in it
-                           if e.name.endswith(('.dist-info', '.egg-info')))
-        for m in metas:
-            meta_dir = os.path.join(d, m)
-            try:
-                with open(os.path.join(meta_dir, 'entry_points.txt'), encoding='utf-8') as f:
-                    text = f.read()
-                    stamp = os.fstat(f.fileno()).st_mtime_ns
-            except OSError:
-                continue
-            if '[%s]' % group not in text:
-                continue
-            dist = _dist_name(meta_dir, m.split('-')[0])
-            out.extend(EntryPoint(k, v, dist, stamp) for k, v in _section(text, group))
+    for e in metadata.entry_points(group=group):
+        dist = getattr(e, 'dist', None)
+        name = dist.metadata['Name'] if dist is not None else '?'
+        out.append(EntryPoint(e.name, e.value, name or '?', _metadata_file(dist)))
     return out

@@ -78,6 +78,8 @@ class _State:
         self.recorded: Optional[List[discovery_cache.Record]] = None
         """Registrations made by discovery, recorded for the cache."""
         self.module_files: List[str] = []
+        self.cacheable = True
+        """False if a plugin says its registrations depend on more than its files."""
 
 
 _state = _State()
@@ -179,6 +181,8 @@ def _discover_entry_points(eps: List[EntryPoint], disabled: set[str]) -> None:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
             _state.module_files.append(getattr(plugin, '__file__', None) or '?')
+            if getattr(plugin, 'PSIJ_DISCOVERY_CACHEABLE', True) is False:
+                _state.cacheable = False
         except Exception as ex:
             logger.warning('psij plugin %s (%s) could not be loaded: %s', ep.name, dist, ex)
             _state.problems.append(PluginProblem(ep.name, dist, ex))
@@ -255,20 +259,27 @@ def discover() -> None:
         if _state.discovered:
             return
         disabled = _disabled_names()
-        eps = _enabled_entry_points(disabled)
         legacy = _legacy_files(disabled)
-        key = discovery_cache.make_key(eps, legacy, sorted(disabled))
+        key = discovery_cache.make_key(legacy, sorted(disabled))
         cached = discovery_cache.load(key)
         if cached is not None:
             _trace('using the discovery cache')
-            for kind, desc, source in cached:
+            records, disabled_eps = cached
+            _state.disabled.extend(disabled_eps)
+            for kind, desc, source in records:
                 register(kind, desc, source)
         else:
             _state.recorded = []
+            disabled_before = len(_state.disabled)
+            eps = _enabled_entry_points(disabled)
+            disabled_eps = _state.disabled[disabled_before:]
             _discover_entry_points(eps, disabled)
             _discover_legacy(legacy)
-            if not _state.problems:
-                discovery_cache.save(key, _state.recorded, _state.module_files + legacy)
+            if not _state.problems and _state.cacheable:
+                files = [f for m in _state.module_files for f in discovery_cache.package_files(m)]
+                files += [ep.metadata_file for ep in eps if ep.metadata_file]
+                discovery_cache.save(key, _state.recorded, files + legacy,
+                                     [d for d in disabled_eps])
             _state.recorded = None
         _state.discovered = True
 
