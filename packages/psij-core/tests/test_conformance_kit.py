@@ -229,3 +229,22 @@ def test_history_rules_reject_wrong_histories(states: List[str], kwargs: Dict[st
 def test_history_rules_compare_executor_callbacks() -> None:
     problems = _history(FULL + ['COMPLETED'], executor_states=['QUEUED', 'COMPLETED'])
     assert any('executor callback saw' in p for p in problems), problems
+
+
+def test_settings_from_the_environment_count_like_the_command_line(tmp_path: Path) -> None:
+    # the kit's test class declares `unsupported = {}`; that empty default must not hide
+    # PSIJ_CONFORMANCE_UNSUPPORTED
+    report = tmp_path / 'report.json'
+    env = _env()
+    env.update(PSIJ_CONFORMANCE_EXECUTOR='conformance-reference',
+               PSIJ_CONFORMANCE_IMPORT='test_conformance_broken',
+               PSIJ_CONFORMANCE_WORK_DIR=str(tmp_path / 'work'),
+               PSIJ_CONFORMANCE_UNSUPPORTED='walltime=declared by the site,attach=also',
+               PSIJ_CONFORMANCE_REPORT_JSON=str(report))
+    p = subprocess.run([sys.executable, '-m', 'pytest', *KIT, '-q', '-k', 'walltime or exit_code'],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    data = json.loads(report.read_text())
+    assert data['unsupported'].get('walltime') == 'declared by the site', data['unsupported']
+    assert data['unsupported'].get('attach') == 'also'
+    assert outcomes(data).get('ResourceChecks.test_walltime_enforced') == 'skipped'

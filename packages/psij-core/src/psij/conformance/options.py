@@ -155,8 +155,10 @@ class KitOptions:
             if (v is None or v == [] or v == {}) and owner is not None \
                     and s.name not in _NOT_FROM_CLASS:
                 v = getattr(owner, s.name, None)
-            if v is None:
-                v = _from_env(s)
+            if v is None or v == [] or v == {}:
+                # an empty default of a test class is no setting: the environment still counts
+                env = _from_env(s)
+                v = env if env is not None else v
             if v is None:
                 continue
             values['import_' if s.name == 'import' else s.name] = v
