@@ -1,8 +1,10 @@
 """Development sessions for the psij monorepo: lint, typecheck, tests, build, conformance, bench.
 
-``nox`` with no arguments runs what CI runs (lint, typecheck, tests, build, conformance). Each
-session makes its own fresh virtual environment and installs the packages it needs from the
-working tree.
+``nox`` with no arguments runs what CI runs: lint, typecheck, build, then ``parallel``, which
+runs every package's tests and the conformance kits (``conformance_local``,
+``conformance_slurm``, ``conformance_pbs``, ...) in groups side by side, the sessions of one
+scheduler one after the other. Each session makes its own fresh virtual environment and
+installs the packages it needs from the working tree; ``nox -s NAME`` runs one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
 REPORTS = ROOT / 'reports'
 
-nox.options.sessions = ['lint', 'typecheck', 'tests', 'build', 'conformance']
+nox.options.sessions = ['lint', 'typecheck', 'build', 'parallel']
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 
@@ -101,15 +103,7 @@ def build(session: nox.Session) -> None:
     shutil.rmtree(dist)
 
 
-@nox.session
-def conformance(session: nox.Session) -> None:
-    """The conformance kit: against `local` with every launcher available here, against the
-    example third-party executor installed from its own wheel, against `slurm` when a Slurm
-    cluster answers (required when PSIJ_REQUIRE_SLURM=1), and against `pbs` and `pbs_classic`
-    when an OpenPBS server answers (required when PSIJ_REQUIRE_PBS=1)."""
-    session.install('pytest', 'build')
-    _install_with_core(session, *[p for p in PACKAGES if p != CORE])
-    REPORTS.mkdir(exist_ok=True)
+def _local_launchers(session: nox.Session) -> list[str]:
     launchers = ['single']
     if 'psij-launchers' in PACKAGES:
         launchers.append('multiple')
@@ -119,12 +113,30 @@ def conformance(session: nox.Session) -> None:
             session.error('mpirun is not installed but PSIJ_REQUIRE_MPI=1')
         else:
             session.warn('mpirun is not installed: skipping the kit with the mpirun launcher')
-    for launcher in launchers:
-        env = {}
-        if launcher == 'mpirun' and os.getuid() == 0:
-            env['PSIJ_MPIRUN_OPTIONS'] = '--allow-run-as-root'
+    return launchers
+
+
+def _kit_session(session: nox.Session) -> None:
+    session.install('pytest', 'build')
+    _install_with_core(session, *[p for p in PACKAGES if p != CORE])
+    REPORTS.mkdir(exist_ok=True)
+
+
+def _mpirun_env(launcher: str) -> dict[str, str]:
+    if launcher == 'mpirun' and os.getuid() == 0:
+        return {'PSIJ_MPIRUN_OPTIONS': '--allow-run-as-root'}
+    return {}
+
+
+@nox.session
+def conformance_local(session: nox.Session) -> None:
+    """The conformance kit against `local` with every launcher available here, and against
+    the example third-party executor installed from its own wheel."""
+    _kit_session(session)
+    for launcher in _local_launchers(session):
         session.run('psij', 'conformance', 'local', '--launcher', launcher, '--report-dir',
-                    str(REPORTS / ('conformance-local-%s' % launcher)), env=env)
+                    str(REPORTS / ('conformance-local-%s' % launcher)),
+                    env=_mpirun_env(launcher))
     # the third-party path: an executor distribution built and installed from its own wheel
     dist = pathlib.Path(tempfile.mkdtemp(prefix='psij-example-'))
     session.run('python', '-m', 'build', '--wheel', '--outdir', str(dist),
@@ -134,44 +146,118 @@ def conformance(session: nox.Session) -> None:
     session.run('psij', 'conformance', 'example', '--report-dir',
                 str(REPORTS / 'conformance-example'))
     shutil.rmtree(dist)
-    if _slurm_up():
-        for launcher in ('single', 'srun'):
-            # queue, account and a custom attribute, checked in the scheduler's own view
-            session.run('psij', 'conformance', 'slurm', '--launcher', launcher,
-                        '--queue', 'debug', '--account', 'psijacct',
-                        '--attr', 'slurm.comment=psijconf',
-                        '--scheduler-view', 'psij_slurm.conformance:scheduler_view',
-                        '--report-dir', str(REPORTS / ('conformance-slurm-%s' % launcher)))
-    elif os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
-        session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
-    else:
-        session.warn('no Slurm controller answers: skipping the kit against slurm')
-    _conformance_pbs(session, launchers)
 
 
-def _conformance_pbs(session: nox.Session, launchers: list[str]) -> None:
+@nox.session
+def conformance_slurm(session: nox.Session) -> None:
+    """The kit against `slurm` when a Slurm cluster answers (required when
+    PSIJ_REQUIRE_SLURM=1), with queue, account and a custom attribute checked in Slurm's own
+    view."""
+    if not _slurm_up():
+        if os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+            session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
+        session.skip('no Slurm controller answers: skipping the kit against slurm')
+    _kit_session(session)
+    for launcher in ('single', 'srun'):
+        session.run('psij', 'conformance', 'slurm', '--launcher', launcher,
+                    '--queue', 'debug', '--account', 'psijacct',
+                    '--attr', 'slurm.comment=psijconf',
+                    '--scheduler-view', 'psij_slurm.conformance:scheduler_view',
+                    '--report-dir', str(REPORTS / ('conformance-slurm-%s' % launcher)))
+
+
+@nox.session
+def conformance_pbs(session: nox.Session) -> None:
     """The kit against `pbs` on the real OpenPBS server (its vnodes share one host, hence
     place=vscatter; its mom cannot measure memory, which the site declares), and against
-    `pbs_classic` on the Torque simulator layered on it."""
+    `pbs_classic` on the Torque simulator layered on it; required when PSIJ_REQUIRE_PBS=1."""
     if not _pbs_up():
         if os.environ.get('PSIJ_REQUIRE_PBS') == '1':
             session.error('no PBS server answers but PSIJ_REQUIRE_PBS=1')
-        session.warn('no PBS server answers: skipping the kit against pbs')
-        return
+        session.skip('no PBS server answers: skipping the kit against pbs')
+    _kit_session(session)
     env = {'PSIJ_PBS_COMMAND_DIR': str(PBS_BIN), 'PSIJ_PBS_PLACE': 'vscatter'}
-    if os.getuid() == 0:
-        env['PSIJ_MPIRUN_OPTIONS'] = '--allow-run-as-root'
     memory = 'memory_limits=this server\'s mom cannot measure the memory jobs use'
-    for launcher in launchers:
+    for launcher in _local_launchers(session):
         session.run('psij', 'conformance', 'pbs', '--launcher', launcher, '--queue', 'workq',
                     '--account', 'psijacct', '--attr', 'pbs.P=psijproj',
                     '--attr', 'pbs.software=psijconf', '--unsupported', memory,
                     '--scheduler-view', 'psij_pbs.conformance:scheduler_view',
-                    '--report-dir', str(REPORTS / ('conformance-pbs-%s' % launcher)), env=env)
+                    '--report-dir', str(REPORTS / ('conformance-pbs-%s' % launcher)),
+                    env={**env, **_mpirun_env(launcher)})
     session.run('psij', 'conformance', 'pbs_classic', '--unsupported', memory,
                 '--report-dir', str(REPORTS / 'conformance-pbs_classic-torque-sim'),
                 env={'PSIJ_PBS_CLASSIC_COMMAND_DIR': str(TORQUE_SIM),
                      'TORQUE_SIM_PBS_BIN': str(PBS_BIN)})
+
+
+# Sessions that share a scheduler's daemons run one after the other, in one group (the LSF
+# simulator runs its jobs on Slurm, whose fault test stops slurmctld); the groups run side by
+# side, at most PSIJ_CI_PARALLEL (default 3) at a time.
+GROUPS: list[list[str]] = [
+    ["tests(package='psij-core')", "tests(package='psij-launchers')", 'conformance_local'],
+    ["tests(package='psij-slurm')", 'conformance_slurm', "tests(package='psij-lsf')",
+     'conformance_lsf'],
+    ["tests(package='psij-pbs')", 'conformance_pbs'],
+    ["tests(package='psij-flux')", 'conformance_flux'],
+    ["tests(package='psij-sge')", 'conformance_sge'],
+]
+
+
+def _existing(group: list[str]) -> list[str]:
+    out = []
+    for name in group:
+        pkg = name.partition("package='")[2].rstrip("')")
+        kit = name.removeprefix('conformance_')
+        if pkg and pkg not in PACKAGES:
+            continue
+        if name.startswith('conformance_') and kit != 'local' and \
+                'psij-%s' % kit not in PACKAGES:
+            continue
+        out.append(name)
+    return out
+
+
+@nox.session(venv_backend='none')
+def parallel(session: nox.Session) -> None:
+    """Every package's tests and the conformance kits, in the groups of `GROUPS` run side by
+    side (see there); each group's output goes to reports/logs/, and a failed group's end is
+    shown here."""
+    import subprocess
+    import sys
+    import time
+
+    logs = REPORTS / 'logs'
+    logs.mkdir(parents=True, exist_ok=True)
+    groups = [g for g in (_existing(g) for g in GROUPS) if g]
+    limit = max(1, int(os.environ.get('PSIJ_CI_PARALLEL', '3')))
+    waiting = list(enumerate(groups))
+    running: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+    failed = []
+    while waiting or running:
+        while waiting and len(running) < limit:
+            i, group = waiting.pop(0)
+            log = open(logs / ('group-%d.log' % i), 'wb')
+            session.log('group %d starts: %s' % (i, ', '.join(group)))
+            cmd = [sys.executable, '-m', 'nox', '--no-color', '-s', *group]
+            running[i] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT),
+                          time.monotonic())
+            log.close()
+        time.sleep(1)
+        for i, (p, t0) in list(running.items()):
+            if p.poll() is None:
+                continue
+            del running[i]
+            session.log('group %d %s in %.0f s: %s' % (
+                i, 'passed' if p.returncode == 0 else 'FAILED (exit %d)' % p.returncode,
+                time.monotonic() - t0, ', '.join(groups[i])))
+            if p.returncode != 0:
+                failed.append(i)
+    for i in failed:
+        text = (logs / ('group-%d.log' % i)).read_text(errors='replace')
+        print('\n===== end of reports/logs/group-%d.log =====\n%s' % (i, text[-6000:]))
+    if failed:
+        session.error('groups %s failed' % ', '.join(map(str, failed)))
 
 
 def _pbs_up() -> bool:

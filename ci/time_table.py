@@ -1,4 +1,6 @@
-"""Prints where a CI run's time went: its phases, then each nox session.
+"""Prints where a CI run's time went: its phases, then each nox session (those of the
+``parallel`` session's groups, in reports/logs/, included; they ran side by side, so their
+times add up to more than the phase).
 
 Usage: python3 ci/time_table.py NOX_LOG 'NAME|SECONDS|EXIT_CODE'...
 """
@@ -34,10 +36,14 @@ def main() -> int:
         name, secs, rc = entry.rsplit('|', 2)
         total += int(secs)
         print('| %s | %s | %s |' % (name, _mmss(int(secs)), 'ok' if rc == '0' else 'exit ' + rc))
-    if log.exists():
-        for m in _SESSION.finditer(log.read_text(errors='replace')):
-            print('| &nbsp;&nbsp;nox %s | %s | %s |' % (m.group(1), _mmss(_seconds(m.group(3))),
-                                                       m.group(2)))
+    logs = [log] + sorted((log.parent / 'logs').glob('group-*.log'))
+    for f in logs:
+        if not f.exists():
+            continue
+        where = '' if f == log else ' (%s)' % f.stem
+        for m in _SESSION.finditer(f.read_text(errors='replace')):
+            print('| &nbsp;&nbsp;nox %s%s | %s | %s |' % (
+                m.group(1), where, _mmss(_seconds(m.group(3))), m.group(2)))
     print('| **total** | %s | |' % _mmss(total))
     return 0
 
