@@ -463,3 +463,33 @@ def test_files_of_an_earlier_job_with_the_same_id_are_ignored_whatever_their_clo
     assert job.native_id == nxt
     assert st.state is JobState.FAILED and st.exit_code == 5, st
     assert 'old output' not in (st.message or '')
+
+
+class DirStatusExecutor(FakeExecutor):
+    """Its status command is looked up in the executor's command directory."""
+
+    def get_status_command(self, ids):
+        return ['fakestat', *ids]
+
+
+def test_executors_with_other_commands_do_not_share_a_failing_status_command(sched,
+                                                                            tmp_path):
+    # one executor's commands are broken (a wrong command directory, a test's stand-in): the
+    # jobs of another executor of the same scheduler must still be followed
+    good, bad = tmp_path / 'good', tmp_path / 'bad'
+    for d, body in ((good, 'exec %s %s status "$@"' % (sys.executable, FAKE)),
+                    (bad, 'echo garbage; exit 3')):
+        d.mkdir()
+        (d / 'fakestat').write_text('#!/bin/sh\n%s\n' % body)
+        (d / 'fakestat').chmod(0o755)
+
+    def make(cmd_dir, name):
+        return DirStatusExecutor(config=BatchSchedulerExecutorConfig(
+            work_directory=tmp_path / name, queue_polling_interval=0.5,
+            initial_queue_polling_delay=0.1, file_check_interval=0.1,
+            command_directory=cmd_dir))
+    stuck = Job(JobSpec('/bin/sleep', ['30']))
+    make(bad, 'w1').submit(stuck)  # tracked first: its executor used to poll for everyone
+    _, st, _ = run(make(good, 'w2'), JobSpec('/bin/sh', ['-c', 'exit 3']))
+    assert st.state is JobState.FAILED and st.exit_code == 3
+    stuck.cancel()

@@ -35,11 +35,22 @@ def _command(bin_dir: Path, name: str, out: str = '', err: str = '', code: int =
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
+def _qstat(bin_dir: Path, version: str) -> None:
+    """A qstat answering ``--version`` with `version`, and any job query as for unknown ids
+    (so that jobs the tests submit end, FAILED, instead of being followed forever)."""
+    unknown = REAL / 'qstat_-x_-f_-F_json_unknown'
+    path = bin_dir / 'qstat'
+    path.write_text('#!/bin/sh\nif [ "$1" = --version ]; then printf "%%s" %s; exit 0; fi\n'
+                    'cat %s; cat %s >&2; exit 153\n'
+                    % (_sh(version), _sh(str(unknown) + '.out'), _sh(str(unknown) + '.err')))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
 @pytest.fixture
 def bin_dir(tmp_path: Path) -> Path:
     d = tmp_path / 'pbsbin'
     d.mkdir()
-    _command(d, 'qstat', (REAL / 'qsub_--version.out').read_text())  # `qstat --version`
+    _qstat(d, (REAL / 'qsub_--version.out').read_text())
     return d
 
 
@@ -218,7 +229,10 @@ def test_unreachable_server_is_transient(ex: PBSJobExecutor, bin_dir: Path) -> N
 def test_another_schedulers_qstat_is_named(tmp_path: Path, version: str, ok: bool) -> None:
     d = tmp_path / 'otherbin'
     d.mkdir()
-    _command(d, 'qstat', version, code=0 if ok else 2)
+    if ok:
+        _qstat(d, version)
+    else:
+        _command(d, 'qstat', version, code=2)
     _command(d, 'qsub', '12.server\n')
     _command(d, 'qdel')
     PBSJobExecutor._checked_commands.clear()

@@ -233,20 +233,36 @@ class StatusEngine:
     def _poll(self, jobs: List[tuple[str, _Tracked]]) -> None:
         if not jobs:
             return
+        # executors of one scheduler may use different commands (command directories, e.g. a
+        # site's real qstat and a test's stand-in): one status command per set of commands
+        groups: Dict[str, List[tuple[str, _Tracked]]] = {}
+        for nid, t in jobs:
+            groups.setdefault(str(t.executor.command_directory), []).append((nid, t))
+        failed = 0
+        for group in groups.values():
+            if not self._poll_group(group):
+                failed += 1
+        if failed == len(groups):
+            self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
+            with self._cv:
+                self._next_poll = time.monotonic() + self._backoff
+                self._poll_requested = True
+        else:
+            self._backoff = 0.0
+
+    def _poll_group(self, jobs: List[tuple[str, _Tracked]]) -> bool:
+        """One status command for `jobs` (which share their executor's commands); False if
+        it failed (the jobs keep their last known state)."""
         ex = jobs[0][1].executor
         ids = list(dict.fromkeys(nid for nid, _ in jobs))
         self.polls += 1
         try:
             statuses = ex._query_status(ids)
         except (subprocess.SubprocessError, OSError, RuntimeError) as err:
-            self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
             logger.warning('%s status command failed (%s); jobs keep their last known state, '
-                           'retrying in %.0f s', self.key, err, self._backoff)
-            with self._cv:
-                self._next_poll = time.monotonic() + self._backoff
-                self._poll_requested = True
-            return
-        self._backoff = 0.0
+                           'retrying in %.0f s', self.key, err,
+                           min(MAX_BACKOFF, max(2.0, self._backoff * 2)))
+            return False
         missing = []
         for nid, t in jobs:
             st = statuses.get(nid)
@@ -273,6 +289,7 @@ class StatusEngine:
                     t.executor._set_job_status(t.job, st)
         if missing:
             self._resolve_missing(missing)
+        return True
 
     def _resolve_missing(self, missing: List[tuple[str, _Tracked]]) -> None:
         ex = missing[0][1].executor
