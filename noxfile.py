@@ -71,7 +71,10 @@ def tests(session: nox.Session, package: str) -> None:
     session.install(*TEST_EXTRAS.get(package, ['pytest']))
     _install_with_core(session, package, *TEST_WITH.get(package, []))
     REPORTS.mkdir(exist_ok=True)
-    session.run('pytest', '-q', '-p', 'no:cacheprovider', '--junitxml',
+    # a base directory of its own: pytest prunes the numbered directories under the shared
+    # default one, which sessions running side by side would do to each other
+    basetemp = tempfile.mkdtemp(prefix='psij-tests-%s-' % package)
+    session.run('pytest', '-q', '-p', 'no:cacheprovider', '--basetemp', basetemp, '--junitxml',
                 str(REPORTS / ('junit-%s.xml' % package)), 'packages/%s/tests' % package,
                 *session.posargs)
 
