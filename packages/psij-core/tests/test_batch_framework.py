@@ -493,3 +493,19 @@ def test_executors_with_other_commands_do_not_share_a_failing_status_command(sch
     _, st, _ = run(make(good, 'w2'), JobSpec('/bin/sh', ['-c', 'exit 3']))
     assert st.state is JobState.FAILED and st.exit_code == 3
     stuck.cancel()
+
+
+@pytest.mark.parametrize('field', ['stage_in', 'stage_out', 'cleanup'])
+def test_staging_is_refused_not_dropped(sched, tmp_path, field):
+    from psij import StageIn, StageOut
+    src = tmp_path / 'in.txt'
+    src.write_text('x')
+    value = {'stage_in': {StageIn(src, 'in.txt')},
+             'stage_out': {StageOut('out.txt', tmp_path / 'out.txt')},
+             'cleanup': {'scratch.txt'}}[field]
+    marker = tmp_path / 'ran'
+    job = Job(JobSpec('/bin/sh', ['-c', ': > "$1"', 'sh', str(marker)], **{field: value}))
+    with pytest.raises(InvalidJobException, match='JobSpec.%s' % field):
+        make_executor(tmp_path).submit(job)
+    assert job.status.state is JobState.NEW and job.executor is None
+    assert not marker.exists() and not os.listdir(sched)

@@ -583,6 +583,21 @@ class StagingChecks(KitBase):
         assert err.read_text() == 'b\n'
         assert not ok.exists()
 
+    def test_unsupported_staging_is_refused(self, kit: Kit) -> None:
+        """An executor that declares staging unsupported refuses a job that asks for it, at
+        submit, with InvalidJobException naming the field: never runs it without its files."""
+        if cap.STAGING not in kit.unsupported:
+            pytest.skip('the executor stages files (checked by the other staging checks)')
+        src, marker = kit.unique('source'), kit.unique('ran')
+        src.write_text('in\n')
+        job = Job(kit.sh_spec(': > "$1"', marker, stage_in={StageIn(src, 'in.txt')}))
+        with pytest.raises(InvalidJobException) as ei:
+            kit.executor.submit(job)
+        assert 'stage_in' in str(ei.value), ei.value
+        assert job.status.state is JobState.NEW
+        kit.settle()
+        assert not marker.exists(), 'the job ran without its files'
+
     @requires(cap.STAGING)
     def test_missing_stage_in_fails(self, kit: Kit) -> None:
         """A job whose stage-in source is missing fails without running."""

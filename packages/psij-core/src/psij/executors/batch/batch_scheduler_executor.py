@@ -124,6 +124,11 @@ class BatchSchedulerExecutor(JobExecutor):
     job_id_variable = 'PSIJ_BATCH_JOB_ID'
     """The environment variable that holds the job's native id inside the job."""
 
+    supports_staging = False
+    """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``); the base
+    does not yet, so a job asking for staging is refused at submit rather than run without
+    it."""
+
     transient_errors: Optional[Pattern[str]] = None
     """The scheduler's own phrases for errors a retry may cure, besides the common ones of
     :data:`psij.executors.batch.commands.COMMON_TRANSIENT_ERRORS`."""
@@ -392,6 +397,13 @@ class BatchSchedulerExecutor(JobExecutor):
             ``transient`` is `True` for time-outs and "try again" kinds of errors.
         """
         spec = self._check_job(job)
+        if not self.supports_staging:
+            for field in ('stage_in', 'stage_out', 'cleanup'):
+                if getattr(spec, field, None):
+                    job.executor = None
+                    raise InvalidJobException(
+                        'JobSpec.%s: the %s executor does not stage files; it refuses the job '
+                        'rather than run it without its files' % (field, self._scheduler()))
         script = self.work_directory / (job.id + job_files.SCRIPT_SUFFIX)
         created = False
         with self._cancel_lock:
