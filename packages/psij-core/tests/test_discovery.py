@@ -374,3 +374,17 @@ def test_a_cache_others_could_write_is_never_read(tmp_path):
     os.rename(cache_dir, cache_dir.parent / 'elsewhere')
     os.symlink(cache_dir.parent / 'elsewhere', cache_dir)
     assert check(py, code).strip() == 'psij_honest.executor'
+
+
+def test_psij_plugins_flags_a_misspelt_capability(tmp_path):
+    proj = simple_plugin(tmp_path / 'src', 'psij-typo', 'psij_typo', 'typo', '1.0')
+    plugin = proj / 'psij_typo' / 'plugin.py'
+    plugin.write_text(plugin.read_text().replace(
+        "aliases=['typo-alias'])", "aliases=['typo-alias'], "
+        "unsupported={'memory_limit': 'a typo of memory_limits'})"))
+    py = _fresh_venv(tmp_path, proj)
+    r = run(py, 'from psij.cli.main import main; import sys; sys.exit(main(["plugins"]))')
+    assert r.returncode == 1, r.stdout + r.stderr
+    line = [x for x in r.stdout.splitlines() if x.strip().startswith('typo ')]
+    assert line and 'unknown capabilities declared unsupported: memory_limit' in line[0], \
+        r.stdout

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, Dict, List
 
+from psij import capabilities
 from psij.job_executor import JobExecutor
 from psij.job_launcher import Launcher
 from psij.plugins import registry
@@ -42,6 +43,11 @@ def collect(load: bool = True) -> Dict[str, Any]:
                         error = str(ex)
                 elif e.error is not None:
                     error = '%s: %s' % (type(e.error).__name__, e.error)
+                unknown = sorted(set(e.desc.unsupported) - capabilities.ALL)
+                if unknown and error is None:
+                    # a misspelt capability would silently fail to skip the checks it means
+                    error = 'unknown capabilities declared unsupported: %s (known: %s)' % (
+                        ', '.join(unknown), ', '.join(sorted(capabilities.ALL)))
                 rows.append({'name': e.desc.name, 'version': str(e.version),
                              'aliases': e.desc.aliases or [], 'class': e.desc.cls,
                              'distribution': e.source, 'error': error,
