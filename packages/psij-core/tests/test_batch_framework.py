@@ -509,3 +509,29 @@ def test_staging_is_refused_not_dropped(sched, tmp_path, field):
         make_executor(tmp_path).submit(job)
     assert job.status.state is JobState.NEW and job.executor is None
     assert not marker.exists() and not os.listdir(sched)
+
+
+def test_a_missing_hook_or_job_id_variable_is_named_before_the_first_job(tmp_path):
+    from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
+
+    class Incomplete(BatchSchedulerExecutor):
+        def get_directives(self, job, context):
+            return []
+
+        def get_submit_command(self, job, path):
+            return ['true', str(path)]
+
+    cfg = BatchSchedulerExecutorConfig(work_directory=tmp_path / 'w')
+    with pytest.raises(TypeError) as ei:
+        Incomplete(config=cfg)
+    msg = str(ei.value)
+    for name in ('job_id_from_submit_output', 'get_status_command', 'get_cancel_command',
+                 'get_list_command', 'parse_status_output', 'job_id_variable'):
+        assert name in msg, (name, msg)
+    assert 'get_submit_command' not in msg and 'get_directives' not in msg
+
+    class NoIdVariable(FakeExecutor):
+        job_id_variable = None
+
+    with pytest.raises(TypeError, match='job_id_variable'):
+        NoIdVariable(config=cfg)

@@ -118,11 +118,60 @@ def check_status_exit_code(command: str, exit_code: int, out: str) -> None:
         raise RuntimeError('%s failed with exit code %d: %s' % (command, exit_code, out))
 
 
+_REQUIRED_HOOKS = {
+    'get_submit_command': 'get_submit_command(job, submit_file_path) -> the command that '
+                          'submits the script, e.g. ["sbatch", str(submit_file_path)]',
+    'job_id_from_submit_output': 'job_id_from_submit_output(out) -> the native id in the '
+                                 "submit command's output",
+    'get_status_command': 'get_status_command(native_ids) -> ONE command giving the status '
+                          'of all of native_ids',
+    'get_cancel_command': 'get_cancel_command(native_id) -> the command that cancels a job',
+    'get_list_command': "get_list_command() -> the command that lists the user's jobs",
+}
+_ONE_OF_HOOKS = [
+    (('get_directives', 'generate_submit_script'),
+     'get_directives(job, context) -> the scheduler directive lines of the script (or '
+     'generate_submit_script(job, context, file), the whole script)'),
+    (('parse_status_output', 'parse_status_result'),
+     'parse_status_output(exit_code, out) -> {native id: JobStatus} of the jobs listed '
+     '(or parse_status_result(exit_code, stdout, stderr))'),
+]
+_checked_classes: set[type] = set()
+
+
+def _check_hooks(cls: type) -> None:
+    """
+    Checks, once per class and before its first job, that a subclass implements every hook
+    the framework needs and sets `job_id_variable` when the base writes its script.
+
+    :raises TypeError: naming each missing hook and what it must return.
+    """
+    if cls in _checked_classes:
+        return
+    base = BatchSchedulerExecutor
+    missing = [what for name, what in _REQUIRED_HOOKS.items()
+               if getattr(cls, name) is getattr(base, name)]
+    missing += [what for names, what in _ONE_OF_HOOKS
+                if all(getattr(cls, n) is getattr(base, n) for n in names)]
+    script_hook = 'generate_submit_script'
+    if getattr(cls, script_hook) is getattr(base, script_hook) and \
+            not getattr(cls, 'job_id_variable', None):
+        missing.append("job_id_variable = the name of the environment variable holding the "
+                       "job's native id inside the job (e.g. 'SLURM_JOB_ID', 'PBS_JOBID'): "
+                       "the job's start and exit-code files are named after it")
+    if missing:
+        raise TypeError('%s.%s is not a complete batch-scheduler executor; it must implement:'
+                        '\n  - %s' % (cls.__module__, cls.__qualname__, '\n  - '.join(missing)))
+    _checked_classes.add(cls)
+
+
 class BatchSchedulerExecutor(JobExecutor):
     """A generic executor for batch schedulers; see the module documentation."""
 
-    job_id_variable = 'PSIJ_BATCH_JOB_ID'
-    """The environment variable that holds the job's native id inside the job."""
+    job_id_variable: Optional[str] = None
+    """The environment variable that holds the job's native id inside the job (the scheduler
+    sets it: ``SLURM_JOB_ID``, ``PBS_JOBID``...). Required when the base writes the script
+    (the job's start and exit-code files are named after it)."""
 
     supports_staging = False
     """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``); the base
@@ -145,6 +194,7 @@ class BatchSchedulerExecutor(JobExecutor):
             config = BatchSchedulerExecutorConfig._from_config(config)
         if not config._work_directory:
             config.work_directory = JobExecutorConfig.DEFAULT_WORK_DIRECTORY / self._scheduler()
+        _check_hooks(type(self))
         super().__init__(url=url, config=config)
         self.work_directory = config.work_directory
         self.command_directory = self._command_directory(config)

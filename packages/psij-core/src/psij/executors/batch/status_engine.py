@@ -237,7 +237,8 @@ class StatusEngine:
         # site's real qstat and a test's stand-in): one status command per set of commands
         groups: Dict[str, List[tuple[str, _Tracked]]] = {}
         for nid, t in jobs:
-            groups.setdefault(str(t.executor.command_directory), []).append((nid, t))
+            groups.setdefault(str(getattr(t.executor, 'command_directory', None)),
+                              []).append((nid, t))
         failed = 0
         for group in groups.values():
             if not self._poll_group(group):
