@@ -22,14 +22,28 @@ CORE = 'psij-core'
 # What each package needs besides itself and psij-core to run its tests.
 TEST_EXTRAS: dict[str, list[str]] = {
     CORE: ['pytest', 'hatchling'],
+    # what Flux's own Python bindings (found in its installation) need in a venv
+    'psij-flux': ['pytest', 'cffi>=1.15', 'ply', 'pyyaml'],
 }
 # Other packages of this repository a package's tests use (e.g. Slurm jobs with srun).
 TEST_WITH: dict[str, list[str]] = {
     'psij-slurm': ['psij-launchers'],
     'psij-pbs': ['psij-launchers'],
+    'psij-flux': ['psij-launchers'],
 }
 PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
+FLUX_PREFIX = pathlib.Path(os.environ.get('PSIJ_FLUX_PREFIX', '/opt/flux'))
+FLUX_URI_FILE = pathlib.Path('/run/flux-psij/uri')  # written by ci/flux/start-flux.sh
+
+
+def _flux_env() -> dict[str, str]:
+    """FLUX_URI of the instance of ci/flux (unless set), and Flux's commands on PATH (the
+    kit's rank script asks Flux for the node's name)."""
+    env = {'PATH': '%s:%s' % (FLUX_PREFIX / 'bin', os.environ.get('PATH', ''))}
+    if not os.environ.get('FLUX_URI') and FLUX_URI_FILE.exists():
+        env['FLUX_URI'] = FLUX_URI_FILE.read_text().strip()
+    return env
 REPORTS = ROOT / 'reports'
 
 nox.options.sessions = ['lint', 'typecheck', 'build', 'parallel']
@@ -76,7 +90,7 @@ def tests(session: nox.Session, package: str) -> None:
     basetemp = tempfile.mkdtemp(prefix='psij-tests-%s-' % package)
     session.run('pytest', '-q', '-p', 'no:cacheprovider', '--basetemp', basetemp, '--junitxml',
                 str(REPORTS / ('junit-%s.xml' % package)), 'packages/%s/tests' % package,
-                *session.posargs)
+                *session.posargs, env=_flux_env() if package == 'psij-flux' else {})
 
 
 @nox.session
@@ -192,6 +206,27 @@ def conformance_pbs(session: nox.Session) -> None:
                 '--report-dir', str(REPORTS / 'conformance-pbs_classic-torque-sim'),
                 env={'PSIJ_PBS_CLASSIC_COMMAND_DIR': str(TORQUE_SIM),
                      'TORQUE_SIM_PBS_BIN': str(PBS_BIN)})
+
+
+@nox.session
+def conformance_flux(session: nox.Session) -> None:
+    """The kit against `flux` on the 2-node Flux instance of ci/flux, with every launcher
+    (Flux starts the ranks itself) and the scheduler's view of bank and custom attributes;
+    required when PSIJ_REQUIRE_FLUX=1."""
+    env = _flux_env()
+    if 'FLUX_URI' not in env and not os.environ.get('FLUX_URI'):
+        if os.environ.get('PSIJ_REQUIRE_FLUX') == '1':
+            session.error('no Flux instance (FLUX_URI unset, no %s) but PSIJ_REQUIRE_FLUX=1'
+                          % FLUX_URI_FILE)
+        session.skip('no Flux instance: skipping the kit against flux')
+    _kit_session(session)
+    session.install('cffi>=1.15', 'ply', 'pyyaml')
+    for launcher in _local_launchers(session):
+        session.run('psij', 'conformance', 'flux', '--launcher', launcher,
+                    '--account', 'bank1', '--attr', 'flux.setattr.user.tag=psijconf',
+                    '--scheduler-view', 'psij_flux.conformance:scheduler_view',
+                    '--report-dir', str(REPORTS / ('conformance-flux-%s' % launcher)),
+                    env=env)
 
 
 # Sessions that share a scheduler's daemons run one after the other, in one group (the LSF

@@ -45,10 +45,17 @@ for a do printf '%s\0' "$a"; done > "$out"'''
 
 # Each rank creates its own file in the directory named by $1, holding its node's name and
 # whether it can read $PSIJ_NODEFILE. Emulated clusters run several nodes on one host, so the
-# scheduler's own per-node name (Slurm's SLURMD_NODENAME) comes before the host name.
+# scheduler's own per-node name comes before the host name: PSIJ_NODE_NAME if the site sets
+# it; in a Flux job, the broker's host name (Flux test instances emulate several nodes on one
+# host, and a Flux nested in a Slurm job inherits SLURMD_NODENAME); Slurm's SLURMD_NODENAME.
 RANK_SCRIPT = r'''f=$(mktemp "$1/rank.XXXXXXXX") || exit 3
+if [ -z "${PSIJ_NODE_NAME:-}" ] && [ -n "${FLUX_JOB_ID:-}" ] && [ -n "${FLUX_URI:-}" ]; then
+  for _f in flux "${FLUX_EXEC_PATH%/libexec/flux/cmd}/bin/flux"; do
+    PSIJ_NODE_NAME=$("$_f" getattr hostname 2>/dev/null) && break
+  done
+fi
 {
-  echo "${SLURMD_NODENAME:-$(uname -n)}"
+  echo "${PSIJ_NODE_NAME:-${SLURMD_NODENAME:-$(uname -n)}}"
   if [ -r "${PSIJ_NODEFILE:-}" ]; then echo nodefile; cat "$PSIJ_NODEFILE"; fi
 } > "$f"'''
 

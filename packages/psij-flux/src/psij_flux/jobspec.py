@@ -1,0 +1,407 @@
+"""
+How a :class:`~psij.JobSpec` becomes a Flux jobspec (RFC 14, version 1).
+
+The result is a plain ``dict``, built without the Flux bindings, so that the same jobspec is
+sent through the bindings (``flux.job.submit``) or the command line (``flux job submit``).
+
+Fields
+------
+==========================================  =====================================================
+field                                       jobspec
+==========================================  =====================================================
+``name`` (default: the executable)          ``attributes.system.job.name``
+``directory`` (default: the current one)    ``attributes.system.cwd``; the job also checks that it
+                                            can enter it and otherwise fails with a Flux
+                                            exception saying so (Flux itself would run the job
+                                            in ``/tmp``)
+``environment`` / ``inherit_environment``   ``attributes.system.environment``: the submitting
+                                            process's environment plus `environment`
+                                            (inherit), or `environment` alone; ``${NAME}`` in a
+                                            value is replaced by NAME's value at that point
+``stdin_path`` / ``stdout_path`` /          shell options ``input.stdin`` / ``output.stdout`` /
+``stderr_path``                             ``output.stderr`` (files, relative to the job
+                                            directory; ``/dev/null`` when not given)
+node / process counts                       ``node[N] > slot[PPN] > core[C]`` when the job gave
+                                            ``node_count``, ``processes_per_node`` or
+                                            ``exclusive_node_use``, else ``slot[P] > core[C]``
+``cpu_cores_per_process``                   ``core`` count per slot (default 1)
+``gpu_cores_per_process``                   ``gpu`` count per slot
+``exclusive_node_use``                      ``exclusive`` on the node level
+``memory``                                  not expressible in jobspec V1 (sched-simple has no
+                                            memory): ignored
+``duration``                                ``attributes.system.duration`` (seconds)
+``queue_name`` / ``account``                ``attributes.system.queue`` / ``attributes.system.bank``
+``reservation_id``                          refused: Flux has no advance reservations
+``stage_in`` / ``stage_out`` / ``cleanup``  refused (not supported yet): the job is not
+                                            submitted
+``flux.*`` custom attributes                see :func:`apply_custom_attributes`
+==========================================  =====================================================
+
+Launchers: who starts the ranks
+-------------------------------
+Flux starts the ranks of a job itself (its job shell, with PMI for MPI programs), so:
+
+* ``single`` (the default): one task, on the lead node, in an allocation of all the requested
+  resources.
+* ``multiple``, ``mpirun`` and ``srun`` (`FLUX_STARTED`): Flux starts ``process_count`` tasks
+  placed as the resources say (several nodes included): no ``mpirun`` or ``srun`` runs; an MPI
+  program gets its ranks through Flux's PMI. Each task gets ``FLUX_TASK_RANK``; with more than
+  one task each also gets ``PSIJ_NODEFILE`` (one line per node of the job).
+* any other launcher (``jsrun``, ``aprun``, a plugin's...): its command runs once, as one task
+  on the lead node holding the whole allocation, with ``PSIJ_NODEFILE``.
+
+``pre_launch`` / ``post_launch`` are sourced once, on the lead node, around the command: by a
+small wrapper in the single task, or, when Flux starts several ranks, by the initial program of
+a nested Flux instance (``flux broker``) over the job's allocation, which starts the ranks with
+``flux run`` (so what the pre-launch script exports reaches every rank, and the post-launch
+script runs after they all ended).
+
+No user string ever becomes shell code: the wrappers are fixed scripts and everything reaches
+them as arguments (``sh -c SCRIPT psij-flux ARG...``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from psij.exceptions import InvalidJobException
+from psij.executors.batch.script_writer import custom_attribute_key
+from psij.job_spec import JobSpec
+from psij.resource_spec import ResourceSpecV1
+
+FLUX_STARTED = frozenset({'multiple', 'mpirun', 'srun'})
+"""Launchers whose ranks Flux starts itself (see the module documentation)."""
+
+SINGLE = 'single'
+
+_VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+_PATH_PART = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
+
+# The task wrapper: runs in every task Flux starts when the job needs more than its argv.
+#   sh -c TASK_SH psij-flux DIR FLUX NODEFILE PRE POST COMMAND [ARG...]
+# DIR: the directory to check ('' = none); FLUX: the flux command (to raise an exception on
+# the job); NODEFILE: non-empty = write and export PSIJ_NODEFILE; PRE/POST: scripts to source
+# ('' = none). Exit code: the command's; a failing pre-launch script's; else a failing
+# post-launch script's.
+TASK_SH = r'''d=$1 flux=$2 nf=$3 pre=$4 post=$5
+shift 5
+if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
+    msg="psij: cannot enter the job directory $d (missing or not accessible)"
+    echo "$msg" >&2
+    if [ -n "${FLUX_JOB_ID:-}" ]; then
+        "$flux" job raise --type=cwd "$FLUX_JOB_ID" -- "$msg" 2>/dev/null
+    fi
+    exit 1
+fi
+if [ -n "$nf" ]; then
+    PSIJ_NODEFILE=${FLUX_JOB_TMPDIR:-/tmp}/psij-nodefile.${FLUX_TASK_RANK:-0}
+    "$flux" hostlist -e -d '
+' local > "$PSIJ_NODEFILE" 2>/dev/null || uname -n > "$PSIJ_NODEFILE"
+    export PSIJ_NODEFILE
+fi
+if [ -z "$pre$post" ]; then
+    exec "$@"
+fi
+if [ -n "$pre" ]; then
+    . "$pre"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "psij: the pre-launch script $pre failed with exit code $rc" >&2
+        exit "$rc"
+    fi
+fi
+"$@"
+rc=$?
+if [ -n "$post" ]; then
+    . "$post"
+    prc=$?
+    if [ "$prc" -ne 0 ] && [ "$rc" -eq 0 ]; then
+        echo "psij: the post-launch script $post failed with exit code $prc" >&2
+        rc=$prc
+    fi
+fi
+exit "$rc"'''
+
+# The initial program of the nested instance used when Flux starts several ranks and the job
+# has pre/post-launch scripts:
+#   flux broker sh -c LEAD_SH psij-flux DIR FLUX PRE POST COMMAND [ARG...]
+# COMMAND is `flux run ...` for the ranks.
+LEAD_SH = r'''d=$1 flux=$2 pre=$3 post=$4
+shift 4
+if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
+    msg="psij: cannot enter the job directory $d (missing or not accessible)"
+    echo "$msg" >&2
+    id=$("$flux" getattr jobid 2>/dev/null) && puri=$("$flux" getattr parent-uri 2>/dev/null) &&
+        FLUX_URI=$puri "$flux" job raise --type=cwd "$id" -- "$msg" 2>/dev/null
+    exit 1
+fi
+if [ -n "$pre" ]; then
+    . "$pre"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "psij: the pre-launch script $pre failed with exit code $rc" >&2
+        exit "$rc"
+    fi
+fi
+"$@"
+rc=$?
+if [ -n "$post" ]; then
+    . "$post"
+    prc=$?
+    if [ "$prc" -ne 0 ] && [ "$rc" -eq 0 ]; then
+        echo "psij: the post-launch script $post failed with exit code $prc" >&2
+        rc=$prc
+    fi
+fi
+exit "$rc"'''
+
+
+@dataclass
+class Submission:
+    """What is sent to Flux for one job."""
+
+    jobspec: Dict[str, Any]
+    """The jobspec, ready for ``json.dumps``."""
+    urgency: int = 16
+    """Flux's urgency (0 = held, 16 = default, 31 = expedite)."""
+    mode: str = 'direct'
+    """``direct`` (Flux runs the argv), ``wrapped`` (through `TASK_SH`) or ``nested``
+    (through `LEAD_SH` in a nested instance); for tests and logs."""
+    notes: List[str] = field(default_factory=list)
+
+
+def job_environment(inherit: bool, spec_env: Optional[Mapping[str, str]],
+                    base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """
+    The job's whole environment: `base` (default: this process's environment) if `inherit`,
+    plus `spec_env`, applied in order; ``${NAME}`` in a value is replaced by NAME's value at
+    that point (empty if unset). Nothing else is expanded.
+    """
+    env: Dict[str, str] = dict(os.environ if base is None else base) if inherit else {}
+    for name, value in (spec_env or {}).items():
+        if '${' in value:
+            value = _VAR_REF.sub(lambda m: env.get(m.group(1), ''), value)
+        env[name] = value
+    return env
+
+
+def _absolute(path: Path, directory: str) -> str:
+    p = str(path)
+    return p if p.startswith('/') else os.path.join(directory, p)
+
+
+def _io_path(what: str, path: Optional[Path], directory: str) -> str:
+    if path is None:
+        return os.devnull
+    p = _absolute(path, directory)
+    if '{{' in p:
+        raise InvalidJobException('JobSpec.%s=%r: Flux reads "{{" in an I/O path as the start of '
+                                  'a template, so this path cannot be passed to Flux' % (what, p))
+    return p
+
+
+def _set_path(root: Dict[str, Any], dotted: str, value: Any, what: str) -> None:
+    parts = dotted.split('.')
+    for p in parts:
+        if not _PATH_PART.fullmatch(p):
+            raise InvalidJobException('%s: %r is not a valid Flux attribute path' % (what, dotted))
+    d = root
+    for p in parts[:-1]:
+        nxt = d.get(p)
+        if not isinstance(nxt, dict):
+            nxt = d[p] = {}
+        d = nxt
+    d[parts[-1]] = value
+
+
+def _value(v: object) -> Any:
+    """A custom attribute's value as Flux's ``--setattr`` reads it: JSON if it parses."""
+    if v is True:
+        return 1
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
+
+
+def apply_custom_attributes(attrs: Mapping[str, object], jobspec: Dict[str, Any],
+                            sub: Submission) -> None:
+    """
+    Applies the ``flux.*`` custom attributes (others are for other executors and ignored):
+
+    =============================  =========================================================
+    key                            effect (like the ``flux submit`` option)
+    =============================  =========================================================
+    ``flux.setattr.KEY``           ``--setattr=KEY=VALUE``: ``attributes.KEY`` when KEY
+                                   starts with ``system.`` or ``user.``, else
+                                   ``attributes.system.KEY``
+    ``flux.setopt.OPT``            ``--setopt=OPT=VALUE``: shell option OPT (e.g.
+                                   ``flux.setopt.pmi=pmix``, ``flux.setopt.cpu-affinity=off``)
+    ``flux.urgency``               ``--urgency`` (0-31; 0 holds the job)
+    ``flux.dependency``            ``--dependency=SCHEME:VALUE`` (e.g. ``afterok:ƒ2aaaaaaa``)
+    ``flux.KEY`` (anything else)   same as ``flux.setattr.KEY``
+    =============================  =========================================================
+
+    A string VALUE is read as JSON when it parses (``"3"`` is the number 3), else as a string,
+    as Flux's command line does; ``True`` is 1; ``False`` leaves the key out.
+    """
+    for key, raw in attrs.items():
+        if not key.startswith('flux.') or raw is False or raw is None:
+            continue
+        name = key[len('flux.'):]
+        what = 'JobAttributes.custom_attributes[%r]' % key
+        value = _value(raw)
+        if name == 'urgency':
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 31:
+                raise InvalidJobException('%s: the urgency must be an integer from 0 to 31, '
+                                          'not %r' % (what, raw))
+            sub.urgency = value
+        elif name == 'dependency':
+            deps = jobspec['attributes']['system'].setdefault('dependencies', [])
+            for item in (raw if isinstance(raw, (list, tuple)) else [raw]):
+                scheme, sep, target = str(item).partition(':')
+                if not sep or not scheme or not target:
+                    raise InvalidJobException('%s: %r is not SCHEME:VALUE (e.g. afterok:ID)'
+                                              % (what, item))
+                deps.append({'scheme': scheme, 'value': target})
+        elif name.startswith('setopt.'):
+            opt = name[len('setopt.'):]
+            _set_path(jobspec['attributes']['system'].setdefault('shell', {})
+                      .setdefault('options', {}), opt, value, what)
+        else:
+            if name.startswith('setattr.'):
+                name = name[len('setattr.'):]
+            custom_attribute_key(what, name.split('.')[0])
+            if not (name.startswith('system.') or name.startswith('user.')):
+                name = 'system.' + name
+            _set_path(jobspec['attributes'], name, value, what)
+
+
+def _resources(res: ResourceSpecV1) -> List[Dict[str, Any]]:
+    children: List[Dict[str, Any]] = [{'type': 'core',
+                                       'count': res.cpu_cores_per_process or 1}]
+    if res.gpu_cores_per_process:
+        children.append({'type': 'gpu', 'count': res.gpu_cores_per_process})
+    shaped = res.node_count is not None or res.processes_per_node is not None \
+        or res.exclusive_node_use
+    if not shaped:
+        return [{'type': 'slot', 'count': res.computed_process_count, 'label': 'task',
+                 'with': children}]
+    node: Dict[str, Any] = {'type': 'node', 'count': res.computed_node_count,
+                            'with': [{'type': 'slot', 'count': res.computed_processes_per_node,
+                                      'label': 'task', 'with': children}]}
+    if res.exclusive_node_use:
+        node['exclusive'] = True
+    return [node]
+
+
+def _flux_run_options(res: ResourceSpecV1) -> List[str]:
+    opts = ['-n', str(res.computed_process_count)]
+    if res.node_count is not None or res.processes_per_node is not None:
+        opts += ['-N', str(res.computed_node_count)]
+    if res.cpu_cores_per_process:
+        opts += ['-c', str(res.cpu_cores_per_process)]
+    if res.gpu_cores_per_process:
+        opts += ['-g', str(res.gpu_cores_per_process)]
+    return opts
+
+
+def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List[str]],
+                     flux_command: str, job_name: Optional[str] = None,
+                     cwd: Optional[str] = None,
+                     environ: Optional[Mapping[str, str]] = None) -> Submission:
+    """
+    The jobspec for `spec` (see the module documentation).
+
+    :param launcher: the launcher's name.
+    :param launch_command: for a launcher Flux does not replace (not ``single`` and not in
+        `FLUX_STARTED`), the argv its ``get_launch_command`` gave.
+    :param flux_command: the ``flux`` command on the nodes (absolute path preferred).
+    :param job_name: the name if `spec` has none.
+    :param cwd: the directory relative paths refer to when `spec` has none (default: the
+        current directory).
+    :param environ: the submitting environment (default: ``os.environ``).
+    :raises InvalidJobException: for a spec Flux cannot run as given.
+    """
+    if not spec.executable:
+        raise InvalidJobException('JobSpec.executable is not set: nothing to run')
+    res = spec.resources if spec.resources is not None else ResourceSpecV1()
+    if not isinstance(res, ResourceSpecV1):
+        raise InvalidJobException('Only ResourceSpecV1 resources are supported, not %s'
+                                  % type(res).__name__)
+    for name in ('stage_in', 'stage_out', 'cleanup'):
+        if getattr(spec, name):
+            raise InvalidJobException('JobSpec.%s: psij-flux does not stage or clean up files; '
+                                      'the job was not submitted' % name)
+    attrs = spec.attributes
+    if attrs.reservation_id is not None:
+        raise InvalidJobException('JobAttributes.reservation_id=%r: Flux has no advance '
+                                  'reservations' % attrs.reservation_id)
+    base = os.getcwd() if cwd is None else cwd
+    directory = _absolute(spec.directory, base) if spec.directory is not None else None
+    workdir = directory or base
+    pre = _absolute(spec.pre_launch, workdir) if spec.pre_launch is not None else ''
+    post = _absolute(spec.post_launch, workdir) if spec.post_launch is not None else ''
+    argv = [spec.executable] + list(spec.arguments or [])
+    flux_started = launcher in FLUX_STARTED
+    nprocs = res.computed_process_count
+
+    system: Dict[str, Any] = {
+        'duration': attrs.duration.total_seconds(),
+        'cwd': workdir,
+        'environment': job_environment(spec.inherit_environment, spec.environment, environ),
+        'job': {'name': spec.name or job_name or spec.executable},
+        'shell': {'options': {'output': {
+            'stdout': {'type': 'file', 'path': _io_path('stdout_path', spec.stdout_path,
+                                                        workdir)},
+            'stderr': {'type': 'file', 'path': _io_path('stderr_path', spec.stderr_path,
+                                                        workdir)}}}},
+    }
+    if spec.stdin_path is not None:
+        system['shell']['options']['input'] = {
+            'stdin': {'type': 'file', 'path': _io_path('stdin_path', spec.stdin_path, workdir)}}
+    if attrs.queue_name is not None:
+        system['queue'] = attrs.queue_name
+    if attrs.account is not None:
+        system['bank'] = attrs.account
+    jobspec: Dict[str, Any] = {'version': 1, 'resources': _resources(res),
+                               'attributes': {'system': system}}
+    sub = Submission(jobspec)
+    task_count: Dict[str, int] = {'per_slot': 1} if flux_started else {'total': 1}
+    shell = '/bin/bash' if (pre or post) and os.path.exists('/bin/bash') else '/bin/sh'
+    d = directory or ''
+
+    if flux_started and nprocs > 1 and (pre or post):
+        sub.mode = 'nested'
+        ranks = [flux_command, 'run'] + _flux_run_options(res) + [
+            '--', '/bin/sh', '-c', TASK_SH, 'psij-flux', '', flux_command, 'nodefile', '', '']
+        command = [flux_command, 'broker', shell, '-c', LEAD_SH, 'psij-flux', d, flux_command,
+                   pre, post] + ranks + argv
+        opts = system['shell']['options']
+        opts['per-resource'] = {'type': 'node'}
+        opts['mpi'] = 'none'
+        opts['exit-timeout'] = 'none'
+        task_count = {'per_slot': 1}
+    else:
+        if not flux_started and launcher != SINGLE:
+            if not launch_command:
+                raise InvalidJobException('launcher %r gave no command' % launcher)
+            argv = list(launch_command)
+        nodefile = (flux_started and nprocs > 1) or (not flux_started and launcher != SINGLE)
+        if not d and not nodefile and not pre and not post:
+            sub.mode = 'direct'
+            command = argv
+        else:
+            sub.mode = 'wrapped'
+            command = [shell, '-c', TASK_SH, 'psij-flux', d, flux_command,
+                       'nodefile' if nodefile else '', pre, post] + argv
+    jobspec['tasks'] = [{'command': command, 'slot': 'task', 'count': task_count}]
+    apply_custom_attributes(attrs.custom_attributes or {}, jobspec, sub)
+    return sub
