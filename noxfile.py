@@ -230,12 +230,13 @@ def conformance_flux(session: nox.Session) -> None:
 
 
 # Sessions that share a scheduler's daemons run one after the other, in one group (the LSF
-# simulator runs its jobs on Slurm, whose fault test stops slurmctld); the groups run side by
-# side, at most PSIJ_CI_PARALLEL (default 3) at a time.
+# simulator and psij-launchers' srun tests run their jobs on Slurm, whose fault test stops
+# slurmctld); the groups run side by side, at most PSIJ_CI_PARALLEL (default 3) at a time.
 GROUPS: list[list[str]] = [
-    ["tests(package='psij-core')", "tests(package='psij-launchers')", 'conformance_local'],
-    ["tests(package='psij-slurm')", 'conformance_slurm', "tests(package='psij-lsf')",
-     'conformance_lsf'],
+    ["tests(package='psij-core')", 'conformance_local'],
+    # psij-launchers' srun tests run on Slurm, whose fault test stops slurmctld for a minute
+    ["tests(package='psij-launchers')", "tests(package='psij-slurm')", 'conformance_slurm',
+     "tests(package='psij-lsf')", 'conformance_lsf'],
     ["tests(package='psij-pbs')", 'conformance_pbs'],
     ["tests(package='psij-flux')", 'conformance_flux'],
     ["tests(package='psij-sge')", 'conformance_sge'],
