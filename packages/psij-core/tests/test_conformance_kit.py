@@ -112,6 +112,12 @@ def test_kit_catches_broken_executor(tmp_path: Path, executor: str, selection: s
     for name in must_pass:
         assert got.get(name) == 'passed', '%s: %s\n%s' % (name, got.get(name), out)
     assert report['summary']['failed'] >= len(must_fail)
+    # the failures are listed last, with a reason, and in the JSON report
+    failures = {f['check']: f['reason'] for f in report['failures']}
+    tail = out[out.index('psij conformance:'):]
+    for name in must_fail:
+        assert failures.get(name), (name, report['failures'])
+        assert 'FAILED %s: ' % name in tail, tail
 
 
 def test_cli_writes_reports_and_fails_on_failure(tmp_path: Path) -> None:

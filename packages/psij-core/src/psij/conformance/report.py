@@ -111,6 +111,9 @@ class ReportCollector:
             'unknown_capabilities': info.unknown_capabilities if info else [],
             'scheduler_view': info.scheduler_view if info else False,
             'summary': counts,
+            'failures': [{'check': c['check'], 'outcome': c['outcome'],
+                          'reason': ((c['message'] or '').strip().splitlines() or [''])[0]}
+                         for c in self.checks.values() if c['outcome'] in ('failed', 'error')],
             'checks': list(self.checks.values()),
         }
 
@@ -138,3 +141,11 @@ class ReportCollector:
             tr.write_line('skipped %s: %s' % (c['check'], c['message']))
         if self.path is not None:
             tr.write_line('JSON report: %s' % self.path)
+        # the failures last, where people look: the check and the first line of its reason
+        bad = [c for c in self.checks.values() if c['outcome'] in ('failed', 'error')]
+        for c in bad:
+            first = (c['message'] or '').strip().splitlines()
+            tr.write_line('%s %s: %s' % ('FAILED' if c['outcome'] == 'failed' else 'ERROR',
+                                         c['check'], first[0] if first else ''), red=True)
+        if bad:
+            tr.write_line('%d check(s) failed against %s' % (len(bad), info.executor), red=True)
