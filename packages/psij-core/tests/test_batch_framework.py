@@ -535,3 +535,14 @@ def test_a_missing_hook_or_job_id_variable_is_named_before_the_first_job(tmp_pat
 
     with pytest.raises(TypeError, match='job_id_variable'):
         NoIdVariable(config=cfg)
+
+
+def test_the_script_can_be_seen_without_submitting(sched, tmp_path):
+    ex = make_executor(tmp_path)
+    job = Job(JobSpec('/bin/echo', ['$(id)'], attributes=JobAttributes(
+        custom_attributes={'fake.partition': 'p1'})))
+    text = ex.script_for(job)
+    assert text.startswith('#!/bin/bash\n') and "'$(id)'" in text
+    assert job.status.state is JobState.NEW and job.executor is None and not os.listdir(sched)
+    ex.submit(job)  # still submittable
+    assert job.wait(timeout=30).state is JobState.COMPLETED

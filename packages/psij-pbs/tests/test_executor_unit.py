@@ -357,3 +357,17 @@ def test_work_directory_is_private(ex: PBSJobExecutor, bin_dir: Path) -> None:
     mode = os.stat(ex.work_directory).st_mode
     assert stat.S_IMODE(mode) == 0o700
     ex.cancel(job)
+
+
+def test_psij_script_shows_the_pbs_script(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    psij = Path(sys.executable).parent / 'psij'
+    p = subprocess.run([str(psij), 'script', '-x', 'pbs', '--name', 'a b', '--nodes', '2', '--',
+                        '/bin/echo', '$(id)'], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert '#PBS -N a_b\n' in p.stdout and '#PBS -l select=2:' in p.stdout
+    assert "'$(id)'" in p.stdout
+    p = subprocess.run([str(psij), 'script', '-x', 'local', '--', '/bin/true'],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and 'writes no submit script' in p.stderr

@@ -64,6 +64,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _common(p)
     p.set_defaults(func=cmd_list)
 
+    p = sub.add_parser('script', help='print the submit script a batch executor would write '
+                       'for a job, without submitting it')
+    _spec_args(p)
+    p.set_defaults(func=cmd_script)
+
     p = sub.add_parser('validate', help='check a JSON job specification')
     p.add_argument('file', help='a JSON job specification ("-" for standard input)')
     p.add_argument('--json', action='store_true', help='print JSON')
@@ -380,6 +385,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         for i in ids:
             print(i)
+    return 0
+
+
+def cmd_script(args: argparse.Namespace) -> int:
+    """``psij script``: prints the batch script of a job, submits nothing."""
+    from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
+    try:
+        spec = build_spec(args, inherit_stdio=False)
+        ex = _executor(args)
+        if not isinstance(ex, BatchSchedulerExecutor):
+            return _error('the %s executor writes no submit script (only batch-scheduler '
+                          'executors do)' % args.executor)
+        sys.stdout.write(ex.script_for(Job(spec)))
+    except (InvalidJobException, ValueError, OSError) as e:
+        return _error(e)
     return 0
 
 

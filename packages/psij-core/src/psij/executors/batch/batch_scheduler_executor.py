@@ -435,6 +435,24 @@ class BatchSchedulerExecutor(JobExecutor):
             secs += 1  # never ask for less than the user did
         return '%d:%02d:%02d' % (secs // 3600, secs // 60 % 60, secs % 60)
 
+    def script_for(self, job: Job) -> str:
+        """
+        The submit script `job` would get, without submitting it (for reviews, e.g. ``psij
+        script``); the job is left unsubmitted and unbound.
+
+        :raises InvalidJobException: for a job that `submit` would refuse before writing it.
+        """
+        import io
+        spec = self._check_job(job)
+        try:
+            if not isinstance(spec.resources, ResourceSpecV1):
+                raise InvalidJobException('Only ResourceSpecV1 resources are supported')
+            buf = io.StringIO()
+            self.generate_submit_script(job, self._create_script_context(job), buf)
+            return buf.getvalue()
+        finally:
+            job.executor = None
+
     # -- JobExecutor -----------------------------------------------------------------------------
 
     def submit(self, job: Job) -> None:
