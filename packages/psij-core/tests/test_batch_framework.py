@@ -5,10 +5,19 @@ import pathlib
 import sys
 import threading
 import time
+from datetime import timedelta
 from typing import Dict, List
 
 import pytest
-from psij import InvalidJobException, Job, JobAttributes, JobSpec, JobState, JobStatus
+from psij import (
+    InvalidJobException,
+    Job,
+    JobAttributes,
+    JobSpec,
+    JobState,
+    JobStatus,
+    ResourceSpecV1,
+)
 from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutor,
     BatchSchedulerExecutorConfig,
@@ -545,4 +554,36 @@ def test_the_script_can_be_seen_without_submitting(sched, tmp_path):
     assert text.startswith('#!/bin/bash\n') and "'$(id)'" in text
     assert job.status.state is JobState.NEW and job.executor is None and not os.listdir(sched)
     ex.submit(job)  # still submittable
+    assert job.wait(timeout=30).state is JobState.COMPLETED
+
+
+class QueueOnlyExecutor(FakeExecutor):
+    """Passes only a queue to its scheduler."""
+
+    honoured_fields = frozenset({'queue_name'})
+
+
+@pytest.mark.parametrize('spec_kw, field', [
+    ({'attributes': JobAttributes(account='a')}, 'JobAttributes.account'),
+    ({'attributes': JobAttributes(duration=timedelta(minutes=3))}, 'JobAttributes.duration'),
+    ({'resources': ResourceSpecV1(memory=2**20)}, 'ResourceSpecV1.memory'),
+    ({'resources': ResourceSpecV1(node_count=2)}, 'ResourceSpecV1.node_count'),
+    ({'attributes': JobAttributes(custom_attributes={'fake.qos': 'x'})},
+     'JobAttributes.custom_attributes'),
+])
+def test_fields_the_subclass_does_not_honour_are_refused(sched, tmp_path, spec_kw, field):
+    ex = QueueOnlyExecutor(config=BatchSchedulerExecutorConfig(work_directory=tmp_path / 'w'))
+    job = Job(JobSpec('/bin/true', **spec_kw))
+    with pytest.raises(InvalidJobException, match=field.replace('.', r'\.')):
+        ex.submit(job)
+    assert job.status.state is JobState.NEW and job.executor is None and not os.listdir(sched)
+
+
+def test_fields_the_subclass_honours_or_leaves_at_default_are_accepted(sched, tmp_path):
+    ex = QueueOnlyExecutor(config=BatchSchedulerExecutorConfig(
+        work_directory=tmp_path / 'w', queue_polling_interval=0.5,
+        initial_queue_polling_delay=0.1, file_check_interval=0.1))
+    job = Job(JobSpec('/bin/true', attributes=JobAttributes(
+        queue_name='q', custom_attributes={'slurm.qos': 'for another executor'})))
+    ex.submit(job)
     assert job.wait(timeout=30).state is JobState.COMPLETED

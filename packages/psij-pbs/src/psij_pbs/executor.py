@@ -77,6 +77,7 @@ from typing import Any, Collection, Dict, List, Optional
 
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import (
+    SCHEDULER_FIELDS,
     BatchSchedulerExecutor,
     BatchSchedulerExecutorConfig,
     InvalidJobStateError,
@@ -186,6 +187,9 @@ class PbsExecutorBase(BatchSchedulerExecutor):
     """
 
     job_id_variable = 'PBS_JOBID'
+
+    honoured_fields = SCHEDULER_FIELDS
+    """Every scheduler-dependent field reaches the scheduler (see the module documentation)."""
     """PBS's variable holding the job id inside the job."""
 
     transient_errors = _TRANSIENT

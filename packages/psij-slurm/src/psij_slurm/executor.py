@@ -69,6 +69,7 @@ from typing import Any, Collection, Dict, List, Optional
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch import job_files
 from psij.executors.batch.batch_scheduler_executor import (
+    SCHEDULER_FIELDS,
     BatchSchedulerExecutor,
     BatchSchedulerExecutorConfig,
     InvalidJobStateError,
@@ -168,6 +169,9 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
 
     _NAME_ = 'slurm'
     job_id_variable = 'SLURM_JOB_ID'
+
+    honoured_fields = SCHEDULER_FIELDS
+    """Every scheduler-dependent field reaches the scheduler (see the module documentation)."""
     """Slurm's variable holding the job id inside the job."""
 
     def __init__(self, url: Optional[str] = None,

@@ -118,6 +118,45 @@ def check_status_exit_code(command: str, exit_code: int, out: str) -> None:
         raise RuntimeError('%s failed with exit code %d: %s' % (command, exit_code, out))
 
 
+SCHEDULER_FIELDS = frozenset({
+    'queue_name', 'account', 'reservation_id', 'duration', 'custom_attributes', 'node_count',
+    'process_count', 'processes_per_node', 'cpu_cores_per_process', 'gpu_cores_per_process',
+    'memory', 'exclusive_node_use'})
+"""Fields of `JobAttributes` and `ResourceSpecV1` whose meaning depends on the scheduler."""
+
+
+def fields_set(spec: Any, scheduler: str) -> List[tuple[str, str]]:
+    """(field, its full name) of each of `SCHEDULER_FIELDS` that `spec` sets: not left at its
+    default (a ``duration`` of 10 minutes, PSI/J's default, counts as not set; counts above 1
+    count as set; custom attributes count if one is for `scheduler`)."""
+    from psij.job_attributes import JobAttributes
+    out = []
+    attrs = spec.attributes
+    for name in ('queue_name', 'account', 'reservation_id'):
+        if getattr(attrs, name, None) is not None:
+            out.append((name, 'JobAttributes.' + name))
+    if attrs.duration != JobAttributes().duration:
+        out.append(('duration', 'JobAttributes.duration'))
+    if any(k.startswith(scheduler + '.') for k in (attrs.custom_attributes or {})):
+        out.append(('custom_attributes', 'JobAttributes.custom_attributes'))
+    res = spec.resources
+    if isinstance(res, ResourceSpecV1):
+        for name, value in (('node_count', res.computed_node_count),
+                            ('process_count', res.computed_process_count),
+                            ('processes_per_node', res.computed_processes_per_node)):
+            if value > 1:
+                out.append((name, 'ResourceSpecV1.' + name))
+        if res.cpu_cores_per_process is not None:
+            out.append(('cpu_cores_per_process', 'ResourceSpecV1.cpu_cores_per_process'))
+        if res.gpu_cores_per_process:
+            out.append(('gpu_cores_per_process', 'ResourceSpecV1.gpu_cores_per_process'))
+        if res.memory is not None:
+            out.append(('memory', 'ResourceSpecV1.memory'))
+        if res.exclusive_node_use:
+            out.append(('exclusive_node_use', 'ResourceSpecV1.exclusive_node_use'))
+    return out
+
+
 _REQUIRED_HOOKS = {
     'get_submit_command': 'get_submit_command(job, submit_file_path) -> the command that '
                           'submits the script, e.g. ["sbatch", str(submit_file_path)]',
@@ -172,6 +211,16 @@ class BatchSchedulerExecutor(JobExecutor):
     """The environment variable that holds the job's native id inside the job (the scheduler
     sets it: ``SLURM_JOB_ID``, ``PBS_JOBID``...). Required when the base writes the script
     (the job's start and exit-code files are named after it)."""
+
+    honoured_fields: Optional[frozenset[str]] = None
+    """
+    The scheduler-dependent fields this executor passes to its scheduler, out of
+    `SCHEDULER_FIELDS` (the base handles the rest: name, directory, environment, stdio,
+    pre/post-launch, launcher). A job that sets any other of them (a queue for a scheduler
+    without queues, memory the subclass does not request...) is refused at submit with
+    `InvalidJobException` naming the field, instead of running without it. `None` (psij-python
+    style subclasses that do not declare them): nothing is refused.
+    """
 
     supports_staging = False
     """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``); the base
@@ -472,6 +521,14 @@ class BatchSchedulerExecutor(JobExecutor):
                     raise InvalidJobException(
                         'JobSpec.%s: the %s executor does not stage files; it refuses the job '
                         'rather than run it without its files' % (field, self._scheduler()))
+        honoured = type(self).honoured_fields
+        if honoured is not None:
+            for field, full in fields_set(spec, self._scheduler()):
+                if field not in honoured:
+                    job.executor = None
+                    raise InvalidJobException(
+                        '%s: the %s executor does not pass it to its scheduler; it refuses the '
+                        'job rather than run it without it' % (full, self._scheduler()))
         script = self.work_directory / (job.id + job_files.SCRIPT_SUFFIX)
         created = False
         with self._cancel_lock:
