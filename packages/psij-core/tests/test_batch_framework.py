@@ -587,3 +587,18 @@ def test_fields_the_subclass_honours_or_leaves_at_default_are_accepted(sched, tm
         queue_name='q', custom_attributes={'slurm.qos': 'for another executor'})))
     ex.submit(job)
     assert job.wait(timeout=30).state is JobState.COMPLETED
+
+
+def test_not_inheriting_the_environment_is_done_by_the_base(sched, tmp_path, monkeypatch):
+    # the fake scheduler passes the submitter's environment through, as many would
+    monkeypatch.setenv('PSIJ_T_SENTINEL', "from the submitter $(x) 'q'")
+    out = tmp_path / 'env.txt'
+    ex = make_executor(tmp_path)
+    _, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'env'], stdout_path=out,
+                               inherit_environment=False, environment={'MINE': 'kept'}))
+    assert st.state is JobState.COMPLETED
+    env = out.read_text()
+    assert 'PSIJ_T_SENTINEL' not in env and 'MINE=kept\n' in env and 'PATH=' in env
+    assert 'FAKE_JOB_ID=' in env  # what the scheduler sets stays
+    _, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'env'], stdout_path=out))
+    assert 'PSIJ_T_SENTINEL=' in out.read_text()

@@ -189,6 +189,10 @@ class PbsExecutorBase(BatchSchedulerExecutor):
     job_id_variable = 'PBS_JOBID'
 
     honoured_fields = SCHEDULER_FIELDS
+
+    scheduler_isolates_environment = True
+    """Without ``inherit_environment`` the scheduler gives the job none of the submitter's
+    environment (see the module documentation)."""
     """Every scheduler-dependent field reaches the scheduler (see the module documentation)."""
     """PBS's variable holding the job id inside the job."""
 

@@ -171,6 +171,10 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
     job_id_variable = 'SLURM_JOB_ID'
 
     honoured_fields = SCHEDULER_FIELDS
+
+    scheduler_isolates_environment = True
+    """Without ``inherit_environment`` the scheduler gives the job none of the submitter's
+    environment (see the module documentation)."""
     """Every scheduler-dependent field reaches the scheduler (see the module documentation)."""
     """Slurm's variable holding the job id inside the job."""
 

@@ -118,6 +118,20 @@ def check_status_exit_code(command: str, exit_code: int, out: str) -> None:
         raise RuntimeError('%s failed with exit code %d: %s' % (command, exit_code, out))
 
 
+_LOGIN_VARIABLES = frozenset({'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'TERM', 'TZ',
+                              'TMPDIR', 'PWD', 'OLDPWD', 'SHLVL', '_'})
+
+
+def _drop_inherited_environment() -> List[str]:
+    """Shell lines that unset each variable still holding the submitting process's value."""
+    lines = []
+    for name, value in sorted(os.environ.items()):
+        if name in _LOGIN_VARIABLES or not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', name):
+            continue
+        lines.append('[ "${%s-}" != %s ] || unset %s' % (name, quote(value), name))
+    return lines
+
+
 SCHEDULER_FIELDS = frozenset({
     'queue_name', 'account', 'reservation_id', 'duration', 'custom_attributes', 'node_count',
     'process_count', 'processes_per_node', 'cpu_cores_per_process', 'gpu_cores_per_process',
@@ -221,6 +235,13 @@ class BatchSchedulerExecutor(JobExecutor):
     `InvalidJobException` naming the field, instead of running without it. `None` (psij-python
     style subclasses that do not declare them): nothing is refused.
     """
+
+    scheduler_isolates_environment = False
+    """Whether the subclass has its scheduler start jobs without the submitter's environment
+    when ``inherit_environment`` is false (Slurm's ``--export=NONE``). If not, the base does it:
+    the script unsets every variable that still has the value it had in the submitting
+    process, except those a login gives every job (``PATH``, ``HOME``, ``USER``...); variables
+    the scheduler set, or set to other values, stay."""
 
     supports_staging = False
     """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``); the base
@@ -416,6 +437,8 @@ class BatchSchedulerExecutor(JobExecutor):
         if spec.directory is not None:
             lines.append('cd -- %s || { echo "psij: cannot change to the job directory"; '
                          '_psij_end 1; }' % quote(str(spec.directory)))
+        if not spec.inherit_environment and not self.scheduler_isolates_environment:
+            lines.extend(_drop_inherited_environment())
         for name, value in (spec.environment or {}).items():
             lines.append(env_assignment(name, value))
         node_lines = self.nodefile_commands(job)
