@@ -30,9 +30,11 @@ TEST_WITH: dict[str, list[str]] = {
     'psij-slurm': ['psij-launchers'],
     'psij-pbs': ['psij-launchers'],
     'psij-flux': ['psij-launchers'],
+    'psij-lsf': ['psij-launchers'],
 }
 PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
+LSF_SIM = ROOT / 'packages' / 'psij-lsf' / 'tests' / 'lsf_sim' / 'bin'
 FLUX_PREFIX = pathlib.Path(os.environ.get('PSIJ_FLUX_PREFIX', '/opt/flux'))
 FLUX_URI_FILE = pathlib.Path('/run/flux-psij/uri')  # written by ci/flux/start-flux.sh
 
@@ -209,6 +211,25 @@ def conformance_pbs(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance_lsf(session: nox.Session) -> None:
+    """The kit against `lsf` on the LSF simulator, whose jobs run on the real Slurm cluster
+    (LSF itself cannot be installed here), with `single` and `jsrun` (ranks over 2 nodes), and
+    queue, project and a custom attribute checked in LSF's view (`bjobs`)."""
+    if not _slurm_up():
+        if os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+            session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1 (the LSF '
+                          'simulator runs its jobs on Slurm)')
+        session.skip('no Slurm controller answers: skipping the kit against lsf')
+    _kit_session(session)
+    env = {'PATH': '%s:%s' % (LSF_SIM, os.environ.get('PATH', ''))}
+    for launcher in ('single', 'jsrun'):
+        session.run('psij', 'conformance', 'lsf', '--launcher', launcher, '--queue', 'debug',
+                    '--account', 'psijproj', '--attr', 'lsf.Jd=psijconf',
+                    '--scheduler-view', 'psij_lsf.conformance:scheduler_view',
+                    '--report-dir', str(REPORTS / ('conformance-lsf-%s' % launcher)), env=env)
+
+
+@nox.session
 def conformance_flux(session: nox.Session) -> None:
     """The kit against `flux` on the 2-node Flux instance of ci/flux, with every launcher
     (Flux starts the ranks itself) and the scheduler's view of bank and custom attributes;
@@ -333,6 +354,12 @@ def bench(session: nox.Session) -> None:
         session.run('python', 'bench/bench_slurm.py', '--jobs', '500')
     else:
         session.warn('no Slurm controller answers: skipping the Slurm benchmark')
+    if _slurm_up():
+        session.run('python', 'bench/bench_lsf.py', '--jobs', '200')
+    if 'FLUX_URI' in _flux_env() or os.environ.get('FLUX_URI'):
+        session.install('cffi>=1.15', 'ply', 'pyyaml')
+        session.run('python', 'bench/bench_flux.py', '--jobs', '500', '--psij-python',
+                    str(ref / 'bin' / 'python'), env=_flux_env())
     if _pbs_up():
         session.run('python', 'bench/bench_pbs.py', '--jobs', '300', '--psij-python-venv',
                     str(ref))
