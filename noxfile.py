@@ -76,8 +76,9 @@ def typecheck(session: nox.Session) -> None:
     _install_with_core(session, *PACKAGES)
     for name in PACKAGES:
         session.run('mypy', '--strict', 'packages/%s/src' % name)
-    session.install('examples/psij-executor-example')
-    session.run('mypy', '--strict', 'examples/psij-executor-example/src')
+    for example in ('psij-executor-example', 'psij-batch-example'):
+        session.install('examples/%s' % example)
+        session.run('mypy', '--strict', 'examples/%s/src' % example)
 
 
 @nox.session
@@ -150,20 +151,25 @@ def _mpirun_env(launcher: str) -> dict[str, str]:
 @nox.session
 def conformance_local(session: nox.Session) -> None:
     """The conformance kit against `local` with every launcher available here, and against
-    the example third-party executor installed from its own wheel."""
+    the two example third-party executors installed from their own wheels."""
     _kit_session(session)
     for launcher in _local_launchers(session):
         session.run('psij', 'conformance', 'local', '--launcher', launcher, '--report-dir',
                     str(REPORTS / ('conformance-local-%s' % launcher)),
                     env=_mpirun_env(launcher))
-    # the third-party path: an executor distribution built and installed from its own wheel
+    # the third-party path: executor distributions built and installed from their own wheels,
+    # a plain JobExecutor and one on the batch framework (with its toy scheduler)
     dist = pathlib.Path(tempfile.mkdtemp(prefix='psij-example-'))
-    session.run('python', '-m', 'build', '--wheel', '--outdir', str(dist),
-                'examples/psij-executor-example', silent=True)
+    for example in ('psij-executor-example', 'psij-batch-example'):
+        session.run('python', '-m', 'build', '--wheel', '--outdir', str(dist),
+                    'examples/%s' % example, silent=True)
     session.install(*[str(w) for w in dist.glob('*.whl')])
     session.run('psij', 'plugins')
     session.run('psij', 'conformance', 'example', '--report-dir',
                 str(REPORTS / 'conformance-example'))
+    session.run('psij', 'conformance', 'toybatch', '--report-dir',
+                str(REPORTS / 'conformance-toybatch'),
+                env={'TOYQ_DIR': tempfile.mkdtemp(prefix='toyq-')})
     shutil.rmtree(dist)
 
 

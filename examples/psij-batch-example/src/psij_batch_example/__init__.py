@@ -1,0 +1,1 @@
+"""An example third-party batch executor: ``toybatch``, on the toy scheduler ``toyq``."""

@@ -1,0 +1,5 @@
+from psij.conformance import ConformanceSuite
+
+
+class TestToyBatchExecutor(ConformanceSuite):
+    executor = 'toybatch'
