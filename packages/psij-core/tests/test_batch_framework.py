@@ -197,7 +197,7 @@ def test_outage_of_the_status_command_fails_no_job(sched, tmp_path):
         assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
 
 
-def test_one_status_command_per_cycle_for_all_jobs_and_one_thread(sched, tmp_path):
+def test_one_status_command_per_cycle_for_all_jobs_and_two_threads(sched, tmp_path):
     executors = [make_executor(tmp_path / str(i), poll=0.2) for i in range(3)]
     before = threading.active_count()
     held = JobAttributes(custom_attributes={'fake.hold': 'true'})
@@ -216,7 +216,8 @@ def test_one_status_command_per_cycle_for_all_jobs_and_one_thread(sched, tmp_pat
         time.sleep(0.1)
     # one status command asked about all the jobs of all three executors at once
     assert any(set(c.split()) == ids for c in calls)
-    assert threading.active_count() - before <= 1
+    # the engine's two threads (files, status command), whatever the number of jobs
+    assert threading.active_count() - before <= 2
     # no per-job status commands: once all were submitted, every call was for all of them
     first = next(i for i, c in enumerate(calls) if set(c.split()) == ids)
     assert all(set(c.split()) == ids for c in calls[first:])
@@ -602,3 +603,25 @@ def test_not_inheriting_the_environment_is_done_by_the_base(sched, tmp_path, mon
     assert 'FAKE_JOB_ID=' in env  # what the scheduler sets stays
     _, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'env'], stdout_path=out))
     assert 'PSIJ_T_SENTINEL=' in out.read_text()
+
+
+class SlowStatusExecutor(FakeExecutor):
+    """Its status command takes 8 s, as a qstat of hundreds of jobs on a busy server may."""
+
+    def get_status_command(self, ids):
+        return ['/bin/sh', '-c', 'sleep 8; exec "$@"', 'sh', sys.executable, FAKE, 'status',
+                *ids]
+
+
+def test_a_slow_status_command_does_not_delay_what_the_files_tell(sched, tmp_path):
+    ex = SlowStatusExecutor(config=BatchSchedulerExecutorConfig(
+        work_directory=tmp_path / 'w', queue_polling_interval=0.5,
+        initial_queue_polling_delay=0.0, file_check_interval=0.1))
+    blocker = Job(JobSpec('/bin/sleep', ['30']))
+    ex.submit(blocker)
+    time.sleep(0.5)  # a status command is running now, for 8 s
+    _, st, _ = run(ex, JobSpec('/bin/true'))
+    assert st.state is JobState.COMPLETED
+    # the fake scheduler logs each status call when it answers: none had answered yet
+    assert not (sched / 'status.log').exists(), 'the job was noticed only by a status command'
+    blocker.cancel()

@@ -1,7 +1,7 @@
 """
 One status engine per scheduler per process, shared by all executor instances of it.
 
-Its single thread does two things for all active jobs:
+Its thread does two things for all active jobs:
 
 - every `file_check_interval` seconds it looks at the files running jobs write in the work
   directory (start, exit code): cheap local checks that report ACTIVE and final states within
@@ -10,7 +10,9 @@ Its single thread does two things for all active jobs:
   runs **one** bulk status command for all active jobs; the scheduler is the authority on
   QUEUED, cancellations and scheduler-side failures (time limit, memory, node failure).
 
-A failing status command is retried with exponential backoff and logged; jobs keep their last
+The status command runs in a second thread of the engine, so that a slow scheduler (a
+``qstat`` of a few hundred jobs takes seconds on a busy server) never delays what the files
+tell. A failing status command is retried with exponential backoff and logged; jobs keep their last
 known state meanwhile. A job is declared lost only after the scheduler stopped listing it on two
 polls in a row, recorded no exit code, and the executor's `get_final_status` knows nothing.
 With no active job the thread waits on a condition and does not wake up.
@@ -40,7 +42,7 @@ MISSING_POLLS_BEFORE_LOST = 2
 
 
 class _Tracked:
-    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code')
+    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code', 'done')
 
     def __init__(self, job: Job, executor: BatchSchedulerExecutor,
                  submitted: Optional[float]) -> None:
@@ -52,6 +54,8 @@ class _Tracked:
         """The job recorded a non-zero exit code; the next poll gives the scheduler's verdict."""
         self.code: Optional[int] = None
         """That exit code (the file may be gone by then if another `Job` followed the job)."""
+        self.done = False
+        """Its final state is being reported (by one of the engine's two threads, once)."""
 
     def exit_code(self, native_id: str) -> Optional[int]:
         """The exit code the job recorded, if any."""
@@ -88,6 +92,11 @@ class StatusEngine:
         self._jobs: Dict[str, _Tracked] = {}
         """Keyed by `Job.id`: two `Job` objects may follow one native job (attach)."""
         self._thread: Optional[threading.Thread] = None
+        self._poller: Optional[threading.Thread] = None
+        self._poll_busy = False
+        """A status command runs now (in the poller thread)."""
+        self._poll_batch: Optional[List[tuple[str, _Tracked]]] = None
+        """The jobs the poller thread is to ask about next."""
         self._poll_requested = False
         self._next_poll = 0.0
         self._backoff = 0.0
@@ -169,21 +178,56 @@ class StatusEngine:
                                         for t in self._jobs.values())
                     self._next_poll = now + max(poll_interval, self._backoff)
                     self._poll_requested = True
-                wake = min(next_files, self._next_poll)
+                # while a status command runs, only the files are looked at
+                wake = next_files if self._poll_busy else min(next_files, self._next_poll)
                 if wake > now:
                     self._cv.wait(wake - now)
                     continue
                 jobs = self._items_locked()
-                do_poll = self._next_poll <= now
+                if not self._poll_busy and self._next_poll <= now:
+                    self._poll_requested = False
+                    self._poll_busy = True
+                    self._poll_batch = jobs
+                    if self._poller is None:
+                        self._poller = threading.Thread(target=self._run_poller, daemon=True,
+                                                        name='psij-%s-poll' % self.key)
+                        self._poller.start()
+                    self._cv.notify_all()
             if next_files <= now:
                 if self._check_files(jobs):
                     self.request_poll(0.0)  # let the scheduler confirm how they ended
                 next_files = time.monotonic() + file_interval
-            if do_poll:
-                with self._cv:
-                    self._poll_requested = False
-                    jobs = self._items_locked()
+
+    def _run_poller(self) -> None:
+        """The poller thread: runs the status commands the engine's thread hands it."""
+        while True:
+            with self._cv:
+                while self._poll_batch is None:
+                    self._cv.wait()
+                jobs, self._poll_batch = self._poll_batch, None
+            try:
                 self._poll(jobs)
+            except Exception:
+                logger.exception('%s status engine failed to poll; retrying later', self.key)
+                with self._cv:
+                    self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
+                    self._next_poll = time.monotonic() + self._backoff
+                    self._poll_requested = True
+            finally:
+                with self._cv:
+                    self._poll_busy = False
+                    self._cv.notify_all()
+
+    def _finish(self, t: _Tracked, code: Optional[int], st: Optional[JobStatus]) -> None:
+        """Reports the job's final state, once whichever thread gets there first."""
+        with self._cv:
+            if t.done:
+                return
+            t.done = True
+        try:
+            t.executor._finish(t.job, code, st)
+        finally:
+            self._forget(t)
 
     def _items_locked(self) -> List[tuple[str, _Tracked]]:
         return [(t.job.native_id or '', t) for t in self._jobs.values()]
@@ -200,7 +244,7 @@ class StatusEngine:
         ended = False
         for native_id, t in jobs:
             ex = t.executor
-            if t.job.status.state.final:
+            if t.done or t.job.status.state.final:
                 self._forget(t)
                 continue
             wd = str(ex.work_directory)
@@ -214,8 +258,7 @@ class StatusEngine:
             else:
                 code = ex._read_exit_code(native_id)
             if code == 0:
-                ex._finish(t.job, code, None)
-                self._forget(t)
+                self._finish(t, code, None)
                 continue
             if code is not None:
                 # a failure: the scheduler may know why (time limit, memory, node failure),
@@ -243,13 +286,13 @@ class StatusEngine:
         for group in groups.values():
             if not self._poll_group(group):
                 failed += 1
-        if failed == len(groups):
-            self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
-            with self._cv:
+        with self._cv:
+            if failed == len(groups):
+                self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
                 self._next_poll = time.monotonic() + self._backoff
                 self._poll_requested = True
-        else:
-            self._backoff = 0.0
+            else:
+                self._backoff = 0.0
 
     def _poll_group(self, jobs: List[tuple[str, _Tracked]]) -> bool:
         """One status command for `jobs` (which share their executor's commands); False if
@@ -267,23 +310,20 @@ class StatusEngine:
         missing = []
         for nid, t in jobs:
             st = statuses.get(nid)
-            if t.job.status.state.final:
+            if t.done or t.job.status.state.final:
                 self._forget(t)
             elif st is None:
                 t.missing += 1
                 if t.exit_code(nid) is not None:
-                    t.executor._finish(t.job, t.exit_code(nid), None)
-                    self._forget(t)
+                    self._finish(t, t.exit_code(nid), None)
                 elif t.missing >= MISSING_POLLS_BEFORE_LOST:
                     missing.append((nid, t))
             else:
                 t.missing = 0
                 if st.state.final:
-                    t.executor._finish(t.job, t.exit_code(nid), st)
-                    self._forget(t)
+                    self._finish(t, t.exit_code(nid), st)
                 elif t.ended:
-                    t.executor._finish(t.job, t.exit_code(nid), None)
-                    self._forget(t)
+                    self._finish(t, t.exit_code(nid), None)
                 else:
                     if st.state is JobState.ACTIVE:
                         t.active = True
@@ -307,8 +347,7 @@ class StatusEngine:
                 st = JobStatus(JobState.FAILED, message='The job left the %s queue without '
                                'recording an exit code, and the scheduler has no record of how '
                                'it ended' % self.key)
-            t.executor._finish(t.job, code, st)
-            self._forget(t)
+            self._finish(t, code, st)
 
 
 after_fork_in_child(StatusEngine._forget_after_fork)
