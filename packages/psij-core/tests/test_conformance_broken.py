@@ -42,8 +42,36 @@ UNSUPPORTED = {
 }
 
 
+_BACKEND_VIEW: Dict[str, Dict[str, Any]] = {}
+"""What each job's "backend" was given, by native id (see `scheduler_view`)."""
+
+
+def scheduler_view(native_id: str) -> Dict[str, Any]:
+    """The kit's scheduler-view hook for these executors."""
+    return _BACKEND_VIEW[native_id]
+
+
 class Reference(Base):
     """The example executor, unchanged: it must pass the kit."""
+
+    def submit(self, job: Job) -> None:
+        super().submit(job)
+        assert job.spec is not None and job.native_id is not None
+        attrs = job.spec.attributes
+        _BACKEND_VIEW[job.native_id] = {
+            'queue': self._queue_given(job), 'account': attrs.account,
+            'walltime': int(attrs.duration.total_seconds()), 'node_count': 1}
+
+    def _queue_given(self, job: Job) -> Optional[str]:
+        assert job.spec is not None
+        return job.spec.attributes.queue_name
+
+
+class DropsQueue(Reference):
+    """Accepts a queue name and silently leaves it out: the backend uses its default."""
+
+    def _queue_given(self, job: Job) -> Optional[str]:
+        return None
 
 
 class CompletedForNonZero(Base):
@@ -133,6 +161,7 @@ EXECUTORS = {
     'broken-two-finals': TwoFinalStates,
     'broken-ignores-cancel': IgnoresCancel,
     'broken-runs-invalid': RunsInvalidJobs,
+    'broken-drops-queue': DropsQueue,
 }
 
 
