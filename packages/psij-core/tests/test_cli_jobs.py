@@ -41,7 +41,8 @@ def test_run_json(env):
     assert p.returncode == 3
     lines = [json.loads(line) for line in p.stderr.splitlines()]
     assert lines[-1]['state'] == 'FAILED' and lines[-1]['exit_code'] == 3
-    assert [d['state'] for d in lines] == ['QUEUED', 'STAGE_IN', 'ACTIVE', 'FAILED']
+    assert [d['state'] for d in lines] == ['QUEUED', 'STAGE_IN', 'ACTIVE', 'STAGE_OUT',
+                                           'CLEANUP', 'FAILED']
     assert lines[2]['native_id']
 
 

@@ -45,8 +45,9 @@ def test_status_never_moves_backwards_and_only_one_final_state():
     assert j._set_status(JobStatus(JobState.FAILED, exit_code=3, message='boom'))
     assert not j._set_status(JobStatus(JobState.COMPLETED))
     assert not j._set_status(JobStatus(JobState.CANCELED))
+    # a job that ran passes through STAGE_OUT and CLEANUP before FAILED (as in psij-python)
     assert [s.state for s in seen] == [JobState.QUEUED, JobState.STAGE_IN, JobState.ACTIVE,
-                                       JobState.FAILED]
+                                       JobState.STAGE_OUT, JobState.CLEANUP, JobState.FAILED]
     assert j.status.exit_code == 3
 
 
@@ -181,3 +182,12 @@ def test_cancel_unsubmitted_job_raises_and_final_job_is_left_alone():
         j.cancel()
     j._set_status(JobStatus(JobState.COMPLETED))
     j.cancel()  # no executor, but final: harmless
+
+
+def test_a_job_that_never_ran_goes_straight_to_failed():
+    j = Job(JobSpec('/bin/true'))
+    seen = []
+    j.set_job_status_callback(lambda job, st: seen.append(st.state))
+    j._set_status(JobStatus(JobState.QUEUED))
+    j._set_status(JobStatus(JobState.FAILED, message='refused'))
+    assert seen == [JobState.QUEUED, JobState.FAILED]

@@ -93,7 +93,7 @@ def test_stage_out_flags(ex, dirs):
     assert not (dst / 'a.txt').exists()
     assert (dst / 'b.txt').read_text() == 'y\n'
     assert (work / 'a.txt').exists()  # cleanup only on success
-    assert seen[-2:] == [JobState.STAGE_OUT, JobState.FAILED]
+    assert seen[-3:] == [JobState.STAGE_OUT, JobState.CLEANUP, JobState.FAILED]
 
 
 def test_missing_stage_out_fails_completed_job(ex, dirs):

@@ -193,7 +193,8 @@ class Job:
         Moves the job to `status` and delivers callbacks; returns `False` if ignored.
 
         A status that is not after the current one is ignored, as is anything after a final
-        state. States skipped between the current state and the new one are filled in first.
+        state. States skipped between the current state and the new one are filled in first
+        (``FAILED`` after ``ACTIVE`` is preceded by ``STAGE_OUT`` and ``CLEANUP``).
         A status in the current (non-final) state with a new message replaces the current
         status without a callback, so that `status` says why a job waits (e.g. a scheduler's
         "Can Never Run" comment); callbacks stay one per state.
@@ -213,6 +214,10 @@ class Job:
             if pending is None:
                 pending = self._pending = deque()
             prev = _PREV[new]
+            if new is JobState.FAILED and (cur is JobState.ACTIVE or cur is JobState.STAGE_OUT):
+                # a job that ran passes through STAGE_OUT and CLEANUP, failed ones too (as in
+                # psij-python); one that never ran goes straight to FAILED
+                prev = JobState.CLEANUP
             if prev is not None and prev is not cur and prev.is_greater_than(cur):
                 missing = []
                 while prev is not None and prev is not cur:
