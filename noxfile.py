@@ -31,10 +31,29 @@ TEST_WITH: dict[str, list[str]] = {
     'psij-pbs': ['psij-launchers'],
     'psij-flux': ['psij-launchers'],
     'psij-lsf': ['psij-launchers'],
+    'psij-sge': ['psij-launchers'],
 }
 PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
 LSF_SIM = ROOT / 'packages' / 'psij-lsf' / 'tests' / 'lsf_sim' / 'bin'
+SGE_ROOT = os.environ.get('SGE_ROOT', '/var/lib/gridengine')
+SGE_BIN = pathlib.Path(os.environ.get('PSIJ_SGE_COMMAND_DIR', SGE_ROOT + '/bin/lx-amd64'))
+
+
+def _sge_env() -> dict[str, str]:
+    """Grid Engine's own binaries (not the /usr/bin wrappers, 6x slower), which need
+    SGE_ROOT."""
+    return {'SGE_ROOT': SGE_ROOT, 'PSIJ_SGE_COMMAND_DIR': str(SGE_BIN)}
+
+
+def _sge_up() -> bool:
+    import subprocess
+
+    qconf = SGE_BIN / 'qconf'
+    if not qconf.exists():
+        return False
+    return subprocess.run([str(qconf), '-sql'], capture_output=True,
+                          env=dict(os.environ, **_sge_env())).returncode == 0
 FLUX_PREFIX = pathlib.Path(os.environ.get('PSIJ_FLUX_PREFIX', '/opt/flux'))
 FLUX_URI_FILE = pathlib.Path('/run/flux-psij/uri')  # written by ci/flux/start-flux.sh
 
@@ -91,9 +110,10 @@ def tests(session: nox.Session, package: str) -> None:
     # a base directory of its own: pytest prunes the numbered directories under the shared
     # default one, which sessions running side by side would do to each other
     basetemp = tempfile.mkdtemp(prefix='psij-tests-%s-' % package)
+    env = {'psij-flux': _flux_env, 'psij-sge': _sge_env}.get(package, dict)()
     session.run('pytest', '-q', '-p', 'no:cacheprovider', '--basetemp', basetemp, '--junitxml',
                 str(REPORTS / ('junit-%s.xml' % package)), 'packages/%s/tests' % package,
-                *session.posargs, env=_flux_env() if package == 'psij-flux' else {})
+                *session.posargs, env=env)
 
 
 @nox.session
@@ -236,6 +256,25 @@ def conformance_lsf(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance_sge(session: nox.Session) -> None:
+    """The kit against `sge` on the real Grid Engine cell of ci/sge (one host: multi-node is
+    the site's limit), with every launcher (mpirun through the `mpi` parallel environment);
+    required when PSIJ_REQUIRE_SGE=1."""
+    if not _sge_up():
+        if os.environ.get('PSIJ_REQUIRE_SGE') == '1':
+            session.error('no Grid Engine cell answers but PSIJ_REQUIRE_SGE=1')
+        session.skip('no Grid Engine cell answers: skipping the kit against sge')
+    _kit_session(session)
+    for launcher in _local_launchers(session):
+        session.run('psij', 'conformance', 'sge', '--launcher', launcher, '--queue', 'all.q',
+                    '--account', 'psijacct', '--attr', 'sge.P=psijproj', '--attr', 'sge.js=5',
+                    '--unsupported', 'multi_node=this cell has one execution host',
+                    '--scheduler-view', 'psij_sge.conformance:scheduler_view',
+                    '--report-dir', str(REPORTS / ('conformance-sge-%s' % launcher)),
+                    env={**_sge_env(), **_mpirun_env(launcher)})
+
+
+@nox.session
 def conformance_flux(session: nox.Session) -> None:
     """The kit against `flux` on the 2-node Flux instance of ci/flux, with every launcher
     (Flux starts the ranks itself) and the scheduler's view of bank and custom attributes;
@@ -369,5 +408,7 @@ def bench(session: nox.Session) -> None:
     if _pbs_up():
         session.run('python', 'bench/bench_pbs.py', '--jobs', '300', '--psij-python-venv',
                     str(ref))
+    if _sge_up():
+        session.run('python', 'bench/bench_sge.py', '--jobs', '300', env=_sge_env())
     else:
         session.warn('no PBS server answers: skipping the PBS benchmark')

@@ -1,0 +1,3 @@
+"""The version of the psij-sge distribution."""
+
+VERSION = '0.1.0'
