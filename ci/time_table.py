@@ -11,14 +11,15 @@ import re
 import sys
 from pathlib import Path
 
-_SESSION = re.compile(r'Session (\S+) (was successful|failed|was skipped|aborted)'
-                      r'(?: in ([^.]+))?\.')
+# nox's closing summary: "* NAME: success, took 2 minutes" (one line per session)
+_SUMMARY = re.compile(r'^nox > \* (.+?): (\w+), took (.+)$', re.MULTILINE)
 
 
 def _seconds(text: str) -> int:
     total = 0
-    for n, unit in re.findall(r'(\d+) (hour|minute|second)', text or ''):
-        total += int(n) * {'hour': 3600, 'minute': 60, 'second': 1}[unit]
+    for n, unit in re.findall(r'(\d+|an?) (hour|minute|second)', text or ''):
+        total += (1 if n in ('a', 'an') else int(n)) * {'hour': 3600, 'minute': 60,
+                                                       'second': 1}[unit]
     return total
 
 
@@ -36,14 +37,23 @@ def main() -> int:
         name, secs, rc = entry.rsplit('|', 2)
         total += int(secs)
         print('| %s | %s | %s |' % (name, _mmss(int(secs)), 'ok' if rc == '0' else 'exit ' + rc))
-    logs = [log] + sorted((log.parent / 'logs').glob('group-*.log'))
-    for f in logs:
-        if not f.exists():
-            continue
-        where = '' if f == log else ' (%s)' % f.stem
-        for m in _SESSION.finditer(f.read_text(errors='replace')):
-            print('| &nbsp;&nbsp;nox %s%s | %s | %s |' % (
-                m.group(1), where, _mmss(_seconds(m.group(3))), m.group(2)))
+    groups = sorted((log.parent / 'logs').glob('group-*.log'))
+    rows = []
+    in_groups = set()
+    for f in groups:
+        for m in _SUMMARY.finditer(f.read_text(errors='replace')):
+            in_groups.add(m.group(1))
+            rows.append((m.group(1) + ' (%s)' % f.stem, m.group(3), m.group(2)))
+    top = []
+    if log.exists():
+        # the parallel session copies the end of failed groups' logs into its own: their
+        # sessions are listed from the groups' own logs
+        for m in _SUMMARY.finditer(log.read_text(errors='replace')):
+            if m.group(1) not in in_groups and m.group(1) != 'parallel' and \
+                    m.group(1) not in [t[0] for t in top]:
+                top.append((m.group(1), m.group(3), m.group(2)))
+    for name, took, result in top + rows:
+        print('| &nbsp;&nbsp;nox %s | %s | %s |' % (name, _mmss(_seconds(took)), result))
     print('| **total** | %s | |' % _mmss(total))
     return 0
 
