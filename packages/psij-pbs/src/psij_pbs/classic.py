@@ -46,7 +46,7 @@ class PBSClassicJobExecutor(PbsExecutorBase):
     """Runs jobs on Torque / classic PBS; see the module documentation."""
 
     _NAME_ = 'pbs_classic'
-    _ATTRIBUTE_PREFIXES = ('pbs', 'torque')
+    custom_attribute_prefixes = ('pbs', 'torque')
 
     def resource_directives(self, res: ResourceSpecV1) -> List[str]:
         """``-l nodes=N:ppn=C[:gpus=G]``, ``-l mem=``, ``-n``."""

@@ -83,7 +83,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.commands import run_command
-from psij.executors.batch.script_writer import custom_attribute_key, directive_value, quote
+from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
 from psij.job_status import JobStatus
@@ -262,7 +262,7 @@ class PbsExecutorBase(BatchSchedulerExecutor):
             lines.append('#PBS -q %s' % queue)
         if attrs.account is not None:
             lines.append('#PBS -A %s' % pbs_value('JobAttributes.account', attrs.account))
-        for key, orig, field in self._pbs_custom_attributes(job):
+        for key, orig, field in self.custom_attribute_items(job):
             if orig is False:
                 continue
             if len(key) == 1:
@@ -274,25 +274,11 @@ class PbsExecutorBase(BatchSchedulerExecutor):
                 lines.append('#PBS -l %s=%s' % (key, pbs_value(field, orig)))
         return lines
 
-    _ATTRIBUTE_PREFIXES: tuple[str, ...] = ('pbs',)
-    """Prefixes of this executor's custom attributes, besides its own name."""
-
-    def _pbs_custom_attributes(self, job: Job) -> List[tuple[str, object, str]]:
-        """(option or resource name, value, field name) of each ``pbs.*`` custom attribute."""
-        assert job.spec is not None
-        attrs = job.spec.attributes.custom_attributes or {}
-        prefixes = {self._scheduler(), *self._ATTRIBUTE_PREFIXES}
-        out = []
-        for k, v in attrs.items():
-            prefix, dot, rest = k.partition('.')
-            if not dot or prefix not in prefixes:
-                continue
-            field = 'JobAttributes.custom_attributes[%r]' % k
-            out.append((custom_attribute_key(field, rest), v, field))
-        return out
+    custom_attribute_prefixes: tuple[str, ...] = ('pbs',)
+    """``pbs.*`` custom attributes are for every PBS flavour."""
 
     def _custom_attributes(self, job: Job) -> Dict[str, str]:
-        return {k: pbs_value(f, v) for k, v, f in self._pbs_custom_attributes(job)
+        return {k: pbs_value(f, v) for k, v, f in self.custom_attribute_items(job)
                 if not isinstance(v, bool)}
 
     def script_setup_commands(self, job: Job) -> List[str]:
@@ -455,7 +441,7 @@ class PBSJobExecutor(PbsExecutorBase):
     """
 
     _NAME_ = 'pbs'
-    _ATTRIBUTE_PREFIXES = ('pbs', 'pbspro', 'openpbs')
+    custom_attribute_prefixes = ('pbs', 'pbspro', 'openpbs')
 
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:

@@ -103,7 +103,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.commands import run_command
-from psij.executors.batch.script_writer import custom_attribute_key, directive_value, quote
+from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
 from psij.job_status import JobStatus
@@ -261,7 +261,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     """
 
     _NAME_ = 'sge'
-    _ATTRIBUTE_PREFIXES = ('sge', 'gridengine')
+    custom_attribute_prefixes = ('sge', 'gridengine')
 
     honoured_fields = SCHEDULER_FIELDS
     """Every scheduler-dependent field reaches Grid Engine (see the module documentation;
@@ -313,7 +313,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         if not isinstance(res, ResourceSpecV1):
             raise InvalidJobException('Only ResourceSpecV1 resources are supported')
         attrs = spec.attributes
-        custom = self._sge_custom_attributes(job)
+        custom = self.custom_attribute_items(job)
         options = {k for k, _, _ in custom}
         lines = ['#$ -N %s' % sge_job_name(spec.name or job.id), '#$ -S /bin/bash']
         if not options & {'o', 'e', 'j'}:
@@ -373,22 +373,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     def _slots(res: ResourceSpecV1) -> int:
         return max(1, res.computed_process_count * (res.cpu_cores_per_process or 1))
 
-    def _sge_custom_attributes(self, job: Job) -> List[Tuple[str, object, str]]:
-        """(option, value, field name) of each ``sge.*`` custom attribute."""
-        assert job.spec is not None
-        attrs = job.spec.attributes.custom_attributes or {}
-        prefixes = {self._scheduler(), *self._ATTRIBUTE_PREFIXES}
-        out = []
-        for k, v in attrs.items():
-            prefix, dot, rest = k.partition('.')
-            if not dot or prefix not in prefixes:
-                continue
-            field = 'JobAttributes.custom_attributes[%r]' % k
-            out.append((custom_attribute_key(field, rest), v, field))
-        return out
-
     def _custom_attributes(self, job: Job) -> Dict[str, str]:
-        return {k: sge_value(f, v) for k, v, f in self._sge_custom_attributes(job)
+        return {k: sge_value(f, v) for k, v, f in self.custom_attribute_items(job)
                 if not isinstance(v, bool)}
 
     def script_setup_commands(self, job: Job) -> List[str]:

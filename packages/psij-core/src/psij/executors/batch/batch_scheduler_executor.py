@@ -488,18 +488,31 @@ class BatchSchedulerExecutor(JobExecutor):
             ctx['formatted_job_duration'] = self._format_duration(duration)
         return ctx
 
-    def _custom_attributes(self, job: Job) -> Dict[str, str]:
-        """This scheduler's ``<scheduler>.<key>`` custom attributes, validated."""
+    custom_attribute_prefixes: tuple[str, ...] = ()
+    """Prefixes of this executor's custom attributes besides its name (e.g. its aliases):
+    ``JobAttributes.custom_attributes['<prefix>.<key>']`` is for this executor."""
+
+    def custom_attribute_items(self, job: Job) -> List[tuple[str, object, str]]:
+        """
+        (key, value as given, field name for messages) of each of this executor's custom
+        attributes (``<name>.<key>`` or ``<prefix>.<key>``, see `custom_attribute_prefixes`).
+
+        :raises InvalidJobException: for a key that cannot be an option name.
+        """
         assert job.spec is not None
         attrs = job.spec.attributes.custom_attributes or {}
-        prefix = self._scheduler() + '.'
-        out = {}
+        prefixes = {self._scheduler(), *self.custom_attribute_prefixes}
+        out = []
         for k, v in attrs.items():
-            if k.startswith(prefix):
+            prefix, dot, rest = k.partition('.')
+            if dot and prefix in prefixes:
                 field = 'JobAttributes.custom_attributes[%r]' % k
-                key = custom_attribute_key(field, k[len(prefix):])
-                out[key] = directive_value(field, v)
+                out.append((custom_attribute_key(field, rest), v, field))
         return out
+
+    def _custom_attributes(self, job: Job) -> Dict[str, str]:
+        """This executor's custom attributes by key, values validated for a directive."""
+        return {k: directive_value(f, v) for k, v, f in self.custom_attribute_items(job)}
 
     def _format_duration(self, d: timedelta) -> str:
         secs = int(d.total_seconds())
