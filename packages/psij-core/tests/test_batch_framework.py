@@ -625,3 +625,23 @@ def test_a_slow_status_command_does_not_delay_what_the_files_tell(sched, tmp_pat
     # the fake scheduler logs each status call when it answers: none had answered yet
     assert not (sched / 'status.log').exists(), 'the job was noticed only by a status command'
     blocker.cancel()
+
+
+def test_a_configuration_of_another_class_is_adopted_with_its_settings(tmp_path):
+    from psij import JobExecutorConfig
+
+    class MyConfig(BatchSchedulerExecutorConfig):
+        def __init__(self, *args, flavour='vanilla', **kwargs):
+            super().__init__(*args, **kwargs)
+            self.flavour = flavour
+
+    class MyExecutor(FakeExecutor):
+        config_class = MyConfig
+
+    ex = MyExecutor(config=BatchSchedulerExecutorConfig(work_directory=tmp_path / 'w',
+                                                        queue_polling_interval=7))
+    assert isinstance(ex.config, MyConfig) and ex.config.flavour == 'vanilla'
+    assert ex.config.queue_polling_interval == 7 and ex.work_directory == tmp_path / 'w'
+    plain = MyExecutor(config=JobExecutorConfig(work_directory=tmp_path / 'p'))
+    assert isinstance(plain.config, MyConfig) and plain.work_directory == tmp_path / 'p'
+    assert isinstance(MyExecutor().config, MyConfig)

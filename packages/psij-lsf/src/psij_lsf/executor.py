@@ -130,9 +130,6 @@ INVALID_JOB_MESSAGES = (
 _NAME_BAD = re.compile(r'[^A-Za-z0-9_.+-]')
 _ALREADY_DONE = re.compile(r'already finished|No matching job', re.IGNORECASE)
 _UNITS = {'KB': 1024, 'MB': 1024 ** 2, 'GB': 1024 ** 3, 'TB': 1024 ** 4}
-_BATCH_SETTINGS = ('queue_polling_interval', 'initial_queue_polling_delay',
-                   'queue_polling_error_threshold', 'keep_files', 'file_check_interval',
-                   'command_timeout', 'command_directory', 'ids_per_status_command')
 _FORGOTTEN = ('LSF no longer knows job %s (bjobs forgets finished jobs after CLEAN_PERIOD) and '
               'the job recorded no exit code')
 
@@ -203,6 +200,7 @@ class LsfJobExecutor(BatchSchedulerExecutor):
     """
 
     _NAME_ = 'lsf'
+    config_class = LsfExecutorConfig
     job_id_variable = 'LSB_JOBID'
     """LSF's variable holding the job id inside the job."""
 
@@ -221,16 +219,6 @@ class LsfJobExecutor(BatchSchedulerExecutor):
         :param url: not used.
         :param config: an :class:`LsfExecutorConfig` (or any batch-scheduler configuration).
         """
-        if config is None:
-            config = LsfExecutorConfig()
-        elif not isinstance(config, LsfExecutorConfig):
-            new = LsfExecutorConfig(launcher_log_file=config._launcher_log_file,
-                                    work_directory=config._work_directory)
-            if isinstance(config, BatchSchedulerExecutorConfig):
-                for k in _BATCH_SETTINGS:
-                    if getattr(config, k) is not None:
-                        setattr(new, k, getattr(config, k))
-            config = new
         super().__init__(url=url, config=config)
         cfg = self._lsf_config
         self._json: Optional[bool] = cfg.bjobs_json

@@ -203,19 +203,7 @@ class PbsExecutorBase(BatchSchedulerExecutor):
     """qstat path -> `None` if it is this flavour's, else why not (shared by instances)."""
     _checked_lock = threading.Lock()
 
-    def __init__(self, url: Optional[str] = None,
-                 config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
-        """
-        :param url: not used.
-        :param config: a :class:`PBSExecutorConfig` (or any batch-scheduler configuration).
-        """
-        if config is None:
-            config = PBSExecutorConfig()
-        elif not isinstance(config, PBSExecutorConfig):
-            new = PBSExecutorConfig()
-            new.__dict__.update(config.__dict__)
-            config = new
-        super().__init__(url=url, config=config)
+    config_class = PBSExecutorConfig
 
     @property
     def _pbs_config(self) -> PBSExecutorConfig:

@@ -261,6 +261,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     """
 
     _NAME_ = 'sge'
+    config_class = SGEExecutorConfig
     custom_attribute_prefixes = ('sge', 'gridengine')
 
     honoured_fields = SCHEDULER_FIELDS
@@ -288,12 +289,6 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         :param url: not used.
         :param config: a :class:`SGEExecutorConfig` (or any batch-scheduler configuration).
         """
-        if config is None:
-            config = SGEExecutorConfig()
-        elif not isinstance(config, SGEExecutorConfig):
-            new = SGEExecutorConfig()
-            new.__dict__.update(config.__dict__)
-            config = new
         super().__init__(url=url, config=config)
         self._book = job_book.shared
         """What this process knows about its Grid Engine jobs (shared by all instances)."""

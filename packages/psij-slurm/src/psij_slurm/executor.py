@@ -168,6 +168,7 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
     """
 
     _NAME_ = 'slurm'
+    config_class = SlurmExecutorConfig
     job_id_variable = 'SLURM_JOB_ID'
 
     honoured_fields = SCHEDULER_FIELDS
@@ -184,8 +185,7 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
         :param url: not used.
         :param config: a :class:`SlurmExecutorConfig` (or any batch-scheduler configuration).
         """
-        super().__init__(url=url, config=config if config is not None
-                         else SlurmExecutorConfig())
+        super().__init__(url=url, config=config)
         self._accounting: Optional[bool] = None
         """Whether plain ``sacct`` works here (slurmdbd); `None` until first asked."""
 

@@ -258,10 +258,7 @@ class BatchSchedulerExecutor(JobExecutor):
         :param url: not used by most schedulers.
         :param config: the configuration; defaults suit an interactive login node.
         """
-        if config is None:
-            config = BatchSchedulerExecutorConfig()
-        elif not isinstance(config, BatchSchedulerExecutorConfig):
-            config = BatchSchedulerExecutorConfig._from_config(config)
+        config = self._adopt_config(config)
         if not config._work_directory:
             config.work_directory = JobExecutorConfig.DEFAULT_WORK_DIRECTORY / self._scheduler()
         _check_hooks(type(self))
@@ -279,6 +276,25 @@ class BatchSchedulerExecutor(JobExecutor):
         """Ids of jobs canceled while their `submit` was under way."""
         self._tokens: Dict[str, str] = {}
         """Native id -> token of the submission followed (see `job_files`)."""
+
+    config_class: type[BatchSchedulerExecutorConfig] = BatchSchedulerExecutorConfig
+    """The configuration class of this executor; a configuration of another class given to
+    the constructor is copied into a new one of this class (its own settings at their
+    defaults)."""
+
+    def _adopt_config(self, config: Optional[JobExecutorConfig]) -> BatchSchedulerExecutorConfig:
+        cls = self.config_class
+        if config is None:
+            return cls()
+        if isinstance(config, cls):
+            return config
+        new = cls()
+        if isinstance(config, BatchSchedulerExecutorConfig):
+            new.__dict__.update(config.__dict__)
+        else:
+            new.work_directory = config.work_directory
+            new.launcher_log_file = config.launcher_log_file
+        return new
 
     def _scheduler(self) -> str:
         return cast(str, getattr(type(self), '_NAME_', type(self).__name__.lower()))
