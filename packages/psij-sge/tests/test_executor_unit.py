@@ -212,7 +212,8 @@ def test_inherited_environment_is_written_into_the_script(
     monkeypatch.setenv('PSIJ_T_INHERITED', "it's $(not) `run` ${HOME}\nline2")
     monkeypatch.setenv('PE_HOSTFILE', 'from-the-submitter')
     script = _script(ex, JobSpec('/bin/true', environment={'PSIJ_T_OWN': 'x'}))
-    assert "export PSIJ_T_INHERITED='it'\"'\"'s $(not) `run` ${HOME}\nline2'" in script
+    # the line break in double quotes: the next line of the script starts with '"'
+    assert "export PSIJ_T_INHERITED='it'\"'\"'s $(not) `run` ${HOME}'\"\n\"line2" in script
     assert 'from-the-submitter' not in script
     assert script.index('PSIJ_T_INHERITED') < script.index('PSIJ_T_OWN')  # the spec wins
     assert '#$ -V' not in script

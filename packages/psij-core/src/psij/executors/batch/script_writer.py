@@ -6,6 +6,14 @@ Directive values are validated (no line breaks, nothing that would start another
 quote characters) and written in double quotes; shell words are always single-quoted. An
 environment value keeps the specification's ``${NAME}`` references, and only those: every other
 character, ``$(...)``, backticks and ``$NAME`` included, is quoted literally.
+
+The script itself holds printable ASCII and line breaks only, and no line of it starts with a
+user's text: a word's line break is written in double quotes (``'a'"<newline>"'b'``, so the
+next line starts with ``"``, never with ``#SBATCH``, ``#PBS``, ``#BSUB`` or ``#$``), and its
+other control characters (a carriage return makes ``sbatch`` refuse the whole script) and
+non-ASCII characters are written as octal escapes that ``printf`` decodes when the job runs
+(``"$(printf '\\015')"``). That keeps every byte of the value, in POSIX ``sh``, whatever the
+locale of the submitting host, the scheduler or the compute node.
 """
 
 from __future__ import annotations
@@ -22,14 +30,39 @@ _SHELL_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 _REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 
 
+_PRINTABLE = re.compile(r'[\x20-\x7e]*')
+_RUNS = re.compile(r'[\x20-\x7e]+|\n|[^\x20-\x7e\n]+')
+
+
 def quote(word: str) -> str:
-    """A shell word that stands for `word` exactly."""
-    return shlex.quote(word)
+    """
+    A shell word that stands for `word` exactly (see the module documentation).
+
+    :raises InvalidJobException: for a string holding a lone surrogate (no bytes stand for
+        it; strings decoded from bytes with ``surrogateescape`` are fine).
+    """
+    if _PRINTABLE.fullmatch(word):
+        return shlex.quote(word)
+    parts = []
+    for m in _RUNS.finditer(word):
+        run = m.group()
+        if run == '\n':
+            parts.append('"\n"')
+        elif _PRINTABLE.fullmatch(run):
+            parts.append(shlex.quote(run))
+        else:
+            try:
+                data = run.encode('utf-8', 'surrogateescape')
+            except UnicodeEncodeError as ex:
+                raise InvalidJobException('%r cannot be passed to a job: it holds a lone '
+                                          'surrogate, which stands for no bytes' % word) from ex
+            parts.append('"$(printf \'%s\')"' % ''.join('\\%03o' % b for b in data))
+    return ''.join(parts)
 
 
 def quote_all(words: Iterable[str]) -> str:
     """Shell words for a command line."""
-    return ' '.join(shlex.quote(w) for w in words)
+    return ' '.join(quote(w) for w in words)
 
 
 def directive_value(field: str, value: object) -> str:
@@ -74,9 +107,9 @@ def env_assignment(name: str, value: str) -> str:
     pos = 0
     for m in _REF.finditer(value):
         if m.start() > pos:
-            parts.append(shlex.quote(value[pos:m.start()]))
+            parts.append(quote(value[pos:m.start()]))
         parts.append('"${%s}"' % m.group(1))
         pos = m.end()
     if pos < len(value) or not parts:
-        parts.append(shlex.quote(value[pos:]))
+        parts.append(quote(value[pos:]))
     return 'export %s=%s' % (name, ''.join(parts))
