@@ -39,6 +39,7 @@ from psij.conformance.harness import (
     environ_sentinel,
     read_nul_list,
 )
+from psij.conformance.hostile_checks import HostileInputChecks
 
 COMPLETED, FAILED, CANCELED, ACTIVE = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELED,
                                        JobState.ACTIVE)
@@ -667,7 +668,7 @@ class BulkChecks(KitBase):
 class ConformanceSuite(StateChecks, CallbackChecks, WaitChecks, ExitCodeChecks, CancelChecks,
                        AttachChecks, EnvironmentChecks, StdioChecks, DirectoryChecks,
                        LaunchChecks, ResourceChecks, StagingChecks, InvalidSpecChecks,
-                       BulkChecks):
+                       BulkChecks, HostileInputChecks):
     """Every check of the kit. Subclass it in a test file, setting ``executor = 'NAME'``."""
 
 
