@@ -51,6 +51,9 @@ reconnect (no request is sent to Flux then)."""
 _INVALID_HINTS = ('invalid', 'not supported', 'unsupported', 'unknown', 'must be', 'only',
                   'exceeds', 'not a valid queue', 'not allowed', 'no such')
 
+# the field a refusal is about, named in the message (a queue or bank that does not exist)
+_FIELD_HINTS = (('queue', 'JobAttributes.queue_name'), ('bank', 'JobAttributes.account'))
+
 
 def submit_error(ex: Exception, uri: str) -> Exception:
     """The exception for a refused submission: invalid job, or a (transient) Flux problem."""
@@ -58,7 +61,9 @@ def submit_error(ex: Exception, uri: str) -> Exception:
     errno = getattr(ex, 'errno', None)
     # EINVAL/EPERM/ENOENT-like answers of job-ingest are about the job itself
     if errno in (22, 1, 95, 2) or any(h in msg.lower() for h in _INVALID_HINTS):
-        return InvalidJobException('Flux refused the job: %s' % msg, ex)
+        low = msg.lower()
+        field = ''.join('%s: ' % f for word, f in _FIELD_HINTS if word in low)
+        return InvalidJobException('%sFlux refused the job: %s' % (field, msg), ex)
     return SubmitException('Flux at %s did not accept the job: %s' % (uri, msg), ex,
                            transient=True)
 

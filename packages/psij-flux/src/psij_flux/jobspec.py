@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from psij.exceptions import InvalidJobException
-from psij.executors.batch.script_writer import custom_attribute_key
+from psij.executors.batch.script_writer import custom_attribute_key, directive_value
 from psij.job_spec import JobSpec
 from psij.resource_spec import ResourceSpecV1
 
@@ -231,6 +231,16 @@ def _value(v: object) -> Any:
     return v
 
 
+def _flux_name(field: str, value: str) -> str:
+    """A queue or bank name: what a directive may hold, at most 255 characters (Flux cuts
+    longer ones short in its refusal)."""
+    text = directive_value(field, value)
+    if len(text) > 255:
+        raise InvalidJobException('%s: %d characters is too long for a Flux queue or bank name'
+                                  % (field, len(text)))
+    return text
+
+
 def apply_custom_attributes(attrs: Mapping[str, object], jobspec: Dict[str, Any],
                             sub: Submission) -> None:
     """
@@ -367,10 +377,11 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
     if spec.stdin_path is not None:
         system['shell']['options']['input'] = {
             'stdin': {'type': 'file', 'path': _io_path('stdin_path', spec.stdin_path, workdir)}}
+    # names, not text: refused (naming the field) rather than passed to Flux to refuse
     if attrs.queue_name is not None:
-        system['queue'] = attrs.queue_name
+        system['queue'] = _flux_name('JobAttributes.queue_name', attrs.queue_name)
     if attrs.account is not None:
-        system['bank'] = attrs.account
+        system['bank'] = _flux_name('JobAttributes.account', attrs.account)
     jobspec: Dict[str, Any] = {'version': 1, 'resources': _resources(res),
                                'attributes': {'system': system}}
     sub = Submission(jobspec)

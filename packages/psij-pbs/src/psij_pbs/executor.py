@@ -130,6 +130,9 @@ def pbs_job_name(name: str, limit: int = 200) -> str:
     return clean or 'psij'
 
 
+_RESERVATION_QUEUE = re.compile(r'[A-Za-z][A-Za-z0-9_-]*')
+
+
 def pbs_value(field: str, value: object) -> str:
     """
     A value for a ``#PBS`` line: what :func:`~psij.executors.batch.script_writer.directive_value`
@@ -240,6 +243,11 @@ class PbsExecutorBase(BatchSchedulerExecutor):
             queue = pbs_value('JobAttributes.queue_name', attrs.queue_name)
         if attrs.reservation_id is not None:
             resv = pbs_value('JobAttributes.reservation_id', attrs.reservation_id).split('.')[0]
+            if not _RESERVATION_QUEUE.fullmatch(resv):
+                raise InvalidJobException(
+                    'JobAttributes.reservation_id=%r: not a PBS reservation id (its queue, the '
+                    'part before the first ".", must be letters, digits, "_" and "-", starting '
+                    'with a letter, e.g. R123.server)' % attrs.reservation_id)
             if queue is not None and queue != resv:
                 raise InvalidJobException(
                     'JobAttributes.reservation_id=%r: PBS runs a reservation\'s jobs in the '

@@ -13,11 +13,14 @@ field                                       directive / option
                                             and ``_.+-`` (Grid Engine refuses ``/:@\\*?``
                                             and blanks) become ``_``; a name starting with
                                             a digit is prefixed with ``psij-``
-``JobSpec.directory``                       ``qsub -wd DIR`` (on the command line, so that
-                                            any path works); a missing directory puts the
-                                            job in error state (``Eqw``): FAILED with Grid
-                                            Engine's reason. Without a directory: ``-cwd``
-                                            (the job runs where it was submitted)
+``JobSpec.directory``                       ``qsub -wd DIR`` (on the command line); a
+                                            missing directory puts the job in error state
+                                            (``Eqw``): FAILED with Grid Engine's reason. A
+                                            path with characters other than printable ASCII
+                                            (Grid Engine cuts it at a line break) gets
+                                            ``-wd`` the work directory, and the script's
+                                            ``cd`` takes the job there. Without a
+                                            directory: ``-cwd`` (where it was submitted)
 ``JobSpec.inherit_environment``             the submitting process's variables exported by
                                             the script (not ``-V``: values with line breaks
                                             survive); otherwise the job gets only what Grid
@@ -156,6 +159,9 @@ NEVER_RAN_GRACE = 2.0
 FOLLOW_UP_POLL_DELAY = 1.0
 """Seconds to the next ``qstat`` while a job is being deleted or awaits its accounting record
 (instead of the polling interval, 30 s by default)."""
+
+
+_PRINTABLE_ASCII = re.compile(r'[\x20-\x7e]+')
 
 
 def sge_job_name(name: str, limit: int = 200) -> str:
@@ -468,7 +474,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         cmd = ['qsub', '-terse']
         assert job.spec is not None
         if job.spec.directory is not None:
-            cmd += ['-wd', str(job.spec.directory)]
+            wd = str(job.spec.directory)
+            cmd += ['-wd', wd if _PRINTABLE_ASCII.fullmatch(wd) else str(self.work_directory)]
         return cmd + [str(submit_file_path)]
 
     def job_id_from_submit_output(self, out: str) -> str:
