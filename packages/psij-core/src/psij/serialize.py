@@ -58,15 +58,18 @@ def parse_duration(value: Any, field: str = 'attributes.duration') -> timedelta:
     """Reads a duration written by :func:`format_duration`, a number of seconds, or a walltime."""
     if isinstance(value, bool):
         raise _type(field, value, 'a duration string or a number of seconds')
-    if isinstance(value, (int, float)):
-        return timedelta(seconds=value)
-    if not isinstance(value, str):
+    if not isinstance(value, (int, float, str)):
         raise _type(field, value, 'a duration string or a number of seconds')
-    m = _DURATION_RE.fullmatch(value.strip())
-    if m:
-        days, h, mi, s, frac = m.groups()
-        return timedelta(days=int(days or 0), hours=int(h), minutes=int(mi), seconds=int(s),
-                         microseconds=int((frac or '0').ljust(6, '0')))
+    try:
+        if not isinstance(value, str):
+            return timedelta(seconds=value)
+        m = _DURATION_RE.fullmatch(value.strip())
+        if m:
+            days, h, mi, s, frac = m.groups()
+            return timedelta(days=int(days or 0), hours=int(h), minutes=int(mi), seconds=int(s),
+                             microseconds=int((frac or '0').ljust(6, '0')))
+    except (OverflowError, ValueError) as ex:  # too long (or NaN) for a timedelta
+        raise JobSpecValueError('%s: %r is not a duration: %s' % (field, value, ex)) from None
     try:
         return JobAttributes.parse_walltime(value)
     except InvalidJobException as ex:
@@ -82,7 +85,8 @@ def _check_keys(d: Dict[str, Any], allowed: tuple[str, ...] | List[str], where: 
     for k in d:
         if k not in allowed:
             raise JobSpecValueError('%s%s: unknown field (known fields: %s)'
-                                    % (where, k, ', '.join(allowed)))
+                                    % (where, k if k.isprintable() else repr(k),
+                                       ', '.join(allowed)))
 
 
 def _flags_to_names(flags: StageOutFlags) -> List[str]:
@@ -164,8 +168,9 @@ class Serializer(ABC):
             if not isinstance(r, ResourceSpecV1):
                 raise JobSpecValueError('resources: only ResourceSpecV1 can be serialized, not '
                                         '%s' % type(r).__name__)
+            # 0 is a value (no GPUs), False the default of exclusive_node_use
             d['resources'] = {k: getattr(r, k) for k in _RESOURCE_FIELDS
-                              if getattr(r, k) not in (None, False)}
+                              if getattr(r, k) is not None and getattr(r, k) is not False}
         a = spec._attributes
         if a is not None:
             ad: Dict[str, Any] = {}
@@ -177,7 +182,8 @@ class Serializer(ABC):
             if a.custom_attributes is not None:
                 ad['custom_attributes'] = _json_value(a.custom_attributes,
                                                       'attributes.custom_attributes')
-            d['attributes'] = ad
+            if ad:  # default attributes are no attributes (the getter creates them)
+                d['attributes'] = ad
         if spec.stage_in is not None:
             d['stage_in'] = sorted(
                 ({'source': str(s.source), 'target': str(s.target), 'mode': s.mode.name}
@@ -318,6 +324,10 @@ class JSONSerializer(Serializer):
         except json.JSONDecodeError as ex:
             raise JobSpecValueError('Malformed JSON at line %d, column %d: %s'
                                     % (ex.lineno, ex.colno, ex.msg)) from None
+        except RecursionError:
+            raise JobSpecValueError('Malformed JSON: nested too deeply') from None
+        except ValueError as ex:  # e.g. an integer of more than 4300 digits
+            raise JobSpecValueError('Malformed JSON: %s' % ex) from None
         if not isinstance(d, dict):
             raise _type('(document)', d, 'a JSON object')
         return d

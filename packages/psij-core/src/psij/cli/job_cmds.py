@@ -412,8 +412,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise InvalidJobException('"executable" is missing')
         if isinstance(spec.resources, ResourceSpecV1):
             spec.resources._infer()
-    except (InvalidJobException, ValueError, OSError) as e:
-        error = str(e)
+    except (InvalidJobException, ValueError, OSError, RecursionError) as e:
+        # one line, whatever the file holds (a message may quote a key or value of it)
+        error = ' '.join(str(e).splitlines()) or type(e).__name__
     if args.json:
         print(json.dumps({'valid': error is None, 'error': error}))
     elif error is None:
