@@ -15,6 +15,7 @@ import psij_launchers
 import pytest
 from conftest import NASTY_ARGS, write_script
 from psij import InvalidJobException, Job, JobSpec, Launcher, ResourceSpecV1
+from psij_launchers.mpirun import rank_command
 
 CMD = ['/x/my prog', 'a b', '$Y']
 
@@ -70,7 +71,21 @@ def test_direct_launchers(name: str, res: Optional[ResourceSpecV1], flags: List[
 @pytest.mark.parametrize('name', ['srun', 'jsrun', 'aprun', 'ibrun', 'multiple', 'mpirun'])
 def test_arguments_are_passed_untouched(name: str) -> None:
     got = argv(name, args=NASTY_ARGS)
-    assert got[-len(NASTY_ARGS) - 1:] == [CMD[0]] + NASTY_ARGS
+    expected = [CMD[0]] + NASTY_ARGS
+    if name == 'mpirun':  # each word behind an 'x' the rank drops (see rank_command)
+        expected = ['x' + w for w in expected]
+    assert got[-len(NASTY_ARGS) - 1:] == expected
+
+
+def test_mpirun_never_sees_a_users_colon_and_the_rank_gets_every_word() -> None:
+    # a lone ':' makes Open MPI and MPICH start a second program with the words after it
+    words = [':', 'exit', '3', '-n', '2', '--host', 'x', ''] + NASTY_ARGS
+    got = argv('mpirun', exe='/bin/sh',
+               args=['-c', 'for a do printf "%s\\0" "$a"; done', 'psij'] + words)
+    assert ':' not in got and '-n' not in got[got.index('psij-rank'):]
+    rank = got[got.index('/bin/sh', 1):]
+    out = subprocess.run(rank, capture_output=True, check=True).stdout
+    assert out.split(b'\0')[:-1] == [w.encode() for w in words]
 
 
 @pytest.mark.parametrize('name', ['jsrun', 'aprun', 'ibrun', 'mpirun'])
@@ -136,7 +151,7 @@ def test_mpirun_flags_per_flavour(tmp_path: Path, version: str, res: Optional[Re
                                   nodefile: Optional[str], flags: List[str]) -> None:
     proc = run_mpirun_sh(tmp_path, version, res, nodefile)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / 'argv').read_text().split('\n')[:-1] == flags + CMD
+    assert (tmp_path / 'argv').read_text().split('\n')[:-1] == flags + rank_command(CMD)
 
 
 @pytest.mark.parametrize('version,flags', [
@@ -148,7 +163,7 @@ def test_mpirun_site_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ve
     monkeypatch.setenv('PSIJ_MPIRUN_OPTIONS', "--allow-run-as-root --mca btl 'self,vader'")
     proc = run_mpirun_sh(tmp_path, version, R(process_count=2), None)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / 'argv').read_text().split('\n')[:-1] == flags + CMD
+    assert (tmp_path / 'argv').read_text().split('\n')[:-1] == flags + rank_command(CMD)
 
 
 def test_mpirun_unknown_flavour_refuses_placement(tmp_path: Path) -> None:

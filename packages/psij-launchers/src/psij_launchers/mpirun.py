@@ -62,12 +62,28 @@ class MpirunLauncher(ArgvLauncher):
 
     def get_launch_command(self, job: Job) -> List[str]:
         """
-        ``sh -c <mpirun.sh> psij-mpirun <P> <N or ''> <C or ''> [site options...] <executable>
-        <arguments...>``.
+        ``sh -c <mpirun.sh> psij-mpirun <P> <N or ''> <C or ''> [site options...] <the
+        executable and arguments, see rank_command>``.
         """
         p = placement(job)
         ppn = '' if p.processes_per_node is None else str(p.processes_per_node)
         cpp = '' if p.cpu_cores_per_process is None else str(p.cpu_cores_per_process)
         site = shlex.split(os.environ.get(OPTIONS_ENV, ''))
         return ['/bin/sh', '-c', script('mpirun.sh'), 'psij-mpirun', str(p.process_count), ppn,
-                cpp] + site + command(job)
+                cpp] + site + rank_command(command(job))
+
+
+UNWRAP = 'for a do shift; set -- "$@" "${a#x}"; done; exec "$@"'
+"""Run by each rank as ``sh -c UNWRAP psij-rank xEXE xARG...``: drops the ``x`` before each
+word and executes the command."""
+
+
+def rank_command(cmd: List[str]) -> List[str]:
+    """
+    What ``mpirun`` runs on each rank for the job's command `cmd`: a shell that drops an ``x``
+    put before each word. Both Open MPI and MPICH read an argument ``:`` anywhere on their
+    command line as the start of another program (MPMD), so a user's argument ``:`` would run
+    its following arguments as a second program; with the prefix no word mpirun sees is one
+    of its own, and the ranks still receive every word unchanged.
+    """
+    return ['/bin/sh', '-c', UNWRAP, 'psij-rank'] + ['x' + w for w in cmd]

@@ -88,15 +88,15 @@ class HostileInputChecks(KitBase):
         runs = []
         for group in groups:
             out = kit.unique('args')
-            runs.append((Job(kit.sh_spec(ARGS_SCRIPT, out, *group)), 'JobSpec.arguments',
-                         out, group))
+            runs.append((Job(kit.sh_spec(ARGS_SCRIPT, out, *group, stderr_path=out.with_suffix(
+                '.err'))), 'JobSpec.arguments', out, group))
         submitted = _accepted_or_refused(kit, [(r[0], r[1]) for r in runs])
         bad = []
         for job, _, out, group in runs:
             if (job, 'JobSpec.arguments') not in submitted:
                 continue
             st = kit.wait(job)
-            assert st.state is JobState.COMPLETED, st
+            assert st.state is JobState.COMPLETED, (st, _tail(out.with_suffix('.err')))
             got = read_nul_list(out)
             if got != group:
                 bad.extend(_differences(group, got))
@@ -118,7 +118,8 @@ class HostileInputChecks(KitBase):
                 n += 1
             out = kit.unique('env')
             names = list(env) + ['HOME']
-            job = Job(kit.sh_spec(env_dump_script(names), out, environment=dict(env)))
+            job = Job(kit.sh_spec(env_dump_script(names), out, environment=dict(env),
+                                  stderr_path=out.with_suffix('.err')))
             runs.append((job, out, env))
         submitted = _accepted_or_refused(kit, [(r[0], 'JobSpec.environment') for r in runs])
         bad = []
@@ -126,7 +127,7 @@ class HostileInputChecks(KitBase):
             if (job, 'JobSpec.environment') not in submitted:
                 continue
             st = kit.wait(job)
-            assert st.state is JobState.COMPLETED, st
+            assert st.state is JobState.COMPLETED, (st, _tail(out.with_suffix('.err')))
             got: Dict[str, str] = {}
             for item in read_nul_list(out):
                 k, eq, v = item.partition('=')
@@ -238,6 +239,13 @@ def _differences(expected: List[str], got: List[str]) -> List[str]:
         if e != g:
             out.append('%s became %s' % (corpus.describe(e), corpus.describe(g)))
     return out
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_bytes()[-2000:].decode('utf-8', 'replace')
+    except OSError as ex:
+        return '(no standard error: %s)' % ex
 
 
 def _script_function(kit: Kit) -> Optional[Callable[[Job], str]]:
