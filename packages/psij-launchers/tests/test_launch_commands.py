@@ -15,7 +15,7 @@ import psij_launchers
 import pytest
 from conftest import NASTY_ARGS, write_script
 from psij import InvalidJobException, Job, JobSpec, Launcher, ResourceSpecV1
-from psij_launchers.mpirun import rank_command
+from psij_launchers._base import rank_command
 
 CMD = ['/x/my prog', 'a b', '$Y']
 
@@ -65,25 +65,27 @@ def test_direct_launchers(name: str, res: Optional[ResourceSpecV1], flags: List[
     assert got[0] == name
     # srun alone ends its options with '--' (see test_dash_executable_kept_after_double_dash)
     tail = ['--'] if name == 'srun' else []
-    assert got == [name] + flags + tail + CMD
+    assert got == [name] + flags + tail + rank_command(CMD)
 
 
 @pytest.mark.parametrize('name', ['srun', 'jsrun', 'aprun', 'ibrun', 'multiple', 'mpirun'])
 def test_arguments_are_passed_untouched(name: str) -> None:
     got = argv(name, args=NASTY_ARGS)
     expected = [CMD[0]] + NASTY_ARGS
-    if name == 'mpirun':  # each word behind an 'x' the rank drops (see rank_command)
+    if name != 'multiple':  # each word behind an 'x' the rank drops (see rank_command)
         expected = ['x' + w for w in expected]
     assert got[-len(NASTY_ARGS) - 1:] == expected
 
 
-def test_mpirun_never_sees_a_users_colon_and_the_rank_gets_every_word() -> None:
-    # a lone ':' makes Open MPI and MPICH start a second program with the words after it
+@pytest.mark.parametrize('name', ['srun', 'jsrun', 'aprun', 'ibrun', 'mpirun'])
+def test_launcher_never_sees_a_users_colon_and_the_rank_gets_every_word(name: str) -> None:
+    # a lone ':' makes srun (even after '--'), Open MPI, MPICH and aprun start a second
+    # program with the words after it
     words = [':', 'exit', '3', '-n', '2', '--host', 'x', ''] + NASTY_ARGS
-    got = argv('mpirun', exe='/bin/sh',
+    got = argv(name, exe='/bin/sh',
                args=['-c', 'for a do printf "%s\\0" "$a"; done', 'psij'] + words)
     assert ':' not in got and '-n' not in got[got.index('psij-rank'):]
-    rank = got[got.index('/bin/sh', 1):]
+    rank = got[got.index('psij-rank') - 3:]
     out = subprocess.run(rank, capture_output=True, check=True).stdout
     assert out.split(b'\0')[:-1] == [w.encode() for w in words]
 
@@ -96,7 +98,10 @@ def test_dash_executable_refused_where_it_would_be_an_option(name: str) -> None:
 
 @pytest.mark.parametrize('name', ['srun', 'multiple'])
 def test_dash_executable_kept_after_double_dash(name: str) -> None:
-    assert argv(name, exe='-odd')[-3:] == ['-odd'] + CMD[1:]
+    expected = ['-odd'] + CMD[1:]
+    if name == 'srun':
+        expected = ['x' + w for w in expected]
+    assert argv(name, exe='-odd')[-3:] == expected
 
 
 @pytest.mark.parametrize('res,expected', [(None, '1'), (R(process_count=7), '7'),

@@ -90,6 +90,28 @@ def command(job: Job, dash_ok: bool = False) -> List[str]:
     return [spec.executable] + list(spec.arguments or [])
 
 
+UNWRAP = 'for a do shift; set -- "$@" "${a#x}"; done; exec "$@"'
+"""Run by each rank as ``sh -c UNWRAP psij-rank xEXE xARG...``: drops the ``x`` before each
+word and executes the command."""
+
+
+def rank_command(cmd: List[str]) -> List[str]:
+    """
+    What a parallel launcher (``srun``, ``mpirun``, ``aprun``...) runs on each rank for the
+    job's command `cmd`: a shell that drops an ``x`` put before each word. ``srun`` (even after
+    ``--``), Open MPI, MPICH and ``aprun`` read an argument ``:`` anywhere on their command
+    line as the start of another program (heterogeneous or MPMD jobs), so a user's argument
+    ``:`` would run the words after it as a second program; with the prefix no word the
+    launcher sees is one of its own, and the ranks still receive every word unchanged.
+    """
+    return ['/bin/sh', '-c', UNWRAP, 'psij-rank'] + ['x' + w for w in cmd]
+
+
+def rank_argv(job: Job, dash_ok: bool = False) -> List[str]:
+    """`command` wrapped by `rank_command`: what a parallel launcher is given to run."""
+    return rank_command(command(job, dash_ok))
+
+
 @functools.cache
 def script(name: str) -> str:
     """

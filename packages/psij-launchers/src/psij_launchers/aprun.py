@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from psij_launchers._base import ArgvLauncher, command, opt, placement
+from psij_launchers._base import ArgvLauncher, opt, placement, rank_argv
 
 if TYPE_CHECKING:
     from psij.job import Job
@@ -35,4 +35,4 @@ class AprunLauncher(ArgvLauncher):
         """``aprun -n P [-N PPN] [-d C] <executable> <arguments...>``."""
         p = placement(job)
         return (['aprun', '-n', str(p.process_count)] + opt('-N', p.processes_per_node)
-                + opt('-d', p.cpu_cores_per_process) + command(job))
+                + opt('-d', p.cpu_cores_per_process) + rank_argv(job))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from psij_launchers._base import ArgvLauncher, command, placement
+from psij_launchers._base import ArgvLauncher, placement, rank_argv
 
 if TYPE_CHECKING:
     from psij.job import Job
@@ -33,4 +33,4 @@ class IbrunLauncher(ArgvLauncher):
         """``ibrun [-n P -o 0] <executable> <arguments...>``."""
         p = placement(job)
         counts = ['-n', str(p.process_count), '-o', '0'] if p.explicit_count else []
-        return ['ibrun'] + counts + command(job)
+        return ['ibrun'] + counts + rank_argv(job)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from psij_launchers._base import ArgvLauncher, command, opt, placement
+from psij_launchers._base import ArgvLauncher, opt, placement, rank_argv
 
 if TYPE_CHECKING:
     from psij.job import Job
@@ -42,4 +42,4 @@ class JsrunLauncher(ArgvLauncher):
         p = placement(job)
         return (['jsrun', '-n', str(p.process_count), '-a', '1']
                 + opt('-r', p.processes_per_node) + opt('-c', p.cpu_cores_per_process)
-                + opt('-g', p.gpu_cores_per_process) + command(job))
+                + opt('-g', p.gpu_cores_per_process) + rank_argv(job))

@@ -6,7 +6,7 @@ import os
 import shlex
 from typing import TYPE_CHECKING, List
 
-from psij_launchers._base import ArgvLauncher, command, placement, script
+from psij_launchers._base import ArgvLauncher, placement, rank_argv, script
 
 if TYPE_CHECKING:
     from psij.job import Job
@@ -70,20 +70,5 @@ class MpirunLauncher(ArgvLauncher):
         cpp = '' if p.cpu_cores_per_process is None else str(p.cpu_cores_per_process)
         site = shlex.split(os.environ.get(OPTIONS_ENV, ''))
         return ['/bin/sh', '-c', script('mpirun.sh'), 'psij-mpirun', str(p.process_count), ppn,
-                cpp] + site + rank_command(command(job))
+                cpp] + site + rank_argv(job)
 
-
-UNWRAP = 'for a do shift; set -- "$@" "${a#x}"; done; exec "$@"'
-"""Run by each rank as ``sh -c UNWRAP psij-rank xEXE xARG...``: drops the ``x`` before each
-word and executes the command."""
-
-
-def rank_command(cmd: List[str]) -> List[str]:
-    """
-    What ``mpirun`` runs on each rank for the job's command `cmd`: a shell that drops an ``x``
-    put before each word. Both Open MPI and MPICH read an argument ``:`` anywhere on their
-    command line as the start of another program (MPMD), so a user's argument ``:`` would run
-    its following arguments as a second program; with the prefix no word mpirun sees is one
-    of its own, and the ranks still receive every word unchanged.
-    """
-    return ['/bin/sh', '-c', UNWRAP, 'psij-rank'] + ['x' + w for w in cmd]

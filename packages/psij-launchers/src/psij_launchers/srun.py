@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, List
 
-from psij_launchers._base import ArgvLauncher, command, placement
+from psij_launchers._base import ArgvLauncher, placement, rank_argv
 
 if TYPE_CHECKING:
     from psij.job import Job
@@ -27,8 +27,10 @@ class SrunLauncher(ArgvLauncher):
     .. [1] only when the job gave ``node_count`` or ``processes_per_node``; then both are
        given, so that ``P = N * PPN`` holds whatever the nodes' sizes.
 
-    The command follows ``--``, so it is never read as an option. Exit code: srun's, which is
-    the failing rank's code when one rank fails (with several, Slurm reports the highest).
+    The command follows ``--`` behind `rank_command` (srun reads a lone ``:`` even after
+    ``--`` as the start of another component), so no word of it is read as srun's. Exit
+    code: srun's, which is the failing rank's code when one rank fails (with several, Slurm
+    reports the highest).
     """
 
     FAILURE_MARKERS = ('srun: error:', 'srun: fatal:')
@@ -47,5 +49,5 @@ class SrunLauncher(ArgvLauncher):
             argv.append('--cpus-per-task=%d' % p.cpu_cores_per_process)
         if p.gpu_cores_per_process is not None:
             argv.append('--gpus-per-task=%d' % p.gpu_cores_per_process)
-        return argv + ['--'] + command(job, dash_ok=True)
+        return argv + ['--'] + rank_argv(job, dash_ok=True)
 
