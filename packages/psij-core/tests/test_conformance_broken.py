@@ -152,6 +152,17 @@ class RunsInvalidJobs(Base):
             spec.launcher = None
 
 
+class ShellPastesArguments(Base):
+    """Pastes the arguments into a shell line, double-quoted (the classic mistake)."""
+
+    def submit(self, job: Job) -> None:
+        spec = job.spec
+        if spec is not None and spec.executable and spec.arguments:
+            line = ' '.join('"%s"' % w for w in [spec.executable] + spec.arguments)
+            spec.executable, spec.arguments = '/bin/sh', ['-c', line]
+        super().submit(job)
+
+
 EXECUTORS = {
     'conformance-reference': Reference,
     'broken-completed-nonzero': CompletedForNonZero,
@@ -162,6 +173,7 @@ EXECUTORS = {
     'broken-ignores-cancel': IgnoresCancel,
     'broken-runs-invalid': RunsInvalidJobs,
     'broken-drops-queue': DropsQueue,
+    'broken-shell-paste': ShellPastesArguments,
 }
 
 

@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from psij import InvalidJobException, Job, JobSpec, JobState
 from psij.conformance import capabilities as cap
 from psij.conformance import hostile_corpus as corpus
-from psij.conformance.base import KitBase, requires
+from psij.conformance.base import KitBase
 from psij.conformance.harness import ARGS_SCRIPT, Kit, env_dump_script, read_nul_list
 
 PWNED = 'psij-hostile-pwned'
@@ -142,19 +142,22 @@ class HostileInputChecks(KitBase):
         _no_pwned(kit.dir)
         assert not bad, '%d of %d values changed:\n%s' % (len(bad), n, '\n'.join(bad[:40]))
 
-    @requires(cap.PRE_POST_LAUNCH)
     def test_hostile_paths(self, kit: Kit) -> None:
-        """Directories, stdin/stdout/stderr and pre/post-launch scripts whose paths are made
-        of corpus strings work exactly (or the job is refused naming the field)."""
+        """Directories, stdin/stdout/stderr and pre/post-launch scripts (unless declared
+        unsupported) whose paths are made of corpus strings work exactly (or the job is
+        refused naming the field)."""
         groups = _path_groups(corpus.PATH_CORPUS)
-        slots = ('directory', 'stdin_path', 'stdout_path', 'stderr_path', 'pre_launch',
-                 'post_launch')
+        slots: Tuple[str, ...] = ('directory', 'stdin_path', 'stdout_path', 'stderr_path')
+        if cap.PRE_POST_LAUNCH not in kit.unsupported:
+            slots += ('pre_launch', 'post_launch')
         runs: List[Tuple[Job, str, Dict[str, Path]]] = []
         data = b'in \xc3\xa9\r\n%j $(x)\n'
-        # each slot of each job takes the next group: a job's six paths hold six groups
-        for start in range(0, len(groups), len(slots)):
+        # job j gives slot i the group j + i: every group goes through every slot, and the
+        # jobs are as many as the groups
+        for start in range(len(groups)):
             paths: Dict[str, Path] = {}
-            for slot, group in zip(slots, groups[start:start + len(slots)], strict=False):
+            rotated = [groups[(start + i) % len(groups)] for i in range(len(slots))]
+            for slot, group in zip(slots, rotated, strict=False):
                 base = kit.unique(slot)
                 if slot == 'directory':
                     paths[slot] = _mkdirs(base, group)

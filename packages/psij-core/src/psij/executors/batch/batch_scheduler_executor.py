@@ -536,6 +536,25 @@ class BatchSchedulerExecutor(JobExecutor):
             secs += 1  # never ask for less than the user did
         return '%d:%02d:%02d' % (secs // 3600, secs // 60 % 60, secs % 60)
 
+    def _refuse_fields_not_passed(self, spec: Any) -> None:
+        """
+        :raises InvalidJobException: for staging without `supports_staging`, or a field
+            set that is not one of `honoured_fields`.
+        """
+        if not self.supports_staging:
+            for field in ('stage_in', 'stage_out', 'cleanup'):
+                if getattr(spec, field, None):
+                    raise InvalidJobException(
+                        'JobSpec.%s: the %s executor does not stage files; it refuses the job '
+                        'rather than run it without its files' % (field, self._scheduler()))
+        honoured = type(self).honoured_fields
+        if honoured is not None:
+            for field, full in fields_set(spec, self._scheduler()):
+                if field not in honoured:
+                    raise InvalidJobException(
+                        '%s: the %s executor does not pass it to its scheduler; it refuses the '
+                        'job rather than run it without it' % (full, self._scheduler()))
+
     def script_for(self, job: Job) -> str:
         """
         The submit script `job` would get, without submitting it (for reviews, e.g. ``psij
@@ -546,6 +565,7 @@ class BatchSchedulerExecutor(JobExecutor):
         import io
         spec = self._check_job(job)
         try:
+            self._refuse_fields_not_passed(spec)
             if not isinstance(spec.resources, ResourceSpecV1):
                 raise InvalidJobException('Only ResourceSpecV1 resources are supported')
             buf = io.StringIO()
@@ -566,21 +586,11 @@ class BatchSchedulerExecutor(JobExecutor):
             ``transient`` is `True` for time-outs and "try again" kinds of errors.
         """
         spec = self._check_job(job)
-        if not self.supports_staging:
-            for field in ('stage_in', 'stage_out', 'cleanup'):
-                if getattr(spec, field, None):
-                    job.executor = None
-                    raise InvalidJobException(
-                        'JobSpec.%s: the %s executor does not stage files; it refuses the job '
-                        'rather than run it without its files' % (field, self._scheduler()))
-        honoured = type(self).honoured_fields
-        if honoured is not None:
-            for field, full in fields_set(spec, self._scheduler()):
-                if field not in honoured:
-                    job.executor = None
-                    raise InvalidJobException(
-                        '%s: the %s executor does not pass it to its scheduler; it refuses the '
-                        'job rather than run it without it' % (full, self._scheduler()))
+        try:
+            self._refuse_fields_not_passed(spec)
+        except InvalidJobException:
+            job.executor = None
+            raise
         script = self.work_directory / (job.id + job_files.SCRIPT_SUFFIX)
         created = False
         with self._cancel_lock:
