@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from psij import InvalidJobException
 from psij.conformance.hostile_corpus import CORPUS, chunks
-from psij.executors.batch.script_writer import env_assignment, quote, quote_all
+from psij.executors.batch.script_writer import env_assignment, quote, quote_all, quote_code
 
 # the script's shells: the first line of every submit script, and plain POSIX sh
 SHELLS = [s for s in ('/bin/bash', '/bin/sh', '/bin/dash') if
@@ -57,3 +57,12 @@ def test_bytes_from_surrogateescape_pass_and_lone_surrogates_are_refused() -> No
     assert _run('/bin/sh', 'printf %s ' + quote(word)) == b'\xff\xfe raw'
     with pytest.raises(InvalidJobException):
         quote('a\ud800b')
+
+
+def test_our_own_code_stays_readable_and_never_holds_a_directive_line() -> None:
+    from psij.launchers.launch_wrapper import launch_script_text
+    text = launch_script_text()
+    assert quote_code(text) == "'%s'" % text.replace("'", "'\"'\"'")
+    for bad in ('x\n#SBATCH -p q', '#!x', 'caf\u00e9', 'a\rb'):
+        with pytest.raises(ValueError):
+            quote_code(bad)

@@ -41,6 +41,7 @@ from psij.executors.batch.script_writer import (
     env_assignment,
     quote,
     quote_all,
+    quote_code,
 )
 from psij.executors.batch.status_engine import StatusEngine
 from psij.job import Job
@@ -475,7 +476,7 @@ class BatchSchedulerExecutor(JobExecutor):
         log = self.config.launcher_log_file
         # the wrapper's text, not its path: the job needs nothing from this host's installation
         lines.append('/bin/sh -c %s launch.sh %s %s %s %s -- %s %s' % (
-            quote(launch_script_text()), quote(str(spec.pre_launch or '')),
+            quote_code(launch_script_text()), quote(str(spec.pre_launch or '')),
             quote(str(spec.post_launch or '')), quote(str(log or '')),
             quote('' if spec.inherit_environment else '1'), quote_all(launch),
             ' '.join(redirects)))

@@ -60,6 +60,20 @@ def quote(word: str) -> str:
     return ''.join(parts)
 
 
+def quote_code(code: str) -> str:
+    """
+    Our own shell code (e.g. the launch wrapper's text) as one word, single-quoted as it is so
+    that the script stays readable; never for a user's string, see `quote`.
+
+    :raises ValueError: if a line of `code` starts with ``#`` (a scheduler could read it as
+        a directive) or `code` holds a character other than printable ASCII and line breaks.
+    """
+    for line in code.split('\n'):
+        if line.startswith('#') or not _PRINTABLE.fullmatch(line):
+            raise ValueError('not quotable as code: %r' % line)
+    return shlex.quote(code)
+
+
 def quote_all(words: Iterable[str]) -> str:
     """Shell words for a command line."""
     return ' '.join(quote(w) for w in words)
