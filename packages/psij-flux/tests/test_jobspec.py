@@ -181,6 +181,17 @@ def test_queue_account_name_duration() -> None:
         ('batch', 'bank1', 'my job', 90.0)
     with pytest.raises(InvalidJobException):
         build(JobSpec('/bin/true', attributes=JobAttributes(reservation_id='r1')))
+    # names, refused naming the field rather than sent for Flux to refuse
+    for field, bad in (('queue_name', 'a\nb'), ('account', '-x'), ('queue_name', 'q' * 300),
+                       ('account', 'a"b')):
+        with pytest.raises(InvalidJobException, match=field):
+            build(JobSpec('/bin/true', attributes=JobAttributes(**{field: bad})))
+
+
+def test_flux_refusals_name_the_field() -> None:
+    from psij_flux.event_stream import submit_error
+    ex = submit_error(OSError(22, "'nosuch' is not a valid queue"), 'local://x')
+    assert isinstance(ex, InvalidJobException) and 'JobAttributes.queue_name' in str(ex)
 
 
 def test_custom_attributes() -> None:

@@ -128,6 +128,10 @@ def test_reservation_is_its_queue(ex: PBSJobExecutor) -> None:
     attrs = JobAttributes(reservation_id='R123.server', queue_name='workq')
     with pytest.raises(InvalidJobException, match='reservation'):
         _directives(ex, JobSpec('/bin/true', attributes=attrs))
+    # its queue part must be a PBS name: '.x' would give an empty -q, '*.x' a queue '*'
+    for bad in ('.x', '*.x', '%j.server', '9R.x'):
+        with pytest.raises(InvalidJobException, match='reservation_id'):
+            _directives(ex, JobSpec('/bin/true', attributes=JobAttributes(reservation_id=bad)))
 
 
 @pytest.mark.parametrize('field, attrs', [

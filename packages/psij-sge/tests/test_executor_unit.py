@@ -122,6 +122,17 @@ def test_every_field_maps_to_a_directive(ex: SGEJobExecutor, tmp_path: Path) -> 
         'qsub', '-terse', '-wd', str(tmp_path), '/w/s.job']
 
 
+def test_directory_grid_engine_would_cut_is_reached_by_the_scripts_cd(
+        ex: SGEJobExecutor) -> None:
+    # qsub -wd cuts a path at a line break: such a job starts in the work directory
+    for d in ('/tmp/a\n#$ -N x', '/tmp/caf\u00e9', '/tmp/a\rb'):
+        job = Job(JobSpec('/bin/true', directory=d))
+        assert ex.get_submit_command(job, Path('/s')) == [
+            'qsub', '-terse', '-wd', str(ex.work_directory), '/s']
+        script = ex.script_for(Job(JobSpec('/bin/true', directory=d)))
+        assert not [ln for ln in script.splitlines() if ln.startswith('#$ -N x')]
+
+
 def test_defaults(ex: SGEJobExecutor) -> None:
     d = _directives(ex, JobSpec('/bin/true'))
     assert d[1:] == ['#$ -S /bin/bash', '#$ -j y', '#$ -o /dev/null', '#$ -cwd',
