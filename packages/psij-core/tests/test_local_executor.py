@@ -5,6 +5,7 @@ import logging
 import os
 import socket
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -343,26 +344,42 @@ def test_no_inherited_environment_with_pre_launch(ex, tmp_path):
     assert env == {'ONLY': 'me', 'FROM_PRE': '1'}
 
 
-def test_out_of_descriptors_is_transient_submit_error(ex):
-    import resource
-
-    from psij import SubmitException
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    jobs = []
-    try:
+def test_out_of_descriptors_is_transient_submit_error(tmp_path):
+    # The keeper holds a pidfd per running job. It inherits the limit of open files of the
+    # process whose first submit starts it, hence a process of its own here.
+    import subprocess
+    code = textwrap.dedent('''
+        import resource, sys
+        import psij
+        from psij.executors.local import LocalJobExecutorConfig
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-        with pytest.raises(SubmitException) as info:
-            for _ in range(100):
-                j = Job(JobSpec('/bin/sleep', ['100']))
+        ex = psij.JobExecutor.get_instance(
+            'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
+        jobs = []
+        error = None
+        for _ in range(100):
+            j = psij.Job(psij.JobSpec('/bin/sleep', ['100']))
+            try:
                 ex.submit(j)
-                jobs.append(j)
-        assert info.value.transient
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            except psij.SubmitException as e:
+                error = e
+                break
+            jobs.append(j)
         for j in jobs:
             j.cancel()
-        for j in jobs:
-            assert j.wait().state is JobState.CANCELED
+        states = {j.wait(timeout=60).state.name for j in jobs}
+        print(error is not None and error.transient, len(jobs), sorted(states))
+        print(error)
+    ''')
+    p = subprocess.run([PY, '-c', code, str(tmp_path / 'state')], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    transient, started, states = p.stdout.splitlines()[0].split(' ', 2)
+    assert transient == 'True', p.stdout
+    assert 0 < int(started) < 100
+    assert states == "['CANCELED']"
+    assert 'ulimit -n' in p.stdout or 'open files' in p.stdout, p.stdout
 
 
 def test_a_fifo_as_stderr_does_not_freeze_the_reaper(ex, tmp_path):

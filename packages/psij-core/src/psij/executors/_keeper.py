@@ -1,0 +1,395 @@
+"""The keeper: the process that starts a submitter's local jobs and records how they end.
+
+Only a process's parent can learn its exit status. So that a local job's final state and exit
+code are recorded even when the program that submitted it has exited or was killed, the jobs
+are not the submitter's children but the keeper's: a small process that each submitting
+process starts on its first submit (`psij.executors._keeper_client`), in a session of its own.
+The keeper
+
+- starts jobs on request (argv, executable, directory, environment and the standard streams'
+  descriptors, passed with ``SCM_RIGHTS``), each in its own session and process group;
+- watches them through pidfds in one `EventLoop`, reaps them, and writes their start and end
+  records to its journal in the state directory (`psij.executors._local_state`), where
+  `attach` and `list` of any process find them;
+- sends each job's end to the submitter, batched per loop turn;
+- cancels on request: SIGTERM to the job's process group, SIGKILL after the grace period (a
+  deadline in the loop's heap); a job cancelled by another process is recognised by its cancel
+  request file;
+- outlives the submitter until its last job has ended, then exits.
+
+It talks to the submitter over two private socket pairs (``SOCK_SEQPACKET``: one message per
+datagram) that nothing else holds: requests and their replies on one, job ends on the other.
+A request too large for one datagram travels in a memfd. Messages are `marshal`-encoded
+tuples, which decode to plain data only.
+
+Requests (submitter -> keeper) and replies::
+
+    ('s', key, argv, executable, cwd, env, stdio slots, state dir, stderr path, shell,
+     defer end, node file)  + descriptors      -> ('ok', pid, native id) | ('err', errno,
+                                                   strerror, filename, during)
+    ('c', key, grace period)                    cancel; no reply
+    ('e', key, state, exit code, message)       the final state of a job started with
+                                                "defer end" (stage-out may change it); no reply
+
+Job ends (keeper -> submitter): a list of ``(key, state, exit code, message)``.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import signal
+import socket
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from psij._files import read_tail
+from psij.executors import _local_state as state
+from psij.executors._local_spawn import devnull, start_process
+from psij.executors._reaper import EventLoop, Timer
+
+MAX_MESSAGE = 1 << 16
+"""The largest datagram either side sends; larger requests go in a memfd."""
+
+BIG_REQUEST = b'M'
+"""A request whose encoding is in the first descriptor passed with it (a memfd)."""
+
+MAX_FDS = 4
+"""Descriptors per request: a memfd and the three standard streams."""
+
+_STDERR_TAIL = 2048
+_GROUP_WAIT_LIMIT = 2.0
+
+Outcome = Tuple[str, Optional[int], Optional[str]]
+"""A job's final state name, exit code and message."""
+
+
+def signame(sig: int) -> str:
+    """``SIGTERM (15)`` for 15."""
+    try:
+        return '%s (%d)' % (signal.Signals(sig).name, sig)
+    except ValueError:
+        return str(sig)
+
+
+def outcome(code: Optional[int], canceled: bool, shell: bool, stderr_path: str) -> Outcome:
+    """
+    The final state of a job whose process ended with `code` (negative: killed by that
+    signal; `None`: unknown).
+
+    :param shell: whether a shell wrapper ran the job (it reports a death by signal N as
+        128 + N).
+    :param stderr_path: the job's standard error file, whose end the message of a failure
+        quotes; ``''`` for none.
+    """
+    if code is None:
+        return ('FAILED', None, 'The exit status of the job process was lost (was SIGCHLD '
+                'ignored, or did other code reap it?)')
+    if canceled:
+        return ('CANCELED', code, 'Canceled')
+    if code == 0:
+        return ('COMPLETED', 0, None)
+    if code < 0:
+        msg = 'Killed by signal %s' % signame(-code)
+    elif shell and code > 128:
+        msg = 'Exit code %d (the shell reports a death by signal %s this way)' % (
+            code, signame(code - 128))
+    else:
+        msg = 'Exit code %d' % code
+    tail = read_tail(stderr_path, _STDERR_TAIL) if stderr_path else ''
+    if tail:
+        msg += '; end of standard error:\n' + tail
+    return ('FAILED', code, msg)
+
+
+class _Child:
+    """A job process of the keeper, from its start until its end is recorded."""
+
+    __slots__ = ('key', 'pid', 'pidfd', 'popen', 'native_id', 'state_dir', 'stderr_path',
+                 'shell', 'defer', 'nodefile', 'canceled', 'kill_timer', 'outcome',
+                 'group_waited', 'group_delay', 'awaiting_end')
+
+    def __init__(self, key: int, popen: subprocess.Popen[bytes], pidfd: int, native_id: str,
+                 request: Tuple[Any, ...]) -> None:
+        self.key = key
+        self.pid = popen.pid
+        self.pidfd = pidfd  # -1 once the process is reaped
+        self.popen = popen
+        self.native_id = native_id
+        state_dir, self.stderr_path, self.shell, self.defer, self.nodefile = request
+        self.state_dir = Path(state_dir)
+        self.canceled = False
+        self.kill_timer: Optional[Timer] = None
+        self.outcome: Optional[Outcome] = None
+        self.group_waited = 0.0
+        self.group_delay = 0.0002
+        self.awaiting_end = False  # its end was sent; the submitter's final state is due
+
+
+class Keeper:
+    """The keeper's state and event handlers; `run` until orphaned and idle."""
+
+    def __init__(self, requests: socket.socket, ends: socket.socket) -> None:
+        """:param requests: the request socket; :param ends: the socket job ends go to."""
+        self.loop = EventLoop()
+        self.requests = requests
+        self.ends = ends
+        requests.setblocking(False)
+        ends.setblocking(False)
+        self.children: Dict[int, _Child] = {}  # by key, until their end is recorded
+        self.outbox: List[Tuple[int, str, Optional[int], Optional[str]]] = []
+        self.orphaned = False  # the submitter is gone
+        self.loop.watch(requests.fileno(), self._on_requests, persistent=True)
+
+    def run(self) -> None:
+        """Serves until the submitter is gone and the last job's end is recorded."""
+        while not (self.orphaned and not self.children):
+            self.loop.run_once()
+            self._flush()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _on_requests(self, fd: int) -> None:
+        while not self.orphaned:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.requests, MAX_MESSAGE, MAX_FDS)
+            except BlockingIOError:
+                return
+            except OSError:
+                data, fds = b'', []
+            if not data:
+                _close_all(fds)
+                self._submitter_gone()
+                return
+            if data == BIG_REQUEST and fds:
+                data = _read_all(fds[0])
+                os.close(fds[0])
+                fds = fds[1:]
+            try:
+                msg = marshal.loads(data)
+                kind = msg[0]
+            except (ValueError, EOFError, TypeError, IndexError):
+                _close_all(fds)
+                continue
+            if kind == 's':
+                self._spawn(msg, fds)
+                continue
+            _close_all(fds)
+            if kind == 'c':
+                self._cancel(msg[1], msg[2])
+            elif kind == 'e':
+                self._final_from_submitter(msg[1], (msg[2], msg[3], msg[4]))
+
+    def _reply(self, msg: Tuple[Any, ...]) -> None:
+        try:
+            self.requests.send(marshal.dumps(msg))
+        except OSError:
+            pass  # the submitter is gone; its EOF is next
+
+    def _spawn(self, msg: Tuple[Any, ...], fds: List[int]) -> None:
+        (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
+         nodefile) = msg
+        stdio = [devnull()] * 3
+        for slot, fd in zip(slots, fds, strict=False):  # fewer fds: a bad request
+            stdio[slot] = fd
+        start = state.start_estimate()
+        try:
+            popen = start_process(argv, exe, cwd, env, stdio)
+        except OSError as ex:
+            self._reply(('err', ex.errno, ex.strerror, ex.filename, 'start'))
+            return
+        finally:
+            _close_all(fds)
+        try:
+            pidfd = os.pidfd_open(popen.pid)
+        except OSError as ex:
+            # Typically EMFILE: one descriptor per running job. Undo the start rather than
+            # keep a job nobody watches.
+            killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+            self._reply(('err', ex.errno, ex.strerror, None, 'watch'))
+            return
+        native_id = state.make_native_id(popen.pid, start)
+        try:
+            state.record_start(Path(state_dir), native_id)
+        except OSError:
+            pass  # `attach` will not find the job; the submitter still follows it
+        child = _Child(key, popen, pidfd, native_id,
+                       (state_dir, stderr_path, shell, defer, nodefile))
+        self.children[key] = child
+        self.loop.watch(pidfd, partial(self._on_exit, child))
+        self._reply(('ok', popen.pid, native_id))
+
+    def _cancel(self, key: int, grace: float) -> None:
+        child = self.children.get(key)
+        if child is None or child.pidfd < 0 or child.canceled:
+            return  # ended already, or cancelled twice: nothing to do
+        child.canceled = True
+        killpg(child.pid, signal.SIGTERM)
+        if grace <= 0:
+            self._kill(child)
+        else:
+            child.kill_timer = self.loop.call_later(grace, partial(self._kill, child))
+
+    def _kill(self, child: _Child) -> None:
+        child.kill_timer = None
+        if child.pidfd >= 0:  # not reaped yet, so its pid is still its own
+            killpg(child.pid, signal.SIGKILL)
+
+    def _submitter_gone(self) -> None:
+        self.orphaned = True
+        self.loop.unwatch(self.requests.fileno())
+        self.outbox.clear()
+        for child in list(self.children.values()):
+            if child.awaiting_end and child.outcome is not None:
+                self._record(child, child.outcome)  # stage-out will not happen
+
+    # -- the end of a job -------------------------------------------------------------------
+
+    def _on_exit(self, child: _Child, fd: int) -> None:
+        """The job's process ended (it is a zombie until we reap it)."""
+        if child.kill_timer is not None:
+            self.loop.cancel_timer(child.kill_timer)
+            child.kill_timer = None
+        if not child.canceled:
+            # Cancelled by another process that attached to it: whether the job died of
+            # the signal or trapped it and exited, it is CANCELED, once, everywhere.
+            child.canceled = state.take_cancel_request(child.state_dir, child.native_id)
+        if child.canceled:
+            # While the zombie leader keeps its pid, the group id cannot be reused: take down
+            # whatever the job left in its group, so that CANCELED means "all gone".
+            killpg(child.pid, signal.SIGKILL)
+        try:
+            res: Optional[Any] = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)
+        except ChildProcessError:
+            res = None
+        os.close(child.pidfd)
+        child.pidfd = -1
+        code = None
+        if res is not None:
+            code = res.si_status if res.si_code == os.CLD_EXITED else -res.si_status
+        # Tell subprocess the child is reaped, or it may try to reap the pid again later.
+        child.popen.returncode = code if code is not None else -1
+        if child.nodefile:
+            unlink(child.nodefile)
+        child.outcome = outcome(code, child.canceled, child.shell, child.stderr_path)
+        if child.canceled:
+            self._await_group(child)
+        else:
+            self._ended(child)
+
+    def _await_group(self, child: _Child) -> None:
+        """Ends a cancelled job once the other processes of its group are gone too.
+
+        They got SIGKILL, but dying takes them a moment: check again later, with backoff,
+        for at most `_GROUP_WAIT_LIMIT` seconds.
+        """
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+            # The group still exists, but maybe only as zombies waiting for their new parent
+            # (init, which may reap only now and then): those are gone for our purpose.
+            alive = state.group_has_live_members(child.pid)
+        except (ProcessLookupError, PermissionError):
+            alive = False
+        if alive and child.group_waited < _GROUP_WAIT_LIMIT:
+            child.group_waited += child.group_delay
+            self.loop.call_later(child.group_delay, partial(self._await_group, child))
+            child.group_delay = min(child.group_delay * 2, 0.05)
+            return
+        self._ended(child)
+
+    def _ended(self, child: _Child) -> None:
+        assert child.outcome is not None
+        if child.defer and not self.orphaned:
+            child.awaiting_end = True  # the submitter stages out, then sends the final state
+        else:
+            self._record(child, child.outcome)
+        if not self.orphaned:
+            self.outbox.append((child.key,) + child.outcome)
+
+    def _final_from_submitter(self, key: int, final: Outcome) -> None:
+        child = self.children.get(key)
+        if child is not None and child.awaiting_end:
+            self._record(child, final)
+
+    def _record(self, child: _Child, final: Outcome) -> None:
+        try:
+            state.record_end(child.state_dir, child.native_id, *final)
+        except OSError:
+            pass  # nowhere to write it: attach will report the exit code as unknown
+        del self.children[child.key]
+
+    def _flush(self) -> None:
+        """Sends the ends gathered in this loop turn, in datagrams of bounded size."""
+        while self.outbox and not self.orphaned:
+            n = len(self.outbox)
+            data = marshal.dumps(self.outbox)
+            while len(data) > MAX_MESSAGE and n > 1:
+                n //= 2
+                data = marshal.dumps(self.outbox[:n])
+            try:
+                self.ends.send(data)
+            except BlockingIOError:
+                # The submitter is busy: try again shortly (a timer wakes the loop).
+                self.loop.call_later(0.005, _nothing)
+                return
+            except OSError:
+                self.outbox.clear()  # the submitter is gone
+                return
+            del self.outbox[:n]
+
+
+def _nothing() -> None:
+    pass
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: List[bytes] = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _close_all(fds: List[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def killpg(pgid: int, sig: int) -> None:
+    """Signals the process group `pgid`, if it still exists."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def unlink(path: str) -> None:
+    """Removes `path`, if it can."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def main(argv: List[str]) -> None:
+    """Runs a keeper on the two socket descriptors named in `argv`."""
+    requests_fd, ends_fd = int(argv[0]), int(argv[1])
+    os.set_inheritable(requests_fd, False)
+    os.set_inheritable(ends_fd, False)
+    # Dispositions and masks survive exec: the submitter's must not stop us from reaping our
+    # children, nor reach the jobs.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    os.chdir('/')  # hold no directory of the submitter's
+    Keeper(socket.socket(fileno=requests_fd), socket.socket(fileno=ends_fd)).run()
+
+
+if __name__ == '__main__':  # ``python -m`` (see `_keeper_client` for the faster start)
+    main(sys.argv[1:])
