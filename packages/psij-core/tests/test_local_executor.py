@@ -432,3 +432,30 @@ def test_a_state_directory_that_is_a_symlink_is_refused(tmp_path):
         state_directory=tmp_path / 'link'))
     with pytest.raises(SubmitException, match='symbolic link'):
         lex.submit(Job(JobSpec('/bin/true')))
+
+
+def test_a_spec_larger_than_one_message_to_the_keeper(ex, tmp_path):
+    # argv and environment go to the keeper process; ~400 kB of them do not fit in one
+    # datagram and travel in a memfd, byte-exact all the same
+    args = ['%d-%s' % (i, 'x\ty "$(z)" \\ \u00e9' * 200) for i in range(100)]
+    env = {'BIG_%d' % i: 'v' * 2000 for i in range(100)}
+    out = tmp_path / 'out.json'
+    job, st, _ = run(ex, py('import json, os, sys; json.dump([sys.argv[1:], '
+                            '{k: v for k, v in os.environ.items() if k.startswith("BIG_")}], '
+                            'open(sys.argv[1], "w"))', str(out), *args, environment=env))
+    assert st.state is JobState.COMPLETED, st
+    import json
+    got_args, got_env = json.loads(out.read_text())
+    assert got_args == [str(out)] + args
+    assert got_env == env
+
+
+def test_the_job_gets_the_directory_and_environment_of_its_submit(ex, tmp_path, monkeypatch):
+    # the keeper was started by an earlier submit, with the directory and environment of
+    # that time: a job must get those of its own submit
+    run(ex, JobSpec('/bin/true'))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('PSIJ_TEST_LATE', 'late value')
+    job, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'echo "$PSIJ_TEST_LATE" > here.txt']))
+    assert st.state is JobState.COMPLETED, st
+    assert (tmp_path / 'here.txt').read_text() == 'late value\n'

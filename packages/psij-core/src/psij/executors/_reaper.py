@@ -1,14 +1,16 @@
-"""The process reaper: one thread per process that learns about every local job's end.
+"""The local executor's event loop: pidfds, sockets and a deadline heap in one ``epoll`` set.
 
-Every local job process (and every attached one) is watched through a pidfd registered in one
-``epoll`` set. The thread sleeps in ``epoll_wait`` with no timeout unless a timer is pending,
-so an idle process has no wake-ups at all; a job's end wakes it at once (no polling, no
-SIGCHLD handler, nothing installed at import time). Timers (the SIGKILL that follows a
-cancel's SIGTERM, retries of attached jobs) live in a heap whose head gives the ``epoll``
-timeout; an ``eventfd`` wakes the thread when an earlier timer is added.
+`EventLoop` sleeps in ``epoll_wait`` with no timeout unless a timer is pending, so an idle
+process has no wake-ups at all; a job's end (its pidfd becomes readable) or a message wakes it
+at once (no polling, no SIGCHLD handler, nothing installed at import time). Timers (the SIGKILL
+that follows a cancel's SIGTERM, the checks of attached jobs' records) live in a heap whose
+head gives the ``epoll`` timeout; an ``eventfd`` wakes the loop when an earlier timer is added
+from another thread. ``epoll_ctl`` is thread-safe, so other threads register descriptors
+directly.
 
-``epoll_ctl`` is thread-safe, so submitting threads register pidfds directly: a submit costs
-one ``pidfd_open`` and one ``epoll_ctl``, and the reaper thread never has to be woken for it.
+Two loops use it: `Reaper`, one daemon thread per submitting process (job ends sent by the
+keeper, attached jobs' pidfds), and the keeper process's main loop (`psij.executors._keeper`:
+its jobs' pidfds and the submitter's requests).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from psij._fork import after_fork_in_child
 logger = logging.getLogger(__name__)
 
 ExitHandler = Callable[[int], None]
-"""Called in the reaper thread with the pidfd that became readable (the process ended)."""
+"""Called in the loop's thread with the descriptor that became readable (for a pidfd: the
+process ended)."""
 
 Timer = Tuple[float, int, Callable[[], None]]
 """A pending timer: deadline, sequence number, function."""

@@ -6,11 +6,13 @@ directly with its argv, byte-exact; otherwise a small POSIX shell wrapper
 command and sources the post-launch script, all from argv, never by pasting user strings into
 shell code. Every job runs in its own session and process group.
 
-One reaper thread per process (`psij.executors._reaper`) learns about every job's end through
-a pidfd and reaps it; cancel sends SIGTERM to the job's process group and SIGKILL after
-`LocalJobExecutorConfig.cancel_grace_period`. Final states and exit codes are recorded in a
-private per-user state directory so that another process can `attach` to a job and get its
-true exit code (`psij.executors._local_state`).
+The processes are started, reaped and recorded by the submitting process's keeper
+(`psij.executors._keeper`), a small process that outlives the submitter until its last job has
+ended: a job's final state and exit code are recorded in a private per-user state directory
+(`psij.executors._local_state`) whatever happens to the submitter, and any later process can
+`attach` to it. The submitter's one reaper thread (`psij.executors._reaper`) receives the
+ends from the keeper and watches attached jobs. Cancel sends SIGTERM to the job's process
+group and SIGKILL after `LocalJobExecutorConfig.cancel_grace_period`.
 
 Linux only (pidfds: kernel 5.4 or later).
 """
