@@ -26,7 +26,9 @@ Requests (submitter -> keeper) and replies::
 
     ('s', key, argv, executable, cwd, env, stdio slots, state dir, stderr path, shell,
      defer end, node file)  + descriptors      -> ('ok', pid, native id) | ('err', errno,
-                                                   strerror, filename, during)
+                                                   strerror, filename, during), during being
+                                                   'start', 'watch' or 'invalid' (argv or
+                                                   environment refused, e.g. a NUL)
     ('c', key, grace period)                    cancel; no reply
     ('e', key, state, exit code, message)       the final state of a job started with
                                                 "defer end" (stage-out may change it); no reply
@@ -36,6 +38,7 @@ Job ends (keeper -> submitter): a list of ``(key, state, exit code, message)``.
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 import signal
@@ -51,8 +54,12 @@ from psij.executors import _local_state as state
 from psij.executors._local_spawn import devnull, start_process
 from psij.executors._reaper import EventLoop, Timer
 
-MAX_MESSAGE = 1 << 16
-"""The largest datagram either side sends; larger requests go in a memfd."""
+MAX_DATAGRAM = 1 << 15
+"""The largest datagram either side sends (well below any socket buffer); a larger request
+goes in a memfd."""
+
+RECEIVE_BUFFER = 1 << 16
+"""The receive buffer of either side: larger than any datagram."""
 
 BIG_REQUEST = b'M'
 """A request whose encoding is in the first descriptor passed with it (a memfd)."""
@@ -155,7 +162,7 @@ class Keeper:
     def _on_requests(self, fd: int) -> None:
         while not self.orphaned:
             try:
-                data, fds, _, _ = socket.recv_fds(self.requests, MAX_MESSAGE, MAX_FDS)
+                data, fds, _, _ = socket.recv_fds(self.requests, RECEIVE_BUFFER, MAX_FDS)
             except BlockingIOError:
                 return
             except OSError:
@@ -190,16 +197,19 @@ class Keeper:
             pass  # the submitter is gone; its EOF is next
 
     def _spawn(self, msg: Tuple[Any, ...], fds: List[int]) -> None:
-        (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
-         nodefile) = msg
-        stdio = [devnull()] * 3
-        for slot, fd in zip(slots, fds, strict=False):  # fewer fds: a bad request
-            stdio[slot] = fd
-        start = state.start_estimate()
         try:
+            (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
+             nodefile) = msg
+            stdio = [devnull()] * 3
+            for slot, fd in zip(slots, fds, strict=False):  # fewer fds: a bad request
+                stdio[slot] = fd
+            start = state.start_estimate()
             popen = start_process(argv, exe, cwd, env, stdio)
         except OSError as ex:
             self._reply(('err', ex.errno, ex.strerror, ex.filename, 'start'))
+            return
+        except Exception as ex:  # e.g. a NUL character: the submitter must get a reply
+            self._reply(('err', errno.EINVAL, str(ex), None, 'invalid'))
             return
         finally:
             _close_all(fds)
@@ -327,7 +337,7 @@ class Keeper:
         while self.outbox and not self.orphaned:
             n = len(self.outbox)
             data = marshal.dumps(self.outbox)
-            while len(data) > MAX_MESSAGE and n > 1:
+            while len(data) > MAX_DATAGRAM and n > 1:
                 n //= 2
                 data = marshal.dumps(self.outbox[:n])
             try:

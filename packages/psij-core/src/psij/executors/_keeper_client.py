@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import psij
 from psij._fork import after_fork_in_child
-from psij.executors._keeper import BIG_REQUEST, MAX_MESSAGE, Outcome
+from psij.executors._keeper import BIG_REQUEST, MAX_DATAGRAM, RECEIVE_BUFFER, Outcome
 from psij.executors._reaper import Reaper
 
 EndHandler = Callable[[str, Optional[int], Optional[str]], None]
@@ -40,7 +40,8 @@ class KeeperError(OSError):
     """The keeper could not start a job (`errno`, `strerror`, `filename` say why)."""
 
     def __init__(self, code: int, strerror: str, filename: Optional[str], during: str) -> None:
-        """:param during: ``'start'`` (starting the process) or ``'watch'`` (watching it)."""
+        """:param during: ``'start'`` (starting the process), ``'watch'`` (watching it) or
+            ``'invalid'`` (argv or environment refused, e.g. for a NUL character)."""
         super().__init__(code, strerror, filename)
         self.during = during
 
@@ -138,7 +139,7 @@ class KeeperClient:
 
     def _request(self, msg: bytes, fds: List[int]) -> Tuple[Any, ...]:
         memfd = -1
-        if len(msg) > MAX_MESSAGE:
+        if len(msg) > MAX_DATAGRAM:
             memfd = os.memfd_create('psij-job', os.MFD_CLOEXEC)
             _write_all(memfd, msg)
             msg = BIG_REQUEST
@@ -149,7 +150,7 @@ class KeeperClient:
                     socket.send_fds(self._requests, [msg], fds)
                 else:
                     self._requests.send(msg)
-                reply = self._requests.recv(MAX_MESSAGE)
+                reply = self._requests.recv(RECEIVE_BUFFER)
         except OSError as ex:
             self._forget()
             raise KeeperGone('The psij keeper process %d is gone (%s)' % (self.pid, ex)) from ex
@@ -182,7 +183,7 @@ class KeeperClient:
     def _on_ends(self, fd: int) -> None:
         while True:
             try:
-                data = self._ends.recv(MAX_MESSAGE)
+                data = self._ends.recv(RECEIVE_BUFFER)
             except BlockingIOError:
                 return
             except OSError:

@@ -329,6 +329,9 @@ class LocalJobExecutor(JobExecutor):
             key, pid, native_id = keeper.start(argv, exe, cwd, env, stdio.passed(), job,
                                                partial(self._on_end, run))
         except KeeperError as ex:
+            if ex.during == 'invalid':
+                raise InvalidJobException('Cannot run executable %s: %s'
+                                          % (exe, ex.strerror), ex) from ex
             if ex.during == 'watch':
                 raise SubmitException('Cannot watch the job process (%s); with many jobs '
                                       'running at once, raise the limit of open files '
@@ -453,23 +456,21 @@ class LocalJobExecutor(JobExecutor):
                 logger.warning('Cannot record the cancel of %s: %s', run.native_id, ex)
             _pidfd_signal(run.pidfd, signal.SIGTERM)
             killpg(run.pid, signal.SIGTERM)
-            if self._grace <= 0:
-                self._kill_attached(run, locked=True)
-            else:
+            if self._grace > 0:
                 run.kill_timer = Reaper.get().call_later(
                     self._grace, partial(self._kill_attached, run))
+                return
+            _pidfd_signal(run.pidfd, signal.SIGKILL)
+            killpg(run.pid, signal.SIGKILL)
 
     @staticmethod
-    def _kill_attached(run: _Attached, locked: bool = False) -> None:
-        if not locked:
-            with run.lock:
-                LocalJobExecutor._kill_attached(run, locked=True)
-            return
-        run.kill_timer = None
-        if run.exited or run.pidfd is None:
-            return
-        _pidfd_signal(run.pidfd, signal.SIGKILL)
-        killpg(run.pid, signal.SIGKILL)
+    def _kill_attached(run: _Attached) -> None:
+        with run.lock:
+            run.kill_timer = None
+            if run.exited or run.pidfd is None:
+                return
+            _pidfd_signal(run.pidfd, signal.SIGKILL)
+            killpg(run.pid, signal.SIGKILL)
 
     # -- list and attach -----------------------------------------------------------------------
 
