@@ -459,3 +459,16 @@ def test_the_job_gets_the_directory_and_environment_of_its_submit(ex, tmp_path, 
     job, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'echo "$PSIJ_TEST_LATE" > here.txt']))
     assert st.state is JobState.COMPLETED, st
     assert (tmp_path / 'here.txt').read_text() == 'late value\n'
+
+
+def test_the_job_inherits_only_its_standard_streams(ex, tmp_path):
+    # no descriptor of the submitter or of the keeper (sockets, pidfds, journals) leaks in
+    out = tmp_path / 'fds'
+    inp = tmp_path / 'in'
+    inp.write_text('')
+    job, st, _ = run(ex, py('import os; print(*sorted(os.listdir("/proc/self/fd")))',
+                            stdin_path=inp, stdout_path=out))
+    assert st.state is JobState.COMPLETED, st
+    # and the one listdir opened
+    assert len(out.read_text().split()) == 4, out.read_text()
+    assert out.read_text().split()[:3] == ['0', '1', '2'], out.read_text()

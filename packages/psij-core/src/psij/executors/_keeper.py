@@ -33,6 +33,10 @@ Requests (submitter -> keeper) and replies::
     ('e', key, state, exit code, message)       the final state of a job started with
                                                 "defer end" (stage-out may change it); no reply
 
+The ``env`` of a start request is the job's environment, or ``('=', environment)``: the
+submitter's own environment (as bytes), which the keeper keeps, or `None`: that same kept
+environment (the submitter sends its environment again only when it changed).
+
 Job ends (keeper -> submitter): a list of ``(key, state, exit code, message)``.
 """
 
@@ -43,8 +47,8 @@ import marshal
 import os
 import signal
 import socket
-import subprocess
 import sys
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -115,16 +119,15 @@ def outcome(code: Optional[int], canceled: bool, shell: bool, stderr_path: str) 
 class _Child:
     """A job process of the keeper, from its start until its end is recorded."""
 
-    __slots__ = ('key', 'pid', 'pidfd', 'popen', 'native_id', 'state_dir', 'stderr_path',
+    __slots__ = ('key', 'pid', 'pidfd', 'native_id', 'state_dir', 'stderr_path',
                  'shell', 'defer', 'nodefile', 'canceled', 'kill_timer', 'outcome',
                  'group_waited', 'group_delay', 'awaiting_end')
 
-    def __init__(self, key: int, popen: subprocess.Popen[bytes], pidfd: int, native_id: str,
+    def __init__(self, key: int, pid: int, pidfd: int, native_id: str,
                  request: Tuple[Any, ...]) -> None:
         self.key = key
-        self.pid = popen.pid
+        self.pid = pid
         self.pidfd = pidfd  # -1 once the process is reaped
-        self.popen = popen
         self.native_id = native_id
         state_dir, self.stderr_path, self.shell, self.defer, self.nodefile = request
         self.state_dir = Path(state_dir)
@@ -137,36 +140,46 @@ class _Child:
 
 
 class Keeper:
-    """The keeper's state and event handlers; `run` until orphaned and idle."""
+    """The keeper's state and its two threads: `run` serves requests in the calling thread
+    while a second thread reaps; both return once the submitter is gone and every job's end
+    is recorded.
+
+    Starting a job blocks its thread until the job's exec (vfork), so the ends are handled
+    meanwhile by the other thread, as they are in a submitting process. `lock` guards
+    `children`, `orphaned` and the fields of each child that both threads touch.
+    """
 
     def __init__(self, requests: socket.socket, ends: socket.socket) -> None:
         """:param requests: the request socket; :param ends: the socket job ends go to."""
         self.loop = EventLoop()
         self.requests = requests
         self.ends = ends
-        requests.setblocking(False)
         ends.setblocking(False)
+        self.lock = threading.Lock()
         self.children: Dict[int, _Child] = {}  # by key, until their end is recorded
-        self.outbox: List[Tuple[int, str, Optional[int], Optional[str]]] = []
+        self.outbox: List[Tuple[int, str, Optional[int], Optional[str]]] = []  # reaper's
         self.orphaned = False  # the submitter is gone
-        self.loop.watch(requests.fileno(), self._on_requests, persistent=True)
+        self.done = threading.Event()  # orphaned, and no job left
+        self.inherited_env: Dict[bytes, bytes] = {}  # the submitter's, as last sent
 
     def run(self) -> None:
         """Serves until the submitter is gone and the last job's end is recorded."""
-        while not (self.orphaned and not self.children):
-            self.loop.run_once()
-            self._flush()
+        threading.Thread(target=self._reap, name='psij-keeper-reaper', daemon=True).start()
+        self._serve()
+        self.done.wait()
 
-    # -- requests ---------------------------------------------------------------------------
+    # -- requests (the calling thread) ------------------------------------------------------
 
-    def _on_requests(self, fd: int) -> None:
-        while not self.orphaned:
+    def _serve(self) -> None:
+        while True:
             try:
                 data, fds, _, _ = socket.recv_fds(self.requests, RECEIVE_BUFFER, MAX_FDS)
-            except BlockingIOError:
-                return
             except OSError:
                 data, fds = b'', []
+            for fd in fds:
+                # jobs inherit only their standard streams (recv_fds drops MSG_CMSG_CLOEXEC
+                # on some Pythons; this thread is the only one that starts jobs)
+                os.set_inheritable(fd, False)
             if not data:
                 _close_all(fds)
                 self._submitter_gone()
@@ -200,11 +213,15 @@ class Keeper:
         try:
             (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
              nodefile) = msg
+            if env is None:
+                env = self.inherited_env
+            elif isinstance(env, tuple):
+                env = self.inherited_env = env[1]
             stdio = [devnull()] * 3
             for slot, fd in zip(slots, fds, strict=False):  # fewer fds: a bad request
                 stdio[slot] = fd
             start = state.start_estimate()
-            popen = start_process(argv, exe, cwd, env, stdio)
+            pid = start_process(argv, exe, cwd, env, stdio)
         except OSError as ex:
             self._reply(('err', ex.errno, ex.strerror, ex.filename, 'start'))
             return
@@ -214,75 +231,95 @@ class Keeper:
         finally:
             _close_all(fds)
         try:
-            pidfd = os.pidfd_open(popen.pid)
+            pidfd = os.pidfd_open(pid)
         except OSError as ex:
             # Typically EMFILE: one descriptor per running job. Undo the start rather than
             # keep a job nobody watches.
-            killpg(popen.pid, signal.SIGKILL)
-            popen.wait()
+            killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
             self._reply(('err', ex.errno, ex.strerror, None, 'watch'))
             return
-        native_id = state.make_native_id(popen.pid, start)
+        native_id = state.make_native_id(pid, start)
+        child = _Child(key, pid, pidfd, native_id,
+                       (state_dir, stderr_path, shell, defer, nodefile))
         try:
-            state.record_start(Path(state_dir), native_id)
+            state.record_start(child.state_dir, native_id)
         except OSError:
             pass  # `attach` will not find the job; the submitter still follows it
-        child = _Child(key, popen, pidfd, native_id,
-                       (state_dir, stderr_path, shell, defer, nodefile))
-        self.children[key] = child
+        with self.lock:
+            self.children[key] = child
         self.loop.watch(pidfd, partial(self._on_exit, child))
-        self._reply(('ok', popen.pid, native_id))
+        self._reply(('ok', pid, native_id))
 
     def _cancel(self, key: int, grace: float) -> None:
-        child = self.children.get(key)
-        if child is None or child.pidfd < 0 or child.canceled:
-            return  # ended already, or cancelled twice: nothing to do
-        child.canceled = True
-        killpg(child.pid, signal.SIGTERM)
-        if grace <= 0:
-            self._kill(child)
-        else:
-            child.kill_timer = self.loop.call_later(grace, partial(self._kill, child))
+        with self.lock:
+            child = self.children.get(key)
+            if child is None or child.pidfd < 0 or child.canceled:
+                return  # ended already, or cancelled twice: nothing to do
+            child.canceled = True
+            # under the lock: the job is not reaped meanwhile, so its pid is its own
+            killpg(child.pid, signal.SIGTERM)
+            if grace <= 0:
+                killpg(child.pid, signal.SIGKILL)
+            else:
+                child.kill_timer = self.loop.call_later(grace, partial(self._kill, child))
 
-    def _kill(self, child: _Child) -> None:
-        child.kill_timer = None
-        if child.pidfd >= 0:  # not reaped yet, so its pid is still its own
-            killpg(child.pid, signal.SIGKILL)
+    def _final_from_submitter(self, key: int, final: Outcome) -> None:
+        with self.lock:
+            child = self.children.get(key)
+            if child is not None and child.awaiting_end:
+                self._record(child, final)
 
     def _submitter_gone(self) -> None:
-        self.orphaned = True
-        self.loop.unwatch(self.requests.fileno())
-        self.outbox.clear()
-        for child in list(self.children.values()):
-            if child.awaiting_end and child.outcome is not None:
-                self._record(child, child.outcome)  # stage-out will not happen
+        with self.lock:
+            self.orphaned = True
+            for child in list(self.children.values()):
+                if child.awaiting_end and child.outcome is not None:
+                    self._record(child, child.outcome)  # stage-out will not happen
+            if not self.children:
+                self.done.set()
 
-    # -- the end of a job -------------------------------------------------------------------
+    # -- the end of a job (the reaper thread) -----------------------------------------------
+
+    def _reap(self) -> None:
+        while True:
+            self.loop.run_once()
+            self._flush()
+            with self.lock:
+                if self.orphaned and not self.children:
+                    self.done.set()
+                    return
+
+    def _kill(self, child: _Child) -> None:
+        with self.lock:
+            child.kill_timer = None
+            if child.pidfd >= 0:  # not reaped yet, so its pid is still its own
+                killpg(child.pid, signal.SIGKILL)
 
     def _on_exit(self, child: _Child, fd: int) -> None:
         """The job's process ended (it is a zombie until we reap it)."""
-        if child.kill_timer is not None:
-            self.loop.cancel_timer(child.kill_timer)
+        with self.lock:
+            timer = child.kill_timer
             child.kill_timer = None
-        if not child.canceled:
-            # Cancelled by another process that attached to it: whether the job died of
-            # the signal or trapped it and exited, it is CANCELED, once, everywhere.
-            child.canceled = state.take_cancel_request(child.state_dir, child.native_id)
-        if child.canceled:
-            # While the zombie leader keeps its pid, the group id cannot be reused: take down
-            # whatever the job left in its group, so that CANCELED means "all gone".
-            killpg(child.pid, signal.SIGKILL)
-        try:
-            res: Optional[Any] = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)
-        except ChildProcessError:
-            res = None
-        os.close(child.pidfd)
-        child.pidfd = -1
+            if not child.canceled:
+                # Cancelled by another process that attached to it: whether the job died of
+                # the signal or trapped it and exited, it is CANCELED, once, everywhere.
+                child.canceled = state.take_cancel_request(child.state_dir, child.native_id)
+            if child.canceled:
+                # While the zombie leader keeps its pid, the group id cannot be reused: take
+                # down whatever the job left in its group, so that CANCELED means "all gone".
+                killpg(child.pid, signal.SIGKILL)
+            try:
+                res: Optional[Any] = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)
+            except ChildProcessError:
+                res = None
+            os.close(child.pidfd)
+            child.pidfd = -1
+        if timer is not None:
+            self.loop.cancel_timer(timer)
         code = None
         if res is not None:
             code = res.si_status if res.si_code == os.CLD_EXITED else -res.si_status
-        # Tell subprocess the child is reaped, or it may try to reap the pid again later.
-        child.popen.returncode = code if code is not None else -1
         if child.nodefile:
             unlink(child.nodefile)
         child.outcome = outcome(code, child.canceled, child.shell, child.stderr_path)
@@ -313,19 +350,17 @@ class Keeper:
 
     def _ended(self, child: _Child) -> None:
         assert child.outcome is not None
-        if child.defer and not self.orphaned:
-            child.awaiting_end = True  # the submitter stages out, then sends the final state
-        else:
-            self._record(child, child.outcome)
-        if not self.orphaned:
-            self.outbox.append((child.key,) + child.outcome)
-
-    def _final_from_submitter(self, key: int, final: Outcome) -> None:
-        child = self.children.get(key)
-        if child is not None and child.awaiting_end:
-            self._record(child, final)
+        with self.lock:
+            if child.defer and not self.orphaned:
+                child.awaiting_end = True  # the submitter stages out, then sends the final
+            else:
+                self._record(child, child.outcome)
+            if self.orphaned:
+                return
+        self.outbox.append((child.key,) + child.outcome)
 
     def _record(self, child: _Child, final: Outcome) -> None:
+        """Writes the end record (with `lock` held)."""
         try:
             state.record_end(child.state_dir, child.native_id, *final)
         except OSError:
@@ -334,7 +369,9 @@ class Keeper:
 
     def _flush(self) -> None:
         """Sends the ends gathered in this loop turn, in datagrams of bounded size."""
-        while self.outbox and not self.orphaned:
+        if self.orphaned:
+            self.outbox.clear()
+        while self.outbox:
             n = len(self.outbox)
             data = marshal.dumps(self.outbox)
             while len(data) > MAX_DATAGRAM and n > 1:

@@ -101,18 +101,20 @@ class KeeperClient:
         self._keys = itertools.count(1)
         self._handlers: Dict[int, EndHandler] = {}
         self._lock = threading.Lock()
-        self._gone = False
+        self._inherited: Optional[Dict[bytes, bytes]] = None  # the keeper has it
         Reaper.get().watch(ends.fileno(), self._on_ends, persistent=True)
 
     # -- requests ---------------------------------------------------------------------------
 
-    def start(self, argv: List[str], executable: str, cwd: str, env: Dict[str, str],
+    def start(self, argv: List[str], executable: str, cwd: str, env: Optional[Dict[str, str]],
               stdio: Tuple[List[int], List[int]], job: Tuple[Any, ...],
               on_end: EndHandler) -> Tuple[int, int, str]:
         """
         Starts a job; returns its key, pid and native id. `on_end` is called once with its
         final state (never before this returns).
 
+        :param env: the job's environment; `None` for this process's current one, which is
+            sent only when it changed since the last time (the keeper keeps a copy).
         :param stdio: the standard streams (0, 1, 2) that are not /dev/null and their
             descriptors, which the keeper gets copies of.
         :param job: state directory, standard error path, shell, defer end, node file (see
@@ -122,11 +124,13 @@ class KeeperClient:
         """
         key = next(self._keys)
         slots, fds = stdio
-        msg = marshal.dumps(('s', key, argv, executable, cwd, env, slots) + job)
         with self._lock:
             self._handlers[key] = on_end
         try:
-            reply = self._request(msg, fds)
+            with self._submit_lock:  # the environment decided in the order requests go
+                msg = marshal.dumps(('s', key, argv, executable, cwd, self._environment(env),
+                                     slots) + job)
+                reply = self._request(msg, fds)
         except BaseException:
             with self._lock:
                 self._handlers.pop(key, None)
@@ -137,7 +141,22 @@ class KeeperClient:
             raise KeeperError(reply[1], reply[2], reply[3], reply[4])
         return key, reply[1], reply[2]
 
+    def _environment(self, env: Optional[Dict[str, str]]) -> Any:
+        """What a start request says about the environment (see `psij.executors._keeper`):
+        `env` itself, `None` for the inherited environment the keeper has, or ``('=',
+        environment)`` for an inherited environment the keeper does not have yet."""
+        if env is not None:
+            return env
+        # Converting os.environ to a dict costs more than the rest of a submit: compare its
+        # raw mapping (bytes, no decoding) with the one sent last instead.
+        raw = getattr(os.environ, '_data', None)
+        if raw is not None and raw == self._inherited:
+            return None
+        self._inherited = dict(raw) if raw is not None else None
+        return ('=', {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()})
+
     def _request(self, msg: bytes, fds: List[int]) -> Tuple[Any, ...]:
+        """Sends a request and waits for its reply (with `_submit_lock` held)."""
         memfd = -1
         if len(msg) > MAX_DATAGRAM:
             memfd = os.memfd_create('psij-job', os.MFD_CLOEXEC)
@@ -145,12 +164,11 @@ class KeeperClient:
             msg = BIG_REQUEST
             fds = [memfd] + fds
         try:
-            with self._submit_lock:
-                if fds:
-                    socket.send_fds(self._requests, [msg], fds)
-                else:
-                    self._requests.send(msg)
-                reply = self._requests.recv(RECEIVE_BUFFER)
+            if fds:
+                socket.send_fds(self._requests, [msg], fds)
+            else:
+                self._requests.send(msg)
+            reply = self._requests.recv(RECEIVE_BUFFER)
         except OSError as ex:
             self._forget()
             raise KeeperGone('The psij keeper process %d is gone (%s)' % (self.pid, ex)) from ex

@@ -11,10 +11,10 @@ import errno
 import os
 import re
 import shutil
+import signal
 import stat
-import subprocess
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from psij._fork import after_fork_in_child
 from psij.exceptions import InvalidJobException, SubmitException
@@ -180,18 +180,30 @@ class Stdio:
         self._owned = []
 
 
-def start_process(argv: List[str], executable: str, cwd: Optional[str],
-                  env: Optional[Dict[str, str]], fds: List[int]) -> subprocess.Popen[bytes]:
-    """
-    Starts `argv` (running `executable`) in a new session, hence its own process group, with
-    `fds` as its standard input, output and error. Raises `OSError` (see `spawn_error`).
+_RESET_SIGNALS = tuple(s for s in (signal.SIGPIPE, getattr(signal, 'SIGXFSZ', None))
+                       if s is not None)
+"""Signals Python ignores, which a job must get with their default action."""
 
-    `subprocess.Popen` uses vfork here (no preexec function), and reports exec and chdir
-    errors as exceptions in the parent.
+
+def start_process(argv: List[str], executable: str, cwd: str,
+                  env: Union[Mapping[str, str], Mapping[bytes, bytes]], fds: List[int]) -> int:
     """
-    return subprocess.Popen(argv, executable=executable, cwd=cwd, env=env,
-                            stdin=fds[0], stdout=fds[1], stderr=fds[2],
-                            start_new_session=True, close_fds=True)
+    Starts `argv` (running `executable`) in directory `cwd`, in a new session, hence its own
+    process group, with `fds` as its standard input, output and error; returns its pid.
+    Raises `OSError` (see `spawn_error`).
+
+    For the keeper: ``posix_spawn`` (a vfork and an exec, which reports exec errors) from the
+    job's directory, entered just before (``posix_spawn`` has no directory of its own; the
+    keeper's thread that starts jobs is the only one that depends on the current directory).
+    The job inherits no other descriptor: every descriptor of the keeper is close-on-exec.
+    """
+    os.chdir(cwd)
+    try:
+        return os.posix_spawn(executable, argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, fd, i)
+                                            for i, fd in enumerate(fds)])
+    finally:
+        os.chdir('/')
 
 
 def spawn_error(ex: OSError, executable: str, cwd: Optional[str]) -> Exception:

@@ -167,7 +167,9 @@ class LocalJobExecutor(JobExecutor):
                          else LocalJobExecutorConfig())
         cfg = self.config
         sd = getattr(cfg, 'state_directory', None)
-        self._state_dir = Path(sd) if sd is not None else state.default_state_directory()
+        # absolute: the keeper, which writes the records, runs in another directory
+        self._state_dir = (Path(sd) if sd is not None
+                           else state.default_state_directory()).absolute()
         self._grace = float(getattr(cfg, 'cancel_grace_period', 1.0))
         # The jobs of this executor that have not ended, by job id: only to find a job's own
         # object (which has its own lock) in cancel().
@@ -249,7 +251,7 @@ class LocalJobExecutor(JobExecutor):
         except (StagingError, InvalidJobException, SubmitException) as ex:
             self._end_without_process(run, JobState.FAILED, str(ex))
 
-    def _argv(self, run: _Submitted, exe: str, env: Dict[str, str]) -> List[str]:
+    def _argv(self, run: _Submitted, exe: str) -> List[str]:
         """The job's argv: its own, or the launch script's with the launcher's command."""
         spec = run.spec
         launcher = run.launcher
@@ -268,10 +270,9 @@ class LocalJobExecutor(JobExecutor):
     def _launch(self, run: _Submitted) -> None:
         """Has the keeper start the job's process: directly, or through the launch script."""
         spec = run.spec
-        # Always explicit: the keeper's own environment and directory are not the job's.
+        # None: this process's environment at this moment (see KeeperClient.start).
         env = build_environment(spec.inherit_environment, spec.environment)
-        if env is None:
-            env = dict(os.environ)
+        # the keeper's own directory is not the job's
         cwd = str(run.directory) if run.directory is not None else os.getcwd()
         assert spec.executable is not None
         exe = resolve_executable(spec.executable, run.directory, env,
@@ -280,10 +281,11 @@ class LocalJobExecutor(JobExecutor):
         if run.launcher is not None and (spec.launcher or Launcher.DEFAULT_LAUNCHER_NAME) \
                 != 'single':
             nodefile = self._write_nodefile(run.job, spec)
+            env = dict(os.environ) if env is None else env
             env['PSIJ_NODEFILE'] = nodefile
         stdio = Stdio()
         try:
-            argv = self._argv(run, exe, env)
+            argv = self._argv(run, exe)
             if run.launcher is not None:
                 exe = argv[0]
             stdio.open(spec.stdin_path, spec.stdout_path, spec.stderr_path, run.directory)
@@ -317,7 +319,7 @@ class LocalJobExecutor(JobExecutor):
             self._on_end(run, *early)
 
     def _start(self, run: _Submitted, argv: List[str], exe: str, cwd: str,
-               env: Dict[str, str], stdio: Stdio,
+               env: Optional[Dict[str, str]], stdio: Stdio,
                nodefile: str) -> Tuple[KeeperClient, int, int, str]:
         stderr = ''
         p = run.spec.stderr_path
