@@ -301,9 +301,12 @@ class Keeper:
         with self.lock:
             timer = child.kill_timer
             child.kill_timer = None
-            if not child.canceled:
+            if not child.canceled and _failed(child.pidfd):
                 # Cancelled by another process that attached to it: whether the job died of
-                # the signal or trapped it and exited, it is CANCELED, once, everywhere.
+                # the signal or trapped it and exited (143...), it is CANCELED, once,
+                # everywhere. (A job that exits 0 all the same is COMPLETED everywhere: the
+                # canceller reports this record too. Looking for the request file only after
+                # a failure spares a path lookup per job.)
                 child.canceled = state.take_cancel_request(child.state_dir, child.native_id)
             if child.canceled:
                 # While the zombie leader keeps its pid, the group id cannot be reused: take
@@ -387,6 +390,16 @@ class Keeper:
                 self.outbox.clear()  # the submitter is gone
                 return
             del self.outbox[:n]
+
+
+def _failed(pidfd: int) -> bool:
+    """Whether the ended (not yet reaped) process behind `pidfd` failed: a non-zero exit
+    code, or a signal."""
+    try:
+        res = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return res is None or res.si_code != os.CLD_EXITED or res.si_status != 0
 
 
 def _nothing() -> None:
