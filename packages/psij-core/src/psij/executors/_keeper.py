@@ -8,9 +8,10 @@ The keeper
 
 - starts jobs on request (argv, executable, directory, environment and the standard streams'
   descriptors, passed with ``SCM_RIGHTS``), each in its own session and process group;
-- watches them through pidfds in one `EventLoop`, reaps them, and writes their start and end
-  records to its journal in the state directory (`psij.executors._local_state`), where
-  `attach` and `list` of any process find them;
+- watches them through pidfds in an `EventLoop` in a second thread (so that ends are handled
+  while a start waits for its exec), reaps them, and writes their start and end records to
+  its journal in the state directory (`psij.executors._local_state`), where `attach` and
+  `list` of any process find them;
 - sends each job's end to the submitter, batched per loop turn;
 - cancels on request: SIGTERM to the job's process group, SIGKILL after the grace period (a
   deadline in the loop's heap); a job cancelled by another process is recognised by its cancel
