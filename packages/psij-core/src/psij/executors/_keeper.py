@@ -162,6 +162,8 @@ class Keeper:
         self.orphaned = False  # the submitter is gone
         self.done = threading.Event()  # orphaned, and no job left
         self.inherited_env: Dict[bytes, bytes] = {}  # the submitter's, as last sent
+        self.ended: List[_Child] = []  # to record at the end of the loop turn (with lock)
+        self.reaped: List[int] = []  # pidfds to close then (reaper thread)
 
     def run(self) -> None:
         """Serves until the submitter is gone and the last job's end is recorded."""
@@ -285,11 +287,18 @@ class Keeper:
     def _reap(self) -> None:
         while True:
             self.loop.run_once()
+            # The submitter first (its callbacks wait for this), the bookkeeping after.
             self._flush()
             with self.lock:
+                for child in self.ended:
+                    self._record(child, child.outcome)
+                self.ended.clear()
                 if self.orphaned and not self.children:
                     self.done.set()
                     return
+            for fd in self.reaped:
+                os.close(fd)
+            self.reaped.clear()
 
     def _kill(self, child: _Child) -> None:
         with self.lock:
@@ -317,7 +326,7 @@ class Keeper:
                 res: Optional[Any] = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)
             except ChildProcessError:
                 res = None
-            os.close(child.pidfd)
+            self.reaped.append(child.pidfd)  # closed after this turn's ends are sent
             child.pidfd = -1
         if timer is not None:
             self.loop.cancel_timer(timer)
@@ -358,14 +367,15 @@ class Keeper:
             if child.defer and not self.orphaned:
                 child.awaiting_end = True  # the submitter stages out, then sends the final
             else:
-                self._record(child, child.outcome)
+                self.ended.append(child)  # recorded after this turn's ends are sent
             if self.orphaned:
                 return
         self.outbox.append((child.key,) + child.outcome)
 
-    def _record(self, child: _Child, final: Outcome) -> None:
+    def _record(self, child: _Child, final: Optional[Outcome]) -> None:
         """Writes the end record (with `lock` held)."""
         try:
+            assert final is not None
             state.record_end(child.state_dir, child.native_id, *final)
         except OSError:
             pass  # nowhere to write it: attach will report the exit code as unknown
