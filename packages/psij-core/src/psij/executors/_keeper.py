@@ -50,7 +50,7 @@ import signal
 import socket
 import sys
 import threading
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -131,7 +131,7 @@ class _Child:
         self.pidfd = pidfd  # -1 once the process is reaped
         self.native_id = native_id
         state_dir, self.stderr_path, self.shell, self.defer, self.nodefile = request
-        self.state_dir = Path(state_dir)
+        self.state_dir = _path(state_dir)
         self.canceled = False
         self.kill_timer: Optional[Timer] = None
         self.outcome: Optional[Outcome] = None
@@ -401,6 +401,12 @@ class Keeper:
                 self.outbox.clear()  # the submitter is gone
                 return
             del self.outbox[:n]
+
+
+@lru_cache(maxsize=64)
+def _path(state_dir: str) -> Path:
+    # one Path per state directory: making one costs more than the rest of a record
+    return Path(state_dir)
 
 
 def _failed(pidfd: int) -> bool:
