@@ -18,6 +18,11 @@ The keeper
   request file;
 - outlives the submitter until its last job has ended, then exits.
 
+The jobs are the keeper's own children, so it needs no ``PR_SET_CHILD_SUBREAPER``: as a
+subreaper it would inherit every process a job leaves behind, and have to reap those too,
+while init reaps them now. Its own session keeps a terminal's signals (Ctrl-C, hang-up) away
+from it, as from the jobs.
+
 It talks to the submitter over two private socket pairs (``SOCK_SEQPACKET``: one message per
 datagram) that nothing else holds: requests and their replies on one, job ends on the other.
 A request too large for one datagram travels in a memfd. Messages are `marshal`-encoded
