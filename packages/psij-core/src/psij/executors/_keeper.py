@@ -248,16 +248,18 @@ class Keeper:
             self._reply(('err', ex.errno, ex.strerror, None, 'watch'))
             return
         native_id = state.make_native_id(pid, start)
-        child = _Child(key, pid, pidfd, native_id,
-                       (state_dir, stderr_path, shell, defer, nodefile))
         try:
-            state.record_start(child.state_dir, native_id)
+            state.record_start(_path(state_dir), native_id)  # before attach can be asked
         except OSError:
             pass  # `attach` will not find the job; the submitter still follows it
+        # The submitter waits for nothing else. The end cannot be missed meanwhile (the pidfd
+        # reports it whenever it came), and its next request is read only after this.
+        self._reply(('ok', pid, native_id))
+        child = _Child(key, pid, pidfd, native_id,
+                       (state_dir, stderr_path, shell, defer, nodefile))
         with self.lock:
             self.children[key] = child
         self.loop.watch(pidfd, partial(self._on_exit, child))
-        self._reply(('ok', pid, native_id))
 
     def _cancel(self, key: int, grace: float) -> None:
         with self.lock:
