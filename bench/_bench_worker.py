@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List, Optional, Set
 
 
 def _tasks() -> List[int]:
@@ -67,6 +67,35 @@ def _descendants(root: int) -> Set[int]:
                     out.add(k)
                     todo.append(k)
     return out
+
+
+def _helpers() -> Set[int]:
+    """The executor's helper processes (psij's keeper), which are not jobs."""
+    out = set()
+    for pid in _descendants(os.getpid()):
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                if b'_keeper' in f.read():
+                    out.add(pid)
+        except OSError:
+            continue
+    return out
+
+
+def _helper_rss_mb() -> Optional[float]:
+    """Peak RSS of the executor's helper processes, if it has any."""
+    total = 0
+    found = False
+    for pid in _helpers():
+        try:
+            with open('/proc/%d/status' % pid) as f:
+                for line in f:
+                    if line.startswith('VmHWM:'):
+                        total += int(line.split()[1])
+                        found = True
+        except OSError:
+            continue
+    return total / 1024 if found else None
 
 
 def _alive(pid: int) -> bool:
@@ -150,6 +179,7 @@ def main() -> None:
     res['submit_per_s'] = n / (t1 - t0)
     res['threads_after_throughput'] = len(_tasks())
     res['rss_mb'] = _status_kb('VmHWM') / 1024
+    res['helper_rss_mb'] = _helper_rss_mb()
 
     # Exit -> callback latency: the job's last act is writing a timestamp.
     tmp = tempfile.mkdtemp(prefix='psij-bench-')
@@ -188,7 +218,7 @@ def main() -> None:
         j.wait(target_states=psij.JobState.ACTIVE)
     time.sleep(0.2)  # let wrapper scripts (if any) start their children
     res['threads_with_%d_jobs' % len(cancel)] = len(_tasks())
-    pids = _descendants(os.getpid())
+    pids = _descendants(os.getpid()) - _helpers()
     finals.expect(len(cancel))
     t0 = time.perf_counter()
     for j in cancel:

@@ -45,6 +45,7 @@ ROWS = [
     ('threads_after_throughput', 'threads after 1000 jobs', 'constant', False),
     ('threads_with_50_jobs', 'threads with 50 jobs running', 'constant', False),
     ('rss_mb', 'peak RSS (MB)', '', False),
+    ('helper_rss_mb', 'peak RSS of helper processes (MB) [2]', '', False),
 ]
 
 
@@ -101,6 +102,9 @@ def main() -> int:
     ap.add_argument('--jobs', type=int, default=1000)
     ap.add_argument('--idle-seconds', type=float, default=2.0)
     ap.add_argument('--ours', default=sys.executable, help='interpreter with psij-core')
+    ap.add_argument('--also', action='append', default=[], metavar='LABEL=PYTHON',
+                    help='another interpreter to measure in the same rounds (e.g. a build of '
+                    'main, for before/after figures side by side)')
     ap.add_argument('--psij-python-venv', default='/tmp/psijpy-venv')
     ap.add_argument('--setup', action='store_true', help='create the psij-python venv')
     ap.add_argument('--json', action='store_true', help='also print the raw results as JSON')
@@ -111,13 +115,16 @@ def main() -> int:
     env = dict(os.environ, PSIJ_LOCAL_STATE_DIR=state)
     wargs = ['--jobs', str(a.jobs), '--idle-seconds', str(a.idle_seconds)]
     impls = [('psij (this repo)', a.ours)]
+    for also in a.also:
+        label, _, py = also.partition('=')
+        impls.append((label, py))
     if theirs:
         impls.append(('psij-python %s' % PSIJ_PYTHON_VERSION, theirs))
     load_before = _loadavg()
     results: Dict[str, List[Dict[str, Any]]] = {name: [] for name, _ in impls}
     raw: List[Dict[str, Any]] = []
     for r in range(a.rounds):
-        order = impls if r % 2 == 0 else impls[::-1]
+        order = impls[r % len(impls):] + impls[:r % len(impls)]  # each goes first in turn
         raw_r = run_worker(a.ours, ['--raw', '--jobs', str(a.jobs)], env)
         if raw_r:
             raw.append(raw_r)
@@ -134,7 +141,7 @@ def main() -> int:
         vals = [median(results[n], key) for n in names]
         row = '| %s | %s | %s |' % (label, target, ' | '.join(fmt(v) for v in vals))
         if theirs:
-            ours_v, their_v = vals[0], vals[1]
+            ours_v, their_v = vals[0], vals[-1]
             ratio = ''
             if ours_v and their_v:
                 ratio = '%.1fx' % (ours_v / their_v if higher else their_v / ours_v)
@@ -148,7 +155,10 @@ def main() -> int:
     print()
     print('[1] psij-python reports CANCELED inside cancel(), before its processes are gone '
           '(and sometimes FAILED afterwards); psij reports it once they are gone.')
-    print('Medians of %d rounds, alternating order. Processes left 5 s after cancel: %s. '
+    print('[2] psij\'s local jobs are started by a keeper process (so that they outlive the '
+          'submitter); its memory is not in the row above.')
+    print('The ratio column compares the first and the last column.')
+    print('Medians of %d rounds, rotating order. Processes left 5 s after cancel: %s. '
           'Final states of cancelled jobs: %s.'
           % (a.rounds, ', '.join('%s %d' % kv for kv in left.items()),
              '; '.join('%s %s' % (n, sorted({s for r in results[n]

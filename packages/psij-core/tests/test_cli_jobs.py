@@ -87,6 +87,23 @@ def test_submit_status_list_cancel(env):
     assert json.loads(p.stdout)['state'] == 'CANCELED'
 
 
+def test_submit_leaves_no_runner_behind(env, tmp_path):
+    # the job's parent is the executor's keeper process, not a detached `psij run`
+    p = psij(env, 'submit', '--', 'sleep', '100')
+    assert p.returncode == 0, p.stderr
+    nid = p.stdout.strip()
+    pid = int(nid.split('-')[0])
+    with open('/proc/%d/stat' % pid) as f:
+        ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+    with open('/proc/%d/cmdline' % ppid, 'rb') as f:
+        parent = f.read()
+    assert b'_keeper' in parent and b'run' not in parent.split(b'\0'), parent
+    assert json.loads(psij(env, 'cancel', '--json', nid).stdout)['state'] == 'CANCELED'
+    # spec errors are still reported by `psij submit` itself
+    p = psij(env, 'submit', '--', str(tmp_path / 'nope'))
+    assert p.returncode == 125 and str(tmp_path / 'nope') in p.stderr
+
+
 def test_status_unknown(env):
     p = psij(env, 'status', '1-1')
     assert p.returncode == 125

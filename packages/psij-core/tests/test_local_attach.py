@@ -27,24 +27,6 @@ ATTACHER = textwrap.dedent('''
                       'message': st.message}))
 ''')
 
-# A separate process that submits a job, prints its native id, and waits for it, or exits at
-# once ("die") without recording anything.
-SUBMITTER = textwrap.dedent('''
-    import os, sys
-    import psij
-    from psij.executors.local import LocalJobExecutorConfig
-    ex = psij.JobExecutor.get_instance(
-        'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
-    job = psij.Job(psij.JobSpec(sys.argv[3], sys.argv[4:]))
-    ex.submit(job)
-    print(job.native_id, flush=True)
-    if sys.argv[2] == 'die':
-        os._exit(0)
-    sys.stdin.read()  # wait until told to go on
-    job.wait()
-''')
-
-
 @pytest.fixture
 def state_dir(tmp_path):
     return tmp_path / 'state'
@@ -98,27 +80,6 @@ def test_attach_in_same_process(ex):
     ex.attach(j2, job.native_id)
     st = j2.wait()
     assert st.state is JobState.COMPLETED and st.exit_code == 0
-
-
-def test_submitter_died_without_recording(state_dir, tmp_path):
-    go = tmp_path / 'go'
-    os.mkfifo(go)
-    p = subprocess.run([PY, '-c', SUBMITTER, str(state_dir), 'die', '/bin/sh', '-c',
-                        'read x < "$0"; exit 0', str(go)], capture_output=True, text=True,
-                       timeout=60)
-    native_id = p.stdout.strip()
-    assert native_id
-    ex = JobExecutor.get_instance('local',
-                                  config=LocalJobExecutorConfig(state_directory=state_dir))
-    assert native_id in ex.list()
-    job = Job()
-    ex.attach(job, native_id)
-    with open(go, 'w') as f:
-        f.write('go\n')
-    st = job.wait()
-    assert st.state is JobState.FAILED
-    assert st.exit_code is None
-    assert 'unknown' in st.message
 
 
 def test_list_shows_live_jobs_only(ex):
@@ -177,28 +138,20 @@ def test_cancel_from_another_process_of_a_job_that_traps_sigterm(ex, state_dir):
     assert not [n for n in os.listdir(state_dir) if n.startswith('cancel-')]
 
 
-def test_attach_after_the_journal_rotated(state_dir, monkeypatch, tmp_path):
-    # the start record is in one journal file, the end record in the next one
-    code = textwrap.dedent('''
-        import sys
-        import psij
-        from psij.executors import _local_state
-        from psij.executors.local import LocalJobExecutorConfig
-        ex = psij.JobExecutor.get_instance(
-            'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
-        job = psij.Job(psij.JobSpec('/bin/sh', ['-c', 'sleep 1; exit 7']))
-        ex.submit(job)
-        _local_state.JOURNAL_ROTATE_SIZE = 0  # the next write starts a new journal
-        print(job.native_id, flush=True)
-        job.wait()
-    ''')
-    p = subprocess.run([PY, '-c', code, str(state_dir)], capture_output=True, text=True,
-                       timeout=60)
-    assert p.returncode == 0, p.stderr
-    native_id = p.stdout.split()[0]
-    journals = [n for n in os.listdir(state_dir) if n.endswith('.journal')]
-    assert len(journals) == 2, journals
-    _, final = attach_in_other_process(state_dir, native_id)
+def test_attach_after_the_journal_rotated(ex, state_dir):
+    # the start record is in one journal file, the end record in the next one (journals
+    # rotate at _local_state.JOURNAL_ROTATE_SIZE); the keeper that wrote them is gone
+    from psij.executors import _local_state
+    gone = subprocess.run([PY, '-c', 'import os; print(os.getpid())'], capture_output=True,
+                          text=True, timeout=60)
+    pid = int(gone.stdout)
+    keeper = _local_state.make_native_id(pid, 1)
+    job_id = _local_state.make_native_id(pid, 2)
+    state_dir.mkdir(mode=0o700)
+    (state_dir / ('%s.0.journal' % keeper)).write_text('S %s\n' % job_id)
+    (state_dir / ('%s.1.journal' % keeper)).write_text(
+        'E %s {"state": "FAILED", "exit_code": 7, "message": "Exit code 7"}\n' % job_id)
+    _, final = attach_in_other_process(state_dir, job_id)
     assert (final['state'], final['exit_code']) == ('FAILED', 7), final
 
 

@@ -5,6 +5,7 @@ import logging
 import os
 import socket
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -343,26 +344,42 @@ def test_no_inherited_environment_with_pre_launch(ex, tmp_path):
     assert env == {'ONLY': 'me', 'FROM_PRE': '1'}
 
 
-def test_out_of_descriptors_is_transient_submit_error(ex):
-    import resource
-
-    from psij import SubmitException
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    jobs = []
-    try:
+def test_out_of_descriptors_is_transient_submit_error(tmp_path):
+    # The keeper holds a pidfd per running job. It inherits the limit of open files of the
+    # process whose first submit starts it, hence a process of its own here.
+    import subprocess
+    code = textwrap.dedent('''
+        import resource, sys
+        import psij
+        from psij.executors.local import LocalJobExecutorConfig
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-        with pytest.raises(SubmitException) as info:
-            for _ in range(100):
-                j = Job(JobSpec('/bin/sleep', ['100']))
+        ex = psij.JobExecutor.get_instance(
+            'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
+        jobs = []
+        error = None
+        for _ in range(100):
+            j = psij.Job(psij.JobSpec('/bin/sleep', ['100']))
+            try:
                 ex.submit(j)
-                jobs.append(j)
-        assert info.value.transient
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            except psij.SubmitException as e:
+                error = e
+                break
+            jobs.append(j)
         for j in jobs:
             j.cancel()
-        for j in jobs:
-            assert j.wait().state is JobState.CANCELED
+        states = {j.wait(timeout=60).state.name for j in jobs}
+        print(error is not None and error.transient, len(jobs), sorted(states))
+        print(error)
+    ''')
+    p = subprocess.run([PY, '-c', code, str(tmp_path / 'state')], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    transient, started, states = p.stdout.splitlines()[0].split(' ', 2)
+    assert transient == 'True', p.stdout
+    assert 0 < int(started) < 100
+    assert states == "['CANCELED']"
+    assert 'ulimit -n' in p.stdout or 'open files' in p.stdout, p.stdout
 
 
 def test_a_fifo_as_stderr_does_not_freeze_the_reaper(ex, tmp_path):
@@ -415,3 +432,43 @@ def test_a_state_directory_that_is_a_symlink_is_refused(tmp_path):
         state_directory=tmp_path / 'link'))
     with pytest.raises(SubmitException, match='symbolic link'):
         lex.submit(Job(JobSpec('/bin/true')))
+
+
+def test_a_spec_larger_than_one_message_to_the_keeper(ex, tmp_path):
+    # argv and environment go to the keeper process; ~400 kB of them do not fit in one
+    # datagram and travel in a memfd, byte-exact all the same
+    args = ['%d-%s' % (i, 'x\ty "$(z)" \\ \u00e9' * 200) for i in range(100)]
+    env = {'BIG_%d' % i: 'v' * 2000 for i in range(100)}
+    out = tmp_path / 'out.json'
+    job, st, _ = run(ex, py('import json, os, sys; json.dump([sys.argv[1:], '
+                            '{k: v for k, v in os.environ.items() if k.startswith("BIG_")}], '
+                            'open(sys.argv[1], "w"))', str(out), *args, environment=env))
+    assert st.state is JobState.COMPLETED, st
+    import json
+    got_args, got_env = json.loads(out.read_text())
+    assert got_args == [str(out)] + args
+    assert got_env == env
+
+
+def test_the_job_gets_the_directory_and_environment_of_its_submit(ex, tmp_path, monkeypatch):
+    # the keeper was started by an earlier submit, with the directory and environment of
+    # that time: a job must get those of its own submit
+    run(ex, JobSpec('/bin/true'))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('PSIJ_TEST_LATE', 'late value')
+    job, st, _ = run(ex, JobSpec('/bin/sh', ['-c', 'echo "$PSIJ_TEST_LATE" > here.txt']))
+    assert st.state is JobState.COMPLETED, st
+    assert (tmp_path / 'here.txt').read_text() == 'late value\n'
+
+
+def test_the_job_inherits_only_its_standard_streams(ex, tmp_path):
+    # no descriptor of the submitter or of the keeper (sockets, pidfds, journals) leaks in
+    out = tmp_path / 'fds'
+    inp = tmp_path / 'in'
+    inp.write_text('')
+    job, st, _ = run(ex, py('import os; print(*sorted(os.listdir("/proc/self/fd")))',
+                            stdin_path=inp, stdout_path=out))
+    assert st.state is JobState.COMPLETED, st
+    # and the one listdir opened
+    assert len(out.read_text().split()) == 4, out.read_text()
+    assert out.read_text().split()[:3] == ['0', '1', '2'], out.read_text()

@@ -6,20 +6,19 @@ code (a death by signal N gives 128+N, as in a shell; a failure or cancel withou
 terminal's standard output unless redirected, stays clean; ``--json`` prints them as JSON
 lines. Ctrl-C cancels the job. Errors of psij itself (bad spec, submit refused) exit with 125.
 
-``psij submit`` prints the native id and returns. With the ``local`` executor a detached
-``psij run`` stays behind to record the job's exit code for ``psij status``.
+``psij submit`` prints the native id and returns; ``psij status`` and ``psij cancel`` follow the
+job from any later process (a local job's end is recorded by the executor's keeper process, so
+nothing of ``psij submit`` needs to stay behind).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
-import subprocess
 import sys
 import threading
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Dict, Optional
 
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.job import Job
@@ -32,15 +31,12 @@ from psij.resource_spec import ResourceSpecV1
 PSIJ_ERROR = 125
 """Exit code when psij itself fails (as ``docker run`` does), not the job."""
 
-_DETACHED_FLAG = '--detached-runner'
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds the job sub-commands."""
     p = sub.add_parser('run', help='submit a job and follow it to its end',
                        description='Submit a job, print its states, exit with its exit code.')
     _spec_args(p)
-    p.add_argument(_DETACHED_FLAG, action='store_true', help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser('submit', help='submit a job and print its native id')
@@ -219,26 +215,19 @@ def exit_code_of(st: Optional[JobStatus]) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``psij run``."""
-    detached = getattr(args, 'detached_runner', False)
     try:
-        spec = build_spec(args, inherit_stdio=not detached)
+        spec = build_spec(args, inherit_stdio=True)
         ex = _executor(args)
     except (InvalidJobException, ValueError, OSError) as e:
         return _error(e)
     job = Job(spec)
-    if not detached:
-        job.set_job_status_callback(_printer(args.json, sys.stderr))
+    job.set_job_status_callback(_printer(args.json, sys.stderr))
     interrupt = _DeferredInterrupt()
     try:
         with interrupt:
             ex.submit(job)
     except (InvalidJobException, SubmitException) as e:
         return _error(e)
-    if detached:
-        # Tell `psij submit` the id, then stay only to record the job's end.
-        sys.stdout.write('%s\n' % job.native_id)
-        sys.stdout.flush()
-        _detach_stdio()
     try:
         if interrupt.pending:
             raise KeyboardInterrupt
@@ -272,17 +261,8 @@ class _DeferredInterrupt:
             signal.signal(signal.SIGINT, self._old)
 
 
-def _detach_stdio() -> None:
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-
-
 def cmd_submit(args: argparse.Namespace) -> int:
     """``psij submit``."""
-    if args.executor == 'local':
-        return _submit_local(args)
     try:
         spec = build_spec(args, inherit_stdio=False)
         ex = _executor(args)
@@ -296,50 +276,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def _print_id(native_id: Optional[str], as_json: bool) -> None:
     print(json.dumps({'native_id': native_id}) if as_json else native_id)
-
-
-def _submit_local(args: argparse.Namespace) -> int:
-    # A local job's exit code is recorded by the process that started it, so that process
-    # must outlive the job: hand the submission to a detached `psij run`.
-    try:
-        build_spec(args, inherit_stdio=False)  # report spec errors here, synchronously
-    except (InvalidJobException, ValueError, OSError) as e:
-        return _error(e)
-    argv = [sys.executable, '-m', 'psij', 'run', _DETACHED_FLAG] + _forward(args)
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True, cwd=os.getcwd())
-    assert p.stdout is not None and p.stderr is not None
-    line = p.stdout.readline().decode().strip()
-    if not line:
-        err = p.stderr.read().decode().strip()
-        p.wait()
-        print(err, file=sys.stderr)
-        return p.returncode or PSIJ_ERROR
-    p.stdout.close()
-    p.stderr.close()
-    # The runner lives on, detached; mark it reaped so subprocess does not warn about it.
-    p.returncode = 0
-    _print_id(line, args.json)
-    return 0
-
-
-def _forward(args: argparse.Namespace) -> List[str]:
-    out = ['--executor', args.executor]
-    if args.url:
-        out += ['--url', args.url]
-    for flag in ('spec', 'launcher', 'name', 'cwd', 'stdin', 'stdout', 'stderr', 'pre_launch',
-                 'post_launch', 'processes', 'nodes'):
-        v = getattr(args, flag)
-        if v is not None:
-            out += ['--' + flag.replace('_', '-'), str(v)]
-    if args.clean_env:
-        out.append('--clean-env')
-    for e in args.env:
-        out += ['--env', e]
-    cmd = list(args.command)
-    if cmd and cmd[0] == '--':
-        cmd = cmd[1:]
-    return out + ['--'] + cmd
 
 
 def _attach(args: argparse.Namespace) -> Job:

@@ -11,10 +11,10 @@ import errno
 import os
 import re
 import shutil
+import signal
 import stat
-import subprocess
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from psij._fork import after_fork_in_child
 from psij.exceptions import InvalidJobException, SubmitException
@@ -167,6 +167,12 @@ class Stdio:
         self._owned.append(fd)
         return fd
 
+    def passed(self) -> Tuple[List[int], List[int]]:
+        """The streams (0, 1, 2) that are not /dev/null, and their descriptors."""
+        null = devnull()
+        slots = [i for i, fd in enumerate(self.fds) if fd != null]
+        return slots, [self.fds[i] for i in slots]
+
     def close(self) -> None:
         """Closes the descriptors this object opened (the child has its own copies)."""
         for fd in self._owned:
@@ -174,22 +180,37 @@ class Stdio:
         self._owned = []
 
 
-def spawn(argv: List[str], executable: str, cwd: Optional[Path], env: Optional[Dict[str, str]],
-          stdio: Stdio) -> subprocess.Popen[bytes]:
-    """
-    Starts `argv` (running `executable`) in a new session, hence its own process group.
+_RESET_SIGNALS = tuple(s for s in (signal.SIGPIPE, getattr(signal, 'SIGXFSZ', None))
+                       if s is not None)
+"""Signals Python ignores, which a job must get with their default action."""
 
-    `subprocess.Popen` uses vfork here (no preexec function), and reports exec and chdir
-    errors as exceptions in the parent, which we turn into `submit()` errors.
+
+def start_process(argv: List[str], executable: str, cwd: str,
+                  env: Union[Mapping[str, str], Mapping[bytes, bytes]], fds: List[int]) -> int:
     """
+    Starts `argv` (running `executable`) in directory `cwd`, in a new session, hence its own
+    process group, with `fds` as its standard input, output and error; returns its pid.
+    Raises `OSError` (see `spawn_error`).
+
+    For the keeper: ``posix_spawn`` (a vfork and an exec, which reports exec errors) from the
+    job's directory, entered just before (``posix_spawn`` has no directory of its own; the
+    keeper's thread that starts jobs is the only one that depends on the current directory).
+    The job inherits no other descriptor: every descriptor of the keeper is close-on-exec.
+    """
+    os.chdir(cwd)
     try:
-        return subprocess.Popen(argv, executable=executable, cwd=cwd, env=env,
-                                stdin=stdio.fds[0], stdout=stdio.fds[1], stderr=stdio.fds[2],
-                                start_new_session=True, close_fds=True)
-    except OSError as ex:
-        if ex.errno == errno.ENOEXEC:
-            raise InvalidJobException('Cannot run executable %s: not a binary or a script '
-                                      'starting with #!' % executable, ex) from ex
-        if ex.errno in (errno.ENOENT, errno.ENOTDIR) and ex.filename == str(cwd):
-            raise InvalidJobException('The job directory %s does not exist' % cwd, ex) from ex
-        raise os_error('Cannot run executable', ex.filename or executable, ex) from ex
+        return os.posix_spawn(executable, argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, fd, i)
+                                            for i, fd in enumerate(fds)])
+    finally:
+        os.chdir('/')
+
+
+def spawn_error(ex: OSError, executable: str, cwd: Optional[str]) -> Exception:
+    """The exception `submit()` raises when `start_process` failed with `ex`."""
+    if ex.errno == errno.ENOEXEC:
+        return InvalidJobException('Cannot run executable %s: not a binary or a script '
+                                   'starting with #!' % executable, ex)
+    if ex.errno in (errno.ENOENT, errno.ENOTDIR) and ex.filename == cwd:
+        return InvalidJobException('The job directory %s does not exist' % cwd, ex)
+    return os_error('Cannot run executable', ex.filename or executable, ex)

@@ -1,15 +1,16 @@
 """Native ids and the per-user state directory of the local executor.
 
 A local job's native id is ``<pid>-<start>``, where ``<start>`` is the process start time in
-clock ticks since boot (field 22 of ``/proc/<pid>/stat``), as estimated by the submitter
+clock ticks since boot (field 22 of ``/proc/<pid>/stat``), as estimated by the keeper that starts it
 (see `start_estimate`): a recycled pid has another start time, so a stale id never designates
 an unrelated process.
 
-Each submitting process appends to its own journal in the state directory
-(``~/.psij/state/local`` by default, mode 0700), named after the process: a line when a job
-starts and a line with the final state and exit code when it ends. Another process that
-attaches to a job finds the true exit code there; `list` reads the journals to find live
-jobs. Journals of ended processes are removed after `RECORD_MAX_AGE` seconds.
+Each keeper process (`psij.executors._keeper`: it starts and reaps the jobs of one submitting
+process) appends to its own journal in the state directory (``~/.psij/state/local`` by
+default, mode 0700), named after the keeper: a line when a job starts and a line with the
+final state and exit code when it ends. Another process that attaches to a job finds the true
+exit code there; `list` reads the journals to find live jobs. Journals of ended keepers are
+removed after `RECORD_MAX_AGE` seconds.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def proc_start_time(pid: int) -> Optional[int]:
 _TICKS = os.sysconf('SC_CLK_TCK')
 
 START_TOLERANCE = 2 * _TICKS
-"""How many clock ticks a process may have started after the submitter's estimate."""
+"""How many clock ticks a process may have started after the keeper's estimate."""
 
 
 def group_has_live_members(pgid: int) -> bool:
@@ -156,7 +157,7 @@ _self_id: Optional[str] = None
 
 
 def self_id() -> str:
-    """The native-id form of the current process, recorded as the submitter."""
+    """The native-id form of the current process, as journal names carry it."""
     global _self_id
     pid = os.getpid()
     if _self_id is None or not _self_id.startswith('%d-' % pid):  # unset, or forked
@@ -240,7 +241,7 @@ def record_end(state_dir: Path, native_id: str, state: str, exit_code: Optional[
 
 
 def record_cancel_request(state_dir: Path, native_id: str) -> None:
-    """Notes that another process cancels the job, so that its submitter reports CANCELED."""
+    """Notes that another process cancels the job, so that its keeper records CANCELED."""
     fd = os.open(os.path.join(state_dir, 'cancel-' + native_id),
                  os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     os.close(fd)
@@ -261,14 +262,15 @@ class Record:
     __slots__ = ('submitter', 'end')
 
     def __init__(self, submitter: Optional[str], end: Optional[Dict[str, Any]]) -> None:
-        """:param submitter: native-id form of the submitting process.
+        """:param submitter: native-id form of the process that writes the job's records (the
+            keeper that started it).
         :param end: the final state record, if the job ended."""
         self.submitter = submitter
         self.end = end
 
 
 def _journals_in(state_dir: Path) -> List[Tuple[str, str]]:
-    """(path, submitter id) of every journal in the directory."""
+    """(path, writer id) of every journal in the directory."""
     try:
         names = os.listdir(state_dir)
     except FileNotFoundError:
@@ -315,7 +317,7 @@ def _last_end(data: bytes, nid: bytes) -> Optional[Dict[str, Any]]:
 def read_record(state_dir: Path, native_id: str) -> Optional[Record]:
     """
     The record of `native_id`, or `None` if no journal mentions it. The end record may be in a
-    later journal of the same submitter than the start record (journals rotate at
+    later journal of the same keeper than the start record (journals rotate at
     `JOURNAL_ROTATE_SIZE`).
     """
     nid = native_id.encode()
@@ -337,7 +339,7 @@ def read_record(state_dir: Path, native_id: str) -> Optional[Record]:
 
 
 def submitter_alive(record: Record) -> bool:
-    """`True` if the process that submitted the job still runs."""
+    """`True` if the process that records the job's end (its keeper) still runs."""
     if not record.submitter:
         return False
     try:

@@ -6,11 +6,13 @@ directly with its argv, byte-exact; otherwise a small POSIX shell wrapper
 command and sources the post-launch script, all from argv, never by pasting user strings into
 shell code. Every job runs in its own session and process group.
 
-One reaper thread per process (`psij.executors._reaper`) learns about every job's end through
-a pidfd and reaps it; cancel sends SIGTERM to the job's process group and SIGKILL after
-`LocalJobExecutorConfig.cancel_grace_period`. Final states and exit codes are recorded in a
-private per-user state directory so that another process can `attach` to a job and get its
-true exit code (`psij.executors._local_state`).
+The processes are started, reaped and recorded by the submitting process's keeper
+(`psij.executors._keeper`), a small process that outlives the submitter until its last job has
+ended: a job's final state and exit code are recorded in a private per-user state directory
+(`psij.executors._local_state`) whatever happens to the submitter, and any later process can
+`attach` to it. The submitter's one reaper thread (`psij.executors._reaper`) receives the
+ends from the keeper and watches attached jobs. Cancel sends SIGTERM to the job's process
+group and SIGKILL after `LocalJobExecutorConfig.cancel_grace_period`.
 
 Linux only (pidfds: kernel 5.4 or later).
 """
@@ -21,21 +23,23 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import threading
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
+from psij.executors._keeper import Outcome, killpg, unlink
+from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone
 from psij.executors._local_spawn import (
     Stdio,
     absolute,
     build_environment,
     os_error,
     resolve_executable,
-    spawn,
+    spawn_error,
 )
 from psij.executors._local_staging import (
     StagingError,
@@ -63,7 +67,6 @@ logger = logging.getLogger(__name__)
 _LAUNCH_SCRIPT = str(LAUNCH_SCRIPT_PATH)
 _STDERR_TAIL = 2048
 _ATTACH_RETRY_LIMIT = 300.0
-_GROUP_WAIT_LIMIT = 2.0
 
 
 class LocalJobExecutorConfig(JobExecutorConfig):
@@ -94,38 +97,64 @@ def _shell() -> str:
     return '/bin/sh'
 
 
-class _Run:
-    """A job process this executor watches."""
+class _Submitted:
+    """A job this executor submits, from `submit` to its final state.
 
-    __slots__ = ('job', 'spec', 'pid', 'pidfd', 'popen', 'native_id', 'lock', 'exited',
-                 'canceled', 'directory', 'nodefile', 'launcher', 'kill_timer')
+    `lock` guards `canceled`, `key`, `active` and `early_end`, which the submitting thread,
+    cancelling threads and the reaper thread share; the other fields are set once, by the
+    submitting thread, before the keeper can report the job's end.
+    """
 
-    def __init__(self, job: Job, spec: JobSpec, pid: int, pidfd: int, native_id: str,
-                 popen: Optional[subprocess.Popen[bytes]], directory: Optional[Path]) -> None:
+    __slots__ = ('job', 'spec', 'directory', 'launcher', 'keeper', 'defer', 'lock', 'canceled',
+                 'key', 'active', 'early_end')
+
+    def __init__(self, job: Job, spec: JobSpec) -> None:
         self.job = job
         self.spec = spec
-        self.pid = pid
-        self.pidfd = pidfd
-        self.popen = popen
-        self.native_id = native_id
-        self.lock = threading.Lock()
-        self.exited = False
-        self.canceled = False
-        self.directory = directory
-        self.nodefile: Optional[str] = None
+        self.directory: Optional[Path] = None
         self.launcher: Optional[Launcher] = None
+        self.keeper: Optional[KeeperClient] = None
+        self.defer = bool(spec.stage_out)  # stage-out may change the final state
+        self.lock = threading.Lock()
+        self.canceled = False  # cancel() was called
+        self.key: Optional[int] = None  # the keeper's name for the job, once it started
+        self.active = False  # ACTIVE was reported: the end may be reported too
+        self.early_end: Optional[Outcome] = None  # an end that came before that
+
+
+class _Attached:
+    """A job started by another process (or another executor) that `attach` follows.
+
+    It is not our child: its end is read from the keeper's journal once its pidfd reports
+    that the process is gone. `lock` guards `canceled`, `exited` and `kill_timer`.
+    """
+
+    __slots__ = ('job', 'native_id', 'pid', 'pidfd', 'lock', 'canceled', 'exited',
+                 'kill_timer', 'waited', 'delay')
+
+    def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int]) -> None:
+        self.job = job
+        self.native_id = native_id
+        self.pid = pid
+        self.pidfd = pidfd  # None once the process is gone
+        self.lock = threading.Lock()
+        self.canceled = False
+        self.exited = pidfd is None
         self.kill_timer: Optional[Timer] = None
+        self.waited = 0.0  # seconds spent waiting for the end record
+        self.delay = 0.001  # the next wait (doubles up to 1 s)
 
 
 class LocalJobExecutor(JobExecutor):
     """
     Runs jobs as processes on the local machine.
 
-    Native ids have the form ``<pid>-<start time>``. `attach` works from any process of the
-    same user as long as the job's record exists in the state directory; `list` returns the
-    native ids of the live jobs recorded there. Callbacks are delivered from the thread that
-    calls `submit` (up to ``ACTIVE``) and from the shared reaper thread (the end): they must
-    return quickly and must not wait for other jobs.
+    Native ids have the form ``<pid>-<start time>@<host>``. `attach` works from any process of
+    the same user on the same machine as long as the job's record exists in the state
+    directory, also after the submitting process has ended; `list` returns the native ids of
+    the live jobs recorded there. Callbacks are delivered from the thread that calls `submit`
+    (up to ``ACTIVE``) and from the shared reaper thread (the end): they must return quickly
+    and must not wait for other jobs.
     """
 
     def __init__(self, url: Optional[str] = None,
@@ -138,10 +167,14 @@ class LocalJobExecutor(JobExecutor):
                          else LocalJobExecutorConfig())
         cfg = self.config
         sd = getattr(cfg, 'state_directory', None)
-        self._state_dir = Path(sd) if sd is not None else state.default_state_directory()
+        # absolute: the keeper, which writes the records, runs in another directory
+        self._state_dir = (Path(sd) if sd is not None
+                           else state.default_state_directory()).absolute()
         self._grace = float(getattr(cfg, 'cancel_grace_period', 1.0))
-        self._runs: Dict[str, _Run] = {}
-        self._cancel_requested: Dict[str, bool] = {}
+        # The jobs of this executor that have not ended, by job id: only to find a job's own
+        # object (which has its own lock) in cancel().
+        self._jobs: Dict[str, Union[_Submitted, _Attached]] = {}
+        self._jobs_lock = threading.Lock()
         self._state_ready = False
 
     @property
@@ -158,7 +191,15 @@ class LocalJobExecutor(JobExecutor):
             raise SubmitException('Cannot use the psij state directory %s: %s'
                                   % (self._state_dir, ex), ex) from ex
         self._state_ready = True
-        Reaper.get().call_later(0, lambda: state.remove_old_records(self._state_dir))
+        Reaper.get().call_later(0, partial(state.remove_old_records, self._state_dir))
+
+    def _track(self, job: Job, run: Union[_Submitted, _Attached]) -> None:
+        with self._jobs_lock:
+            self._jobs[job.id] = run
+
+    def _forget(self, job: Job) -> None:
+        with self._jobs_lock:
+            self._jobs.pop(job.id, None)
 
     # -- submit ------------------------------------------------------------------------------
 
@@ -173,119 +214,135 @@ class LocalJobExecutor(JobExecutor):
             unusable state directory); ``transient`` is set where a retry may help.
         """
         spec = self._check_job(job)
+        run = _Submitted(job, spec)
+        self._track(job, run)
         try:
-            self._submit(job, spec)
+            self._submit(run)
         except BaseException:
+            self._forget(job)
             if job.status.state is JobState.NEW:
                 job.executor = None  # not submitted: the job may be fixed and submitted again
             raise
 
-    def _submit(self, job: Job, spec: JobSpec) -> None:
+    def _submit(self, run: _Submitted) -> None:
         self._ensure_state_dir()
-        directory = None
+        spec = run.spec
         if spec.directory is not None:
-            directory = absolute(spec.directory, None)
-            if not directory.is_dir():
+            run.directory = absolute(spec.directory, None)
+            if not run.directory.is_dir():
                 raise InvalidJobException('The job directory %s does not exist or is not a '
-                                          'directory' % directory)
+                                          'directory' % run.directory)
         if spec.stage_in or spec.stage_out:
             check_urls(spec)
         launcher_name = spec.launcher or Launcher.DEFAULT_LAUNCHER_NAME
-        shell = launcher_name != 'single' or spec.pre_launch is not None \
-            or spec.post_launch is not None
-        launcher = self._get_launcher_from_job(job) if shell else None
+        if launcher_name != 'single' or spec.pre_launch is not None \
+                or spec.post_launch is not None:
+            run.launcher = self._get_launcher_from_job(run.job)
         if not spec.stage_in:
-            self._launch(job, spec, directory, launcher)
+            self._launch(run)
             return
         # Staged-in files may be what the job runs or reads, so the remaining checks come
         # after the stage-in, and their failures are the job's failures.
-        self._set_job_status(job, JobStatus(JobState.QUEUED))
-        self._set_job_status(job, JobStatus(JobState.STAGE_IN))
+        self._set_job_status(run.job, JobStatus(JobState.QUEUED))
+        self._set_job_status(run.job, JobStatus(JobState.STAGE_IN))
         try:
-            stage_in(spec, directory)
-            self._launch(job, spec, directory, launcher)
+            stage_in(spec, run.directory)
+            self._launch(run)
         except (StagingError, InvalidJobException, SubmitException) as ex:
-            self._end_without_process(job, spec, directory, JobState.FAILED, str(ex))
+            self._end_without_process(run, JobState.FAILED, str(ex))
 
-    def _launch(self, job: Job, spec: JobSpec, directory: Optional[Path],
-                launcher: Optional[Launcher]) -> None:
-        """Starts the job's process: directly, or through the launch script if `launcher`."""
+    def _argv(self, run: _Submitted, exe: str) -> List[str]:
+        """The job's argv: its own, or the launch script's with the launcher's command."""
+        spec = run.spec
+        launcher = run.launcher
+        if launcher is None:
+            return [spec.executable or exe] + (spec.arguments or [])
+        pre = self._script_path(spec.pre_launch, run.directory, 'pre_launch')
+        post = self._script_path(spec.post_launch, run.directory, 'post_launch')
+        log = self.config.launcher_log_file
+        clean = '' if spec.inherit_environment else 'clean'
+        cmd = launcher.get_launch_command(run.job)
+        if cmd and cmd[0] == spec.executable and exe.startswith('/'):
+            cmd = [exe] + cmd[1:]
+        return [_shell(), _LAUNCH_SCRIPT, pre, post, '' if log is None else str(log), clean,
+                '--'] + cmd
+
+    def _launch(self, run: _Submitted) -> None:
+        """Has the keeper start the job's process: directly, or through the launch script."""
+        spec = run.spec
+        # None: this process's environment at this moment (see KeeperClient.start).
         env = build_environment(spec.inherit_environment, spec.environment)
+        # the keeper's own directory is not the job's
+        cwd = str(run.directory) if run.directory is not None else os.getcwd()
         assert spec.executable is not None
-        exe = resolve_executable(spec.executable, directory, env,
+        exe = resolve_executable(spec.executable, run.directory, env,
                                  must_exist=spec.pre_launch is None)
-        argv: List[str]
-        nodefile = None
-        if launcher is not None:
-            pre = self._script_path(spec.pre_launch, directory, 'pre_launch')
-            post = self._script_path(spec.post_launch, directory, 'post_launch')
-            log = self.config.launcher_log_file
-            clean = '' if spec.inherit_environment else 'clean'
-            if (spec.launcher or Launcher.DEFAULT_LAUNCHER_NAME) != 'single':
-                nodefile = self._write_nodefile(job, spec)
-                if env is None:
-                    env = dict(os.environ)
-                env['PSIJ_NODEFILE'] = nodefile
-            cmd = launcher.get_launch_command(job)
-            if cmd and cmd[0] == spec.executable and exe.startswith('/'):
-                cmd = [exe] + cmd[1:]
-            argv = [_shell(), _LAUNCH_SCRIPT, pre, post, '' if log is None else str(log),
-                    clean, '--'] + cmd
-            exe = argv[0]
-        else:
-            argv = [spec.executable] + (spec.arguments or [])
+        nodefile = ''
+        if run.launcher is not None and (spec.launcher or Launcher.DEFAULT_LAUNCHER_NAME) \
+                != 'single':
+            nodefile = self._write_nodefile(run.job, spec)
+            env = dict(os.environ) if env is None else env
+            env['PSIJ_NODEFILE'] = nodefile
         stdio = Stdio()
         try:
-            stdio.open(spec.stdin_path, spec.stdout_path, spec.stderr_path, directory)
-            if self._cancel_requested.pop(job.id, False):
-                if nodefile is not None:
-                    _unlink(nodefile)
-                self._end_without_process(job, spec, directory, JobState.CANCELED,
-                                          'Canceled before it started')
+            argv = self._argv(run, exe)
+            if run.launcher is not None:
+                exe = argv[0]
+            stdio.open(spec.stdin_path, spec.stdout_path, spec.stderr_path, run.directory)
+            with run.lock:
+                canceled = run.canceled
+            if canceled:
+                if nodefile:
+                    unlink(nodefile)
+                self._end_without_process(run, JobState.CANCELED, 'Canceled before it started')
                 return
-            start = state.start_estimate()
-            popen = spawn(argv, exe, directory, env, stdio)
+            keeper, key, pid, native_id = self._start(run, argv, exe, cwd, env, stdio,
+                                                      nodefile)
         except BaseException:
-            if nodefile is not None:
-                _unlink(nodefile)
+            if nodefile:
+                unlink(nodefile)
             raise
         finally:
             stdio.close()
-        self._started(job, spec, popen, start, directory, nodefile, launcher)
+        run.keeper = keeper
+        run.job._native_id = native_id
+        self._set_job_status(run.job, JobStatus(JobState.ACTIVE,
+                                                metadata={'nativeId': native_id}))
+        with run.lock:
+            run.key = key
+            run.active = True
+            canceled = run.canceled
+            early = run.early_end
+        if canceled:  # cancel() came while the process was being started
+            keeper.cancel(key, self._grace)
+        if early is not None:
+            self._on_end(run, *early)
 
-    def _started(self, job: Job, spec: JobSpec, popen: subprocess.Popen[bytes], start: int,
-                 directory: Optional[Path], nodefile: Optional[str],
-                 launcher: Optional[Launcher]) -> None:
-        pid = popen.pid
-        # The child cannot be reaped by anyone but us, so the pid is still ours here even if
-        # the process already ended.
+    def _start(self, run: _Submitted, argv: List[str], exe: str, cwd: str,
+               env: Optional[Dict[str, str]], stdio: Stdio,
+               nodefile: str) -> Tuple[KeeperClient, int, int, str]:
+        stderr = ''
+        p = run.spec.stderr_path
+        if p is not None and not str(p).startswith('/dev/'):
+            stderr = str(absolute(p, run.directory))
+        job = (str(self._state_dir), stderr, run.launcher is not None, run.defer, nodefile)
         try:
-            pidfd = os.pidfd_open(pid)
-        except OSError as ex:
-            # Typically EMFILE: one descriptor per running job. Undo the start rather than
-            # leave a job nobody watches.
-            _killpg(pid, signal.SIGKILL)
-            popen.wait()
-            if nodefile is not None:
-                _unlink(nodefile)
-            raise SubmitException('Cannot watch the job process (%s); with many jobs running '
-                                  'at once, raise the limit of open files (ulimit -n)'
-                                  % (ex.strerror or ex), ex, transient=True) from ex
-        native_id = state.make_native_id(pid, start)
-        job._native_id = native_id
-        try:
-            state.record_start(self._state_dir, native_id)
-        except OSError as ex:
-            logger.warning('Cannot record job %s in %s: %s', native_id, self._state_dir, ex)
-        run = _Run(job, spec, pid, pidfd, native_id, popen, directory)
-        run.nodefile = nodefile
-        run.launcher = launcher
-        self._runs[job.id] = run
-        self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
-        # Watch only now, so that the end is never reported before ACTIVE's callbacks ran.
-        Reaper.get().watch(pidfd, lambda fd: self._on_exit(run))
-        if self._cancel_requested.pop(job.id, False):
-            self.cancel(job)
+            keeper = KeeperClient.get()
+            key, pid, native_id = keeper.start(argv, exe, cwd, env, stdio.passed(), job,
+                                               partial(self._on_end, run))
+        except KeeperError as ex:
+            if ex.during == 'invalid':
+                raise InvalidJobException('Cannot run executable %s: %s'
+                                          % (exe, ex.strerror), ex) from ex
+            if ex.during == 'watch':
+                raise SubmitException('Cannot watch the job process (%s); with many jobs '
+                                      'running at once, raise the limit of open files '
+                                      '(ulimit -n)' % (ex.strerror or ex), ex,
+                                      transient=True) from ex
+            raise spawn_error(ex, exe, cwd) from ex
+        except KeeperGone as ex:
+            raise SubmitException(str(ex), ex, transient=True) from ex
+        return keeper, key, pid, native_id
 
     def _script_path(self, p: Optional[Path], directory: Optional[Path], what: str) -> str:
         if p is None:
@@ -308,137 +365,56 @@ class LocalJobExecutor(JobExecutor):
 
     # -- the end of a job ----------------------------------------------------------------------
 
-    @staticmethod
-    def _mark_exited(run: _Run) -> bool:
-        """Records that the job's process ended, stops its kill timer; True if canceled."""
+    def _on_end(self, run: _Submitted, state_name: str, code: Optional[int],
+                message: Optional[str]) -> None:
+        """In the reaper thread: the keeper reports the job's end."""
         with run.lock:
-            run.exited = True
-            canceled = run.canceled
-            timer = run.kill_timer
-        if timer is not None:
-            Reaper.get().cancel_timer(timer)
-        return canceled
-
-    def _on_exit(self, run: _Run) -> None:
-        """In the reaper thread: the job's process ended (it is a zombie until we reap it)."""
-        canceled = self._mark_exited(run)
-        if canceled:
-            # While the zombie leader keeps its pid, the group id cannot be reused: take down
-            # whatever the job left in its group, so that CANCELED means "all gone".
-            _killpg(run.pid, signal.SIGKILL)
-        try:
-            res = os.waitid(os.P_PIDFD, run.pidfd, os.WEXITED)
-        except ChildProcessError:
-            res = None
-        os.close(run.pidfd)
-        self._runs.pop(run.job.id, None)
-        if run.nodefile is not None:
-            _unlink(run.nodefile)
-        if res is None:
-            code: Optional[int] = None
-            st = JobStatus(JobState.FAILED, message='The exit status of process %d was lost '
-                           '(was SIGCHLD ignored, or did other code reap it?)' % run.pid)
-        else:
-            code = res.si_status if res.si_code == os.CLD_EXITED else -res.si_status
-            if not canceled and run.popen is not None:
-                # A `cancel` from another process that attached to the job: the job may have
-                # died of the signal, or trapped it and exited (143...); either way CANCELED,
-                # as the cancelling process reports it, and its request file is consumed.
-                canceled = state.take_cancel_request(self._state_dir, run.native_id)
-            st = self._exit_status(run, code, canceled)
-        if run.popen is not None:
-            # Tell subprocess the child is reaped, or it may try to reap the pid again later.
-            run.popen.returncode = code if code is not None else -1
-        if canceled:
-            self._finish_when_group_gone(run, st, 0.0, 0.0002)
-        else:
-            self._finish(run.job, run.spec, run.directory, run.native_id, st)
-
-    def _finish_when_group_gone(self, run: _Run, st: JobStatus, waited: float,
-                                delay: float) -> None:
-        """Reports a cancelled job once the other processes of its group are gone too.
-
-        They got SIGKILL, but dying takes them a moment. Only cancelled jobs whose group
-        outlives the leader wait here.
-        """
-        try:
-            os.killpg(run.pid, signal.SIGKILL)
-            # The group still exists, but maybe only as zombies waiting for their new parent
-            # (init, which may reap only now and then): those are gone for our purpose.
-            alive = state.group_has_live_members(run.pid)
-        except (ProcessLookupError, PermissionError):
-            alive = False
-        if alive and waited < _GROUP_WAIT_LIMIT:
-            Reaper.get().call_later(delay, lambda: self._finish_when_group_gone(
-                run, st, waited + delay, min(delay * 2, 0.05)))
-            return
-        if alive:
-            logger.warning('Job %s: processes of group %d survive SIGKILL (zombies nobody '
-                           'reaps?)', run.job.id, run.pid)
-        self._finish(run.job, run.spec, run.directory, run.native_id, st)
-
-    def _exit_status(self, run: _Run, code: int, canceled: bool) -> JobStatus:
-        if canceled:
-            return JobStatus(JobState.CANCELED, exit_code=code, message='Canceled')
-        if code == 0:
-            return JobStatus(JobState.COMPLETED, exit_code=0)
-        if code < 0:
-            msg = 'Killed by signal %s' % _signame(-code)
-        elif run.launcher is not None and code > 128:
-            msg = 'Exit code %d (the shell reports a death by signal %s this way)' % (
-                code, _signame(code - 128))
-        else:
-            msg = 'Exit code %d' % code
-        tail = _stderr_tail(run.spec, run.directory)
+            if not run.active:  # ACTIVE's callbacks have not run yet: they report it
+                run.early_end = (state_name, code, message)
+                return
+        st = _status(state_name, code, message)
         launcher = run.launcher
-        if tail and launcher is not None and launcher.is_launcher_failure(tail):
-            msg = 'The %s launcher failed (exit code %d): %s' % (
-                run.spec.launcher or 'single', code, launcher.get_launcher_failure_message(tail))
-        elif tail:
-            msg += '; end of standard error:\n' + tail
-        return JobStatus(JobState.FAILED, exit_code=code, message=msg)
-
-    def _finish(self, job: Job, spec: JobSpec, directory: Optional[Path],
-                native_id: Optional[str], st: JobStatus) -> None:
-        if spec.stage_out or spec.cleanup:
-            StagingWorker.submit(lambda: self._stage_out_and_finish(job, spec, directory,
-                                                                    native_id, st))
+        if st.state is JobState.FAILED and code and launcher is not None:
+            tail = _stderr_tail(run.spec, run.directory)
+            if tail and launcher.is_launcher_failure(tail):
+                st = JobStatus(JobState.FAILED, exit_code=code, message='The %s launcher '
+                               'failed (exit code %d): %s' % (
+                                   run.spec.launcher or 'single', code,
+                                   launcher.get_launcher_failure_message(tail)))
+        if run.spec.stage_out or run.spec.cleanup:
+            StagingWorker.submit(partial(self._stage_out_and_finish, run, st))
             return
-        self._report_final(job, native_id, st)
+        self._report_final(run, st)
 
-    def _report_final(self, job: Job, native_id: Optional[str], st: JobStatus) -> None:
-        self._cancel_requested.pop(job.id, None)
-        if native_id is not None:
-            try:
-                state.record_end(self._state_dir, native_id, st.state.name, st.exit_code,
-                                 st.message)
-            except OSError as ex:
-                logger.warning('Cannot record the end of job %s: %s', native_id, ex)
-        self._set_job_status(job, st)
-
-    def _stage_out_and_finish(self, job: Job, spec: JobSpec, directory: Optional[Path],
-                              native_id: Optional[str], st: JobStatus) -> None:
-        items = stage_out_items(spec, st.state)
+    def _stage_out_and_finish(self, run: _Submitted, st: JobStatus) -> None:
+        items = stage_out_items(run.spec, st.state)
         if items:
-            self._set_job_status(job, JobStatus(JobState.STAGE_OUT))
+            self._set_job_status(run.job, JobStatus(JobState.STAGE_OUT))
             try:
-                stage_out(items, directory)
+                stage_out(items, run.directory)
             except StagingError as ex:
                 if st.state is JobState.COMPLETED:
                     st = JobStatus(JobState.FAILED, exit_code=st.exit_code, message=str(ex))
                 else:
-                    logger.warning('Job %s: %s', job.id, ex)
-        if cleanup_applies(spec, st.state):
-            self._set_job_status(job, JobStatus(JobState.CLEANUP))
-            cleanup(spec, directory)
-        self._report_final(job, native_id, st)
+                    logger.warning('Job %s: %s', run.job.id, ex)
+        if cleanup_applies(run.spec, st.state):
+            self._set_job_status(run.job, JobStatus(JobState.CLEANUP))
+            cleanup(run.spec, run.directory)
+        self._report_final(run, st)
 
-    def _end_without_process(self, job: Job, spec: JobSpec, directory: Optional[Path],
-                             outcome: JobState, message: str) -> None:
+    def _report_final(self, run: _Submitted, st: JobStatus) -> None:
+        if run.defer and run.keeper is not None and run.key is not None:
+            # the keeper records the end only now, as the final state may have changed
+            run.keeper.final(run.key, (st.state.name, st.exit_code, st.message))
+        self._forget(run.job)
+        self._set_job_status(run.job, st)
+
+    def _end_without_process(self, run: _Submitted, outcome: JobState, message: str) -> None:
         # No CLEANUP state here: reporting it would make ACTIVE appear for a job that never ran.
-        if cleanup_applies(spec, outcome):
-            cleanup(spec, directory)
-        self._set_job_status(job, JobStatus(outcome, message=message))
+        if cleanup_applies(run.spec, outcome):
+            cleanup(run.spec, run.directory)
+        self._forget(run.job)
+        self._set_job_status(run.job, JobStatus(outcome, message=message))
 
     # -- cancel --------------------------------------------------------------------------------
 
@@ -451,45 +427,52 @@ class LocalJobExecutor(JobExecutor):
         """
         if job.status.state.final:
             return
-        run = self._runs.get(job.id)
-        if run is None:
-            if job.executor is self:
-                # Inside submit() (e.g. staging in) or staging out: submit() checks this flag
-                # before starting the process; after the process, there is nothing to cancel.
-                self._cancel_requested[job.id] = True
-            return
+        with self._jobs_lock:
+            run = self._jobs.get(job.id)
+        if isinstance(run, _Submitted):
+            self._cancel_submitted(run)
+        elif isinstance(run, _Attached):
+            self._cancel_attached(run)
+
+    def _cancel_submitted(self, run: _Submitted) -> None:
         with run.lock:
-            if run.exited or run.canceled:
+            if run.canceled:
                 return
             run.canceled = True
-            if run.popen is None:
-                # Attached: not our child, so the pid could be recycled once it ends; the pidfd
-                # reaches the right process whatever happens. The record tells the submitting
-                # process that this death is a cancel.
-                try:
-                    state.record_cancel_request(self._state_dir, run.native_id)
-                except OSError as ex:
-                    logger.warning('Cannot record the cancel of %s: %s', run.native_id, ex)
-                _pidfd_signal(run.pidfd, signal.SIGTERM)
-            _killpg(run.pid, signal.SIGTERM)
-        if self._grace <= 0:
-            self._kill(run)
-            return
-        timer = Reaper.get().call_later(self._grace, lambda: self._kill(run))
+            key = run.key
+        # Before the start, _launch sees the flag: it starts nothing, or cancels right after.
+        if key is not None and run.keeper is not None:
+            run.keeper.cancel(key, self._grace)
+
+    def _cancel_attached(self, run: _Attached) -> None:
         with run.lock:
-            if not run.exited:
-                run.kill_timer = timer
+            if run.exited or run.canceled or run.pidfd is None:
                 return
-        Reaper.get().cancel_timer(timer)  # it ended meanwhile
+            run.canceled = True
+            # Not our child, so the pid could be recycled once it ends; the pidfd reaches the
+            # right process whatever happens. The request file tells the keeper that this
+            # death is a cancel, so that it records CANCELED.
+            try:
+                state.record_cancel_request(self._state_dir, run.native_id)
+            except OSError as ex:
+                logger.warning('Cannot record the cancel of %s: %s', run.native_id, ex)
+            _pidfd_signal(run.pidfd, signal.SIGTERM)
+            killpg(run.pid, signal.SIGTERM)
+            if self._grace > 0:
+                run.kill_timer = Reaper.get().call_later(
+                    self._grace, partial(self._kill_attached, run))
+                return
+            _pidfd_signal(run.pidfd, signal.SIGKILL)
+            killpg(run.pid, signal.SIGKILL)
 
     @staticmethod
-    def _kill(run: _Run) -> None:
+    def _kill_attached(run: _Attached) -> None:
         with run.lock:
-            if run.exited:
+            run.kill_timer = None
+            if run.exited or run.pidfd is None:
                 return
-            if run.popen is None:
-                _pidfd_signal(run.pidfd, signal.SIGKILL)
-            _killpg(run.pid, signal.SIGKILL)
+            _pidfd_signal(run.pidfd, signal.SIGKILL)
+            killpg(run.pid, signal.SIGKILL)
 
     # -- list and attach -----------------------------------------------------------------------
 
@@ -499,11 +482,11 @@ class LocalJobExecutor(JobExecutor):
 
     def attach(self, job: Job, native_id: str) -> None:
         """
-        Follows a local job started by any process of this user.
+        Follows a local job started by any process of this user on this machine.
 
-        The job gets the final state and exit code its submitting process recorded. If that
-        process ended without recording them, the job is ``FAILED`` with a message that says
-        so.
+        The job gets the final state and exit code the keeper that started it recorded, also
+        if the submitting process has ended since. If the keeper was killed before it could
+        record them, the job is ``FAILED`` with a message that says so.
 
         :raises InvalidJobException: if `job` is not ``NEW`` or `native_id` is not the id of a
             recorded local job.
@@ -526,90 +509,83 @@ class LocalJobExecutor(JobExecutor):
         job.executor = self
         job._native_id = native_id
         pidfd: Optional[int] = None
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            pass
+        if record.end is None:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                pass
         # Checked after opening the pidfd, so the fd surely designates the job's process.
         if pidfd is not None:
             actual = state.proc_start_time(pid)
             if actual is None or not state.start_matches(actual, start):
                 os.close(pidfd)
                 pidfd = None
+        run = _Attached(job, native_id, pid, pidfd)
+        self._track(job, run)
         self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
         if pidfd is None:
-            self._attached_ended(job, native_id, 0.0, 0.001)
-            return
-        run = _Run(job, job.spec or JobSpec(), pid, pidfd, native_id, None, None)
-        self._runs[job.id] = run
-        Reaper.get().watch(pidfd, lambda fd: self._on_attached_exit(run))
+            self._check_record(run)
+        else:
+            Reaper.get().watch(pidfd, partial(self._on_attached_exit, run))
 
-    def _on_attached_exit(self, run: _Run) -> None:
-        canceled = self._mark_exited(run)
-        os.close(run.pidfd)
-        self._runs.pop(run.job.id, None)
-        if canceled:
-            self._set_job_status(run.job, JobStatus(JobState.CANCELED, message='Canceled'))
-            return
-        self._attached_ended(run.job, run.native_id, 0.0, 0.001)
+    def _on_attached_exit(self, run: _Attached, fd: int) -> None:
+        with run.lock:
+            run.exited = True
+            timer = run.kill_timer
+            run.kill_timer = None
+            run.pidfd = None
+        if timer is not None:
+            Reaper.get().cancel_timer(timer)
+        os.close(fd)
+        self._check_record(run)
 
-    def _attached_ended(self, job: Job, native_id: str, waited: float, delay: float) -> None:
-        """The process is gone: take the final state from its record, waiting (with backoff)
-        while its submitting process is alive and has not written it yet."""
-        record = state.read_record(self._state_dir, native_id)
+    def _check_record(self, run: _Attached) -> None:
+        """The process is gone: the final state is the keeper's record. While the keeper
+        lives and has not written it yet, look again later (the delay doubles)."""
+        record = state.read_record(self._state_dir, run.native_id)
         if record is not None and record.end:
-            self._set_job_status(job, _status_from_record(record.end))
+            st = _status_from_record(record.end)
+        elif record is not None and state.submitter_alive(record) \
+                and run.waited < _ATTACH_RETRY_LIMIT:
+            run.waited += run.delay
+            Reaper.get().call_later(run.delay, partial(self._check_record, run))
+            run.delay = min(run.delay * 2, 1.0)
             return
-        if record is not None and state.submitter_alive(record) \
-                and waited < _ATTACH_RETRY_LIMIT:
-            Reaper.get().call_later(delay, lambda: self._attached_ended(
-                job, native_id, waited + delay, min(delay * 2, 1.0)))
-            return
-        why = 'its submitting process (%s) ended without recording it' % (
-            record.submitter if record is not None else 'unknown')
-        if record is not None and state.submitter_alive(record):
-            why = 'its submitting process (%s) did not record it within %d s' % (
-                record.submitter, _ATTACH_RETRY_LIMIT)
-        self._set_job_status(job, JobStatus(
-            JobState.FAILED, message='Job %s ended but its exit code is unknown: %s'
-            % (native_id, why)))
+        elif run.canceled:
+            st = JobStatus(JobState.CANCELED, message='Canceled')
+        else:
+            keeper = record.submitter if record is not None else 'unknown'
+            why = 'the psij keeper process (%s) that started it ended without recording it' \
+                % keeper
+            if record is not None and state.submitter_alive(record):
+                why = 'the psij keeper process (%s) did not record it within %d s' % (
+                    keeper, _ATTACH_RETRY_LIMIT)
+            st = JobStatus(JobState.FAILED, message='Job %s ended but its exit code is '
+                           'unknown: %s' % (run.native_id, why))
+        if run.canceled:
+            state.take_cancel_request(self._state_dir, run.native_id)  # if it ended first
+        self._forget(run.job)
+        self._set_job_status(run.job, st)
+
+
+def _status(state_name: str, code: Optional[int], message: Optional[str]) -> JobStatus:
+    try:
+        st = JobState.from_name(state_name)
+    except ValueError:
+        st = JobState.FAILED
+    return JobStatus(st, exit_code=code, message=message)
 
 
 def _status_from_record(end: Dict[str, Any]) -> JobStatus:
-    try:
-        st = JobState.from_name(str(end.get('state')))
-    except ValueError:
-        st = JobState.FAILED
     code = end.get('exit_code')
-    return JobStatus(st, exit_code=code if isinstance(code, int) else None,
-                     message=end.get('message'))
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    return _status(str(end.get('state')), code if isinstance(code, int) else None,
+                   end.get('message'))
 
 
 def _pidfd_signal(pidfd: int, sig: int) -> None:
     try:
         signal.pidfd_send_signal(pidfd, sig)
     except (ProcessLookupError, OSError):
-        pass
-
-
-def _signame(sig: int) -> str:
-    try:
-        return '%s (%d)' % (signal.Signals(sig).name, sig)
-    except ValueError:
-        return str(sig)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
         pass
 
 

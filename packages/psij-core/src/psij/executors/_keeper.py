@@ -1,0 +1,479 @@
+"""The keeper: the process that starts a submitter's local jobs and records how they end.
+
+Only a process's parent can learn its exit status. So that a local job's final state and exit
+code are recorded even when the program that submitted it has exited or was killed, the jobs
+are not the submitter's children but the keeper's: a small process that each submitting
+process starts on its first submit (`psij.executors._keeper_client`), in a session of its own.
+The keeper
+
+- starts jobs on request (argv, executable, directory, environment and the standard streams'
+  descriptors, passed with ``SCM_RIGHTS``), each in its own session and process group;
+- watches them through pidfds in an `EventLoop` in a second thread (so that ends are handled
+  while a start waits for its exec), reaps them, and writes their start and end records to
+  its journal in the state directory (`psij.executors._local_state`), where `attach` and
+  `list` of any process find them;
+- sends each job's end to the submitter, batched per loop turn;
+- cancels on request: SIGTERM to the job's process group, SIGKILL after the grace period (a
+  deadline in the loop's heap); a job cancelled by another process is recognised by its cancel
+  request file;
+- outlives the submitter until its last job has ended, then exits.
+
+The jobs are the keeper's own children, so it needs no ``PR_SET_CHILD_SUBREAPER``: as a
+subreaper it would inherit every process a job leaves behind, and have to reap those too,
+while init reaps them now. Its own session keeps a terminal's signals (Ctrl-C, hang-up) away
+from it, as from the jobs.
+
+It talks to the submitter over two private socket pairs (``SOCK_SEQPACKET``: one message per
+datagram) that nothing else holds: requests and their replies on one, job ends on the other.
+A request too large for one datagram travels in a memfd. Messages are `marshal`-encoded
+tuples, which decode to plain data only.
+
+Requests (submitter -> keeper) and replies::
+
+    ('s', key, argv, executable, cwd, env, stdio slots, state dir, stderr path, shell,
+     defer end, node file)  + descriptors      -> ('ok', pid, native id) | ('err', errno,
+                                                   strerror, filename, during), during being
+                                                   'start', 'watch' or 'invalid' (argv or
+                                                   environment refused, e.g. a NUL)
+    ('c', key, grace period)                    cancel; no reply
+    ('e', key, state, exit code, message)       the final state of a job started with
+                                                "defer end" (stage-out may change it); no reply
+
+The ``env`` of a start request is the job's environment, or ``('=', environment)``: the
+submitter's own environment (as bytes), which the keeper keeps, or `None`: that same kept
+environment (the submitter sends its environment again only when it changed).
+
+Job ends (keeper -> submitter): a list of ``(key, state, exit code, message)``.
+"""
+
+from __future__ import annotations
+
+import errno
+import marshal
+import os
+import signal
+import socket
+import sys
+import threading
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from psij._files import read_tail
+from psij.executors import _local_state as state
+from psij.executors._local_spawn import devnull, start_process
+from psij.executors._reaper import EventLoop, Timer
+
+MAX_DATAGRAM = 1 << 15
+"""The largest datagram either side sends (well below any socket buffer); a larger request
+goes in a memfd."""
+
+RECEIVE_BUFFER = 1 << 16
+"""The receive buffer of either side: larger than any datagram."""
+
+BIG_REQUEST = b'M'
+"""A request whose encoding is in the first descriptor passed with it (a memfd)."""
+
+MAX_FDS = 4
+"""Descriptors per request: a memfd and the three standard streams."""
+
+_STDERR_TAIL = 2048
+_GROUP_WAIT_LIMIT = 2.0
+
+Outcome = Tuple[str, Optional[int], Optional[str]]
+"""A job's final state name, exit code and message."""
+
+
+def signame(sig: int) -> str:
+    """``SIGTERM (15)`` for 15."""
+    try:
+        return '%s (%d)' % (signal.Signals(sig).name, sig)
+    except ValueError:
+        return str(sig)
+
+
+def outcome(code: Optional[int], canceled: bool, shell: bool, stderr_path: str) -> Outcome:
+    """
+    The final state of a job whose process ended with `code` (negative: killed by that
+    signal; `None`: unknown).
+
+    :param shell: whether a shell wrapper ran the job (it reports a death by signal N as
+        128 + N).
+    :param stderr_path: the job's standard error file, whose end the message of a failure
+        quotes; ``''`` for none.
+    """
+    if code is None:
+        return ('FAILED', None, 'The exit status of the job process was lost (was SIGCHLD '
+                'ignored, or did other code reap it?)')
+    if canceled:
+        return ('CANCELED', code, 'Canceled')
+    if code == 0:
+        return ('COMPLETED', 0, None)
+    if code < 0:
+        msg = 'Killed by signal %s' % signame(-code)
+    elif shell and code > 128:
+        msg = 'Exit code %d (the shell reports a death by signal %s this way)' % (
+            code, signame(code - 128))
+    else:
+        msg = 'Exit code %d' % code
+    tail = read_tail(stderr_path, _STDERR_TAIL) if stderr_path else ''
+    if tail:
+        msg += '; end of standard error:\n' + tail
+    return ('FAILED', code, msg)
+
+
+class _Child:
+    """A job process of the keeper, from its start until its end is recorded."""
+
+    __slots__ = ('key', 'pid', 'pidfd', 'native_id', 'state_dir', 'stderr_path',
+                 'shell', 'defer', 'nodefile', 'canceled', 'kill_timer', 'outcome',
+                 'group_waited', 'group_delay', 'awaiting_end')
+
+    def __init__(self, key: int, pid: int, pidfd: int, native_id: str,
+                 request: Tuple[Any, ...]) -> None:
+        self.key = key
+        self.pid = pid
+        self.pidfd = pidfd  # -1 once the process is reaped
+        self.native_id = native_id
+        state_dir, self.stderr_path, self.shell, self.defer, self.nodefile = request
+        self.state_dir = _path(state_dir)
+        self.canceled = False
+        self.kill_timer: Optional[Timer] = None
+        self.outcome: Optional[Outcome] = None
+        self.group_waited = 0.0
+        self.group_delay = 0.0002
+        self.awaiting_end = False  # its end was sent; the submitter's final state is due
+
+
+class Keeper:
+    """The keeper's state and its two threads: `run` serves requests in the calling thread
+    while a second thread reaps; both return once the submitter is gone and every job's end
+    is recorded.
+
+    Starting a job blocks its thread until the job's exec (vfork), so the ends are handled
+    meanwhile by the other thread, as they are in a submitting process. `lock` guards
+    `children`, `orphaned` and the fields of each child that both threads touch.
+    """
+
+    def __init__(self, requests: socket.socket, ends: socket.socket) -> None:
+        """:param requests: the request socket; :param ends: the socket job ends go to."""
+        self.loop = EventLoop()
+        self.requests = requests
+        self.ends = ends
+        ends.setblocking(False)
+        self.lock = threading.Lock()
+        self.children: Dict[int, _Child] = {}  # by key, until their end is recorded
+        self.outbox: List[Tuple[int, str, Optional[int], Optional[str]]] = []  # reaper's
+        self.orphaned = False  # the submitter is gone
+        self.done = threading.Event()  # orphaned, and no job left
+        self.inherited_env: Dict[bytes, bytes] = {}  # the submitter's, as last sent
+        self.ended: List[_Child] = []  # to record at the end of the loop turn (with lock)
+        self.reaped: List[int] = []  # pidfds to close then (reaper thread)
+
+    def run(self) -> None:
+        """Serves until the submitter is gone and the last job's end is recorded."""
+        threading.Thread(target=self._reap, name='psij-keeper-reaper', daemon=True).start()
+        self._serve()
+        self.done.wait()
+
+    # -- requests (the calling thread) ------------------------------------------------------
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.requests, RECEIVE_BUFFER, MAX_FDS)
+            except OSError:
+                data, fds = b'', []
+            for fd in fds:
+                # jobs inherit only their standard streams (recv_fds drops MSG_CMSG_CLOEXEC
+                # on some Pythons; this thread is the only one that starts jobs)
+                os.set_inheritable(fd, False)
+            if not data:
+                _close_all(fds)
+                self._submitter_gone()
+                return
+            if data == BIG_REQUEST and fds:
+                data = _read_all(fds[0])
+                os.close(fds[0])
+                fds = fds[1:]
+            try:
+                msg = marshal.loads(data)
+                kind = msg[0]
+            except (ValueError, EOFError, TypeError, IndexError):
+                _close_all(fds)
+                continue
+            if kind == 's':
+                self._spawn(msg, fds)
+                continue
+            _close_all(fds)
+            if kind == 'c':
+                self._cancel(msg[1], msg[2])
+            elif kind == 'e':
+                self._final_from_submitter(msg[1], (msg[2], msg[3], msg[4]))
+
+    def _reply(self, msg: Tuple[Any, ...]) -> None:
+        try:
+            self.requests.send(marshal.dumps(msg))
+        except OSError:
+            pass  # the submitter is gone; its EOF is next
+
+    def _spawn(self, msg: Tuple[Any, ...], fds: List[int]) -> None:
+        try:
+            (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
+             nodefile) = msg
+            if env is None:
+                env = self.inherited_env
+            elif isinstance(env, tuple):
+                env = self.inherited_env = env[1]
+            stdio = [devnull()] * 3
+            for slot, fd in zip(slots, fds, strict=False):  # fewer fds: a bad request
+                stdio[slot] = fd
+            start = state.start_estimate()
+            pid = start_process(argv, exe, cwd, env, stdio)
+        except OSError as ex:
+            self._reply(('err', ex.errno, ex.strerror, ex.filename, 'start'))
+            return
+        except Exception as ex:  # e.g. a NUL character: the submitter must get a reply
+            self._reply(('err', errno.EINVAL, str(ex), None, 'invalid'))
+            return
+        finally:
+            _close_all(fds)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as ex:
+            # Typically EMFILE: one descriptor per running job. Undo the start rather than
+            # keep a job nobody watches.
+            killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            self._reply(('err', ex.errno, ex.strerror, None, 'watch'))
+            return
+        native_id = state.make_native_id(pid, start)
+        try:
+            state.record_start(_path(state_dir), native_id)  # before attach can be asked
+        except OSError:
+            pass  # `attach` will not find the job; the submitter still follows it
+        # The submitter waits for nothing else. The end cannot be missed meanwhile (the pidfd
+        # reports it whenever it came), and its next request is read only after this.
+        self._reply(('ok', pid, native_id))
+        child = _Child(key, pid, pidfd, native_id,
+                       (state_dir, stderr_path, shell, defer, nodefile))
+        with self.lock:
+            self.children[key] = child
+        self.loop.watch(pidfd, partial(self._on_exit, child))
+
+    def _cancel(self, key: int, grace: float) -> None:
+        with self.lock:
+            child = self.children.get(key)
+            if child is None or child.pidfd < 0 or child.canceled:
+                return  # ended already, or cancelled twice: nothing to do
+            child.canceled = True
+            # under the lock: the job is not reaped meanwhile, so its pid is its own
+            killpg(child.pid, signal.SIGTERM)
+            if grace <= 0:
+                killpg(child.pid, signal.SIGKILL)
+            else:
+                child.kill_timer = self.loop.call_later(grace, partial(self._kill, child))
+
+    def _final_from_submitter(self, key: int, final: Outcome) -> None:
+        with self.lock:
+            child = self.children.get(key)
+            if child is not None and child.awaiting_end:
+                self._record(child, final)
+
+    def _submitter_gone(self) -> None:
+        with self.lock:
+            self.orphaned = True
+            for child in list(self.children.values()):
+                if child.awaiting_end and child.outcome is not None:
+                    self._record(child, child.outcome)  # stage-out will not happen
+            if not self.children:
+                self.done.set()
+
+    # -- the end of a job (the reaper thread) -----------------------------------------------
+
+    def _reap(self) -> None:
+        while True:
+            self.loop.run_once()
+            # The submitter first (its callbacks wait for this), the bookkeeping after.
+            self._flush()
+            with self.lock:
+                for child in self.ended:
+                    self._record(child, child.outcome)
+                self.ended.clear()
+                if self.orphaned and not self.children:
+                    self.done.set()
+                    return
+            for fd in self.reaped:
+                os.close(fd)
+            self.reaped.clear()
+
+    def _kill(self, child: _Child) -> None:
+        with self.lock:
+            child.kill_timer = None
+            if child.pidfd >= 0:  # not reaped yet, so its pid is still its own
+                killpg(child.pid, signal.SIGKILL)
+
+    def _on_exit(self, child: _Child, fd: int) -> None:
+        """The job's process ended (it is a zombie until we reap it)."""
+        with self.lock:
+            timer = child.kill_timer
+            child.kill_timer = None
+            if not child.canceled and _failed(child.pidfd):
+                # Cancelled by another process that attached to it: whether the job died of
+                # the signal or trapped it and exited (143...), it is CANCELED, once,
+                # everywhere. (A job that exits 0 all the same is COMPLETED everywhere: the
+                # canceller reports this record too. Looking for the request file only after
+                # a failure spares a path lookup per job.)
+                child.canceled = state.take_cancel_request(child.state_dir, child.native_id)
+            if child.canceled:
+                # While the zombie leader keeps its pid, the group id cannot be reused: take
+                # down whatever the job left in its group, so that CANCELED means "all gone".
+                killpg(child.pid, signal.SIGKILL)
+            try:
+                res: Optional[Any] = os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)
+            except ChildProcessError:
+                res = None
+            self.reaped.append(child.pidfd)  # closed after this turn's ends are sent
+            child.pidfd = -1
+        if timer is not None:
+            self.loop.cancel_timer(timer)
+        code = None
+        if res is not None:
+            code = res.si_status if res.si_code == os.CLD_EXITED else -res.si_status
+        if child.nodefile:
+            unlink(child.nodefile)
+        child.outcome = outcome(code, child.canceled, child.shell, child.stderr_path)
+        if child.canceled:
+            self._await_group(child)
+        else:
+            self._ended(child)
+
+    def _await_group(self, child: _Child) -> None:
+        """Ends a cancelled job once the other processes of its group are gone too.
+
+        They got SIGKILL, but dying takes them a moment: check again later, with backoff,
+        for at most `_GROUP_WAIT_LIMIT` seconds.
+        """
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+            # The group still exists, but maybe only as zombies waiting for their new parent
+            # (init, which may reap only now and then): those are gone for our purpose.
+            alive = state.group_has_live_members(child.pid)
+        except (ProcessLookupError, PermissionError):
+            alive = False
+        if alive and child.group_waited < _GROUP_WAIT_LIMIT:
+            child.group_waited += child.group_delay
+            self.loop.call_later(child.group_delay, partial(self._await_group, child))
+            child.group_delay = min(child.group_delay * 2, 0.05)
+            return
+        self._ended(child)
+
+    def _ended(self, child: _Child) -> None:
+        assert child.outcome is not None
+        with self.lock:
+            if child.defer and not self.orphaned:
+                child.awaiting_end = True  # the submitter stages out, then sends the final
+            else:
+                self.ended.append(child)  # recorded after this turn's ends are sent
+            if self.orphaned:
+                return
+        self.outbox.append((child.key,) + child.outcome)
+
+    def _record(self, child: _Child, final: Optional[Outcome]) -> None:
+        """Writes the end record (with `lock` held)."""
+        try:
+            assert final is not None
+            state.record_end(child.state_dir, child.native_id, *final)
+        except OSError:
+            pass  # nowhere to write it: attach will report the exit code as unknown
+        del self.children[child.key]
+
+    def _flush(self) -> None:
+        """Sends the ends gathered in this loop turn, in datagrams of bounded size."""
+        if self.orphaned:
+            self.outbox.clear()
+        while self.outbox:
+            n = len(self.outbox)
+            data = marshal.dumps(self.outbox)
+            while len(data) > MAX_DATAGRAM and n > 1:
+                n //= 2
+                data = marshal.dumps(self.outbox[:n])
+            try:
+                self.ends.send(data)
+            except BlockingIOError:
+                # The submitter is busy: try again shortly (a timer wakes the loop).
+                self.loop.call_later(0.005, _nothing)
+                return
+            except OSError:
+                self.outbox.clear()  # the submitter is gone
+                return
+            del self.outbox[:n]
+
+
+@lru_cache(maxsize=64)
+def _path(state_dir: str) -> Path:
+    # one Path per state directory: making one costs more than the rest of a record
+    return Path(state_dir)
+
+
+def _failed(pidfd: int) -> bool:
+    """Whether the ended (not yet reaped) process behind `pidfd` failed: a non-zero exit
+    code, or a signal."""
+    try:
+        res = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOWAIT | os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return res is None or res.si_code != os.CLD_EXITED or res.si_status != 0
+
+
+def _nothing() -> None:
+    pass
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: List[bytes] = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _close_all(fds: List[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def killpg(pgid: int, sig: int) -> None:
+    """Signals the process group `pgid`, if it still exists."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def unlink(path: str) -> None:
+    """Removes `path`, if it can."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def main(argv: List[str]) -> None:
+    """Runs a keeper on the two socket descriptors named in `argv`."""
+    requests_fd, ends_fd = int(argv[0]), int(argv[1])
+    os.set_inheritable(requests_fd, False)
+    os.set_inheritable(ends_fd, False)
+    # Dispositions and masks survive exec: the submitter's must not stop us from reaping our
+    # children, nor reach the jobs.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    os.chdir('/')  # hold no directory of the submitter's
+    Keeper(socket.socket(fileno=requests_fd), socket.socket(fileno=ends_fd)).run()
+
+
+if __name__ == '__main__':  # ``python -m`` (see `_keeper_client` for the faster start)
+    main(sys.argv[1:])

@@ -1,0 +1,86 @@
+"""The keeper process through its client: whatever a request holds, the submitter gets a reply
+and the keeper keeps serving (a submit never hangs on it)."""
+
+import os
+
+import pytest
+from psij import Job, JobExecutor, JobSpec, JobState
+from psij.executors._keeper_client import KeeperClient, KeeperError
+from psij.executors.local import LocalJobExecutorConfig
+
+
+@pytest.fixture
+def ex(tmp_path):
+    return JobExecutor.get_instance(
+        'local', config=LocalJobExecutorConfig(state_directory=tmp_path / 'state'))
+
+
+def start(argv, state_dir, env=None):
+    ends = []
+    client = KeeperClient.get()
+    key, pid, nid = client.start(argv, argv[0], '/', env or {}, ([], []),
+                                 (str(state_dir), '', False, False, ''),
+                                 lambda *end: ends.append(end))
+    return key, pid, nid, ends
+
+
+def test_a_request_the_keeper_cannot_run_gets_an_error_reply(ex, tmp_path):
+    ex.submit(Job(JobSpec('/bin/true')))  # the state directory exists
+    with pytest.raises(KeeperError) as info:
+        start(['/bin/echo', 'a\0b'], tmp_path / 'state')
+    assert info.value.during == 'invalid' and 'null' in str(info.value).lower()
+    with pytest.raises(KeeperError) as info:
+        start(['/no/such/program'], tmp_path / 'state')
+    assert info.value.during == 'start' and info.value.filename == '/no/such/program'
+    # and it still serves
+    job = Job(JobSpec('/bin/sh', ['-c', 'exit 3']))
+    ex.submit(job)
+    assert job.wait(timeout=60).exit_code == 3
+
+
+def test_garbage_on_the_request_socket_is_ignored(ex):
+    job = Job(JobSpec('/bin/true'))
+    ex.submit(job)
+    client = KeeperClient.get()
+    client._requests.send(b'\xff not marshal data')
+    client._requests.send(b'\xe9')
+    again = Job(JobSpec('/bin/sh', ['-c', 'exit 2']))
+    ex.submit(again)
+    assert again.wait(timeout=60).exit_code == 2
+    assert KeeperClient.get() is client
+
+
+def test_the_keeper_leaves_once_its_submitter_and_jobs_are_gone(tmp_path):
+    # a submitter that exits at once, a job that ends when told: the keeper stays for it,
+    # then goes (its journal records the end)
+    import subprocess
+    import sys
+    import textwrap
+    go = tmp_path / 'go'
+    os.mkfifo(go)
+    code = textwrap.dedent('''
+        import sys
+        import psij
+        from psij.executors._keeper_client import KeeperClient
+        from psij.executors.local import LocalJobExecutorConfig
+        ex = psij.JobExecutor.get_instance(
+            'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
+        job = psij.Job(psij.JobSpec('/bin/sh', ['-c', 'read x < "$0"', sys.argv[2]]))
+        ex.submit(job)
+        print(KeeperClient.get().pid, job.native_id, flush=True)
+    ''')
+    p = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'state'), str(go)],
+                       capture_output=True, text=True, timeout=60)
+    keeper, nid = p.stdout.split()
+    pidfd = os.pidfd_open(int(keeper))  # the keeper is alive: it waits for the job
+    try:
+        with open(go, 'w') as f:
+            f.write('go\n')
+        import select
+        assert select.select([pidfd], [], [], 60)[0] == [pidfd], 'the keeper did not exit'
+    finally:
+        os.close(pidfd)
+    job = Job()
+    JobExecutor.get_instance('local', config=LocalJobExecutorConfig(
+        state_directory=tmp_path / 'state')).attach(job, nid)
+    assert job.wait(timeout=60).state is JobState.COMPLETED
