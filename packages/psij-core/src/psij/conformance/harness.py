@@ -9,6 +9,7 @@ job writes goes to the kit's work directory, which must be visible to the comput
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -27,16 +28,20 @@ SchedulerView = Callable[[str], Dict[str, Any]]
 """Returns the scheduler's view of a job, given its native id (see `ResourceChecks`)."""
 
 # A job that marks that it started, then waits until the kit creates the release file (giving
-# up after `limit` tenths of a second), then exits with `code`.
+# up after `limit` tenths of a second, with exit code 99), then marks that it ends (the started
+# file's name + ENDED_SUFFIX) and exits with `code`. The end mark tells the kit from when on
+# the executor must have a final state to report.
 BLOCK_SCRIPT = r'''started=$1 release=$2 code=$3 limit=$4
 : > "$started"
 i=0
 while [ ! -e "$release" ]; do
   i=$((i + 1))
-  if [ "$i" -gt "$limit" ]; then exit 99; fi
+  if [ "$i" -gt "$limit" ]; then code=99; break; fi
   sleep 0.1 2>/dev/null || sleep 1
 done
+: > "$started.ended"
 exit "$code"'''
+ENDED_SUFFIX = '.ended'
 
 # Writes each argument after the first, NUL-terminated, to the file named by the first.
 ARGS_SCRIPT = r'''out=$1
@@ -199,6 +204,19 @@ class BlockedJob:
         self.release_file.touch()
 
 
+@dataclass
+class RunState:
+    """What the checks of one run learned about the executor, so that later checks can give
+    up at once instead of waiting out their timeout for the same defect again."""
+
+    cancel_ignored: Optional[str] = None
+    """How the first check that saw a cancel ignored describes it, or `None`."""
+
+
+_SLICE = 0.5
+"""Seconds between two looks at a stuck job while `Kit.wait` waits."""
+
+
 class Kit:
     """
     What a check uses: the executor under test, the recorder, a directory of its own and the
@@ -211,8 +229,13 @@ class Kit:
     def __init__(self, options: KitOptions, executor: JobExecutor, recorder: Recorder,
                  directory: Path, unsupported: Dict[str, str],
                  scheduler_view: Optional[SchedulerView],
-                 make_executor: Callable[[], JobExecutor]) -> None:
-        """Prepares a check; the deadline starts now."""
+                 make_executor: Callable[[], JobExecutor],
+                 run_state: Optional[RunState] = None, check: str = '') -> None:
+        """Prepares a check; the deadline starts now.
+
+        :param run_state: shared by the checks of a run (see `RunState`).
+        :param check: the check's name, for the messages of later checks.
+        """
         self.options = options
         self.executor = executor
         self.recorder = recorder
@@ -224,7 +247,11 @@ class Kit:
         self.jobs: List[Job] = []
         self.blocked: List[BlockedJob] = []
         self.executors: List[JobExecutor] = [executor]
+        self.run_state = run_state if run_state is not None else RunState()
+        self.check = check
         self._counter = 0
+        self._canceled: Dict[str, float] = {}
+        self._ended_seen: Dict[str, float] = {}
 
     # -- paths and specs -----------------------------------------------------------------------
 
@@ -294,14 +321,55 @@ class Kit:
 
     def wait(self, job: Job, target: Union[JobState, Sequence[JobState], None] = None) \
             -> JobStatus:
-        """Waits for `target` (a final state if `None`); fails the check at the deadline."""
-        st = job.wait(timeout=self.remaining(), target_states=target)
-        if st is None:
-            pytest.fail('job %s (native id %s) did not reach %s within the per-check timeout '
-                        'of %ss; its status is %s'
-                        % (job.id, job.native_id, target or 'a final state',
-                           self.options.timeout, job.status))
-        return st
+        """
+        Waits for `target` (a final state if `None`); fails the check at the deadline, or
+        earlier, after ``stuck_timeout`` seconds, once the job must have a final state: it was
+        canceled with `cancel`, or it is a blocked job whose process ended.
+        """
+        while True:
+            st = job.wait(timeout=min(self.remaining(), _SLICE), target_states=target)
+            if st is not None:
+                return st
+            if self.remaining() <= 0:
+                pytest.fail('job %s (native id %s) did not reach %s within the per-check '
+                            'timeout of %ss; its status is %s'
+                            % (job.id, job.native_id, target or 'a final state',
+                               self.options.timeout, job.status), pytrace=False)
+            self._fail_if_stuck(job)
+
+    def _fail_if_stuck(self, job: Job) -> None:
+        now = time.monotonic()
+        grace = self.options.stuck_timeout
+        canceled = self._canceled.get(job.id)
+        if canceled is not None:
+            if self.run_state.cancel_ignored is not None:
+                pytest.fail('job %s (native id %s) is still %s after cancel(); giving up at once: '
+                            'the executor already ignored a cancel: %s'
+                            % (job.id, job.native_id, job.status.state,
+                               self.run_state.cancel_ignored), pytrace=False)
+            if now - canceled > grace:
+                what = ('in %s: job %s (native id %s) was still %s %.0f s after cancel() '
+                        '(expected CANCELED within --psij-stuck-timeout=%s s)'
+                        % (self.check or 'a check', job.id, job.native_id, job.status.state,
+                           now - canceled, grace))
+                self.run_state.cancel_ignored = what
+                pytest.fail('the executor ignored a cancel: ' + what, pytrace=False)
+        for b in self.blocked:
+            if b.job is not job:
+                continue
+            ended = Path(str(b.started) + ENDED_SUFFIX)
+            if job.id not in self._ended_seen:
+                if ended.exists():
+                    self._ended_seen[job.id] = now
+            elif now - self._ended_seen[job.id] > grace:
+                pytest.fail('job %s (native id %s): its process ended (it wrote %s) more than '
+                            '%s s ago (--psij-stuck-timeout), but the executor still reports %s'
+                            % (job.id, job.native_id, ended, grace, job.status), pytrace=False)
+
+    def cancel(self, job: Job) -> None:
+        """Cancels `job`; `wait` then expects its final state within ``stuck_timeout``."""
+        self._canceled.setdefault(job.id, time.monotonic())
+        job.cancel()
 
     def run(self, spec: JobSpec) -> JobStatus:
         """Submits a job and waits for its final status."""
@@ -330,6 +398,17 @@ class Kit:
         ex.set_job_status_callback(self.recorder.executor_callback)
         self.executors.append(ex)
         return ex
+
+    def helper_command(self, module: str, *args: str) -> List[str]:
+        """The command line of a helper process (``python -m module``) that uses the executor
+        under test: ``--executor``, ``--url`` and ``--import`` options, then `args`."""
+        o = self.options
+        cmd = [sys.executable, '-m', module, '--executor', str(o.executor)]
+        if o.url:
+            cmd += ['--url', o.url]
+        for m in o.import_:
+            cmd += ['--import', m]
+        return cmd + list(args)
 
     def skip_unless(self, capability: str) -> None:
         """Skips the check, with the declared reason, if `capability` was declared missing."""
