@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import pytest
-from psij import Descriptor, InvalidJobException, Job, JobExecutor, JobSpec, JobState, JobStatus
+from psij import (
+    Descriptor,
+    InvalidJobException,
+    Job,
+    JobExecutor,
+    JobSpec,
+    JobState,
+    JobStatus,
+    SubmitException,
+)
 
 EXAMPLE_SRC = Path(__file__).resolve().parents[3] / 'examples' / 'psij-executor-example' / 'src'
 
@@ -142,6 +151,32 @@ class IgnoresCancel(Base):
         pass
 
 
+class NeverActive(Base):
+    """A hung executor: jobs run, but nothing after QUEUED is ever reported."""
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        if status.state is JobState.QUEUED:
+            super()._set_job_status(job, status)
+
+
+class LosesEndsOfWaitingJobs(Base):
+    """Never reports the end of a job that waits for a file (the kit's blocked jobs), as an
+    executor that misses the end of long jobs would."""
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        args = ' '.join(job.spec.arguments or []) if job.spec is not None else ''
+        if status.state.final and 'release=$2' in args:
+            return
+        super()._set_job_status(job, status)
+
+
+class RaisesInSubmit(Base):
+    """submit() always fails: its backend is unreachable."""
+
+    def submit(self, job: Job) -> None:
+        raise SubmitException('cannot reach the backend at example://nowhere')
+
+
 class RunsInvalidJobs(Base):
     """Accepts an unknown launcher and runs the job anyway."""
 
@@ -162,6 +197,9 @@ EXECUTORS = {
     'broken-ignores-cancel': IgnoresCancel,
     'broken-runs-invalid': RunsInvalidJobs,
     'broken-drops-queue': DropsQueue,
+    'broken-never-active': NeverActive,
+    'broken-raises-in-submit': RaisesInSubmit,
+    'broken-loses-ends': LosesEndsOfWaitingJobs,
 }
 
 

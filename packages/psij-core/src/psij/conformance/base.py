@@ -167,6 +167,17 @@ class KitBase:
         """
         raise NotImplementedError
 
+    def missing_capabilities(self, executor: JobExecutor) -> Dict[str, str]:
+        """
+        Returns the capabilities this site does not provide, found out by asking it (e.g. a
+        scheduler's configuration), as ``{name: reason}``.
+
+        By default the kit calls ``missing_capabilities`` of the executor package's
+        ``conformance`` module, if it has one (see :mod:`psij.conformance.site_detection`);
+        override this to detect something else.
+        """
+        raise NotImplementedError
+
     @pytest.fixture(scope='class')
     @classmethod
     def psij_session(cls, request: pytest.FixtureRequest) -> Iterator[_Session]:
@@ -202,7 +213,9 @@ class KitBase:
             view = _load_function(opts.scheduler_view)
         elif cls.scheduler_view is not KitBase.scheduler_view:
             view = hooks.scheduler_view
-        detection = detect_missing(executor)
+        detection = detect_missing(
+            executor, hooks.missing_capabilities
+            if cls.missing_capabilities is not KitBase.missing_capabilities else None)
         detected = {k: v for k, v in detection.missing.items() if k not in unsupported}
         require = required_by_environment(executor.name, opts.require_detected)
         config.stash[RUN_INFO_KEY] = RunInfo(

@@ -56,7 +56,7 @@ def _message(report: pytest.TestReport) -> Optional[str]:
         return str(report.longrepr[2]).removeprefix('Skipped: ')
     crash = getattr(report.longrepr, 'reprcrash', None)
     if crash is not None:
-        return str(crash.message)
+        return str(crash.message).removeprefix('Failed: ')  # pytest.fail's own prefix
     return str(report.longrepr)[-2000:]
 
 
@@ -186,7 +186,7 @@ class ReportCollector:
         # the failures last, where people look: the check and the first line of its reason;
         # the checks not run because of the smoke job are counted, not listed one by one
         bad = [c for c in self.checks.values() if c['outcome'] in ('failed', 'error')]
-        not_run = [c for c in bad if (c['message'] or '').startswith(NOT_RUN)]
+        not_run = [c for c in bad if NOT_RUN in (c['message'] or '')]
         for c in bad:
             if c in not_run:
                 continue
@@ -194,7 +194,7 @@ class ReportCollector:
             tr.write_line('%s %s: %s' % ('FAILED' if c['outcome'] == 'failed' else 'ERROR',
                                          c['check'], first[0] if first else ''), red=True)
         if info.smoke is not None and not info.smoke.ok:
-            for line in info.smoke.report().splitlines():
+            for line in info.smoke.report().splitlines()[1:]:  # the first is in FAILED
                 tr.write_line('  ' + line, red=True)
         if not_run:
             tr.write_line('%d other check(s) not run: the executor failed the smoke job'
