@@ -186,8 +186,8 @@ class KitBase:
         hooks = cls()
         try:
             opts = KitOptions.resolve(lambda dest: config.getoption(dest, None), cls)
-        except SettingError as ex:
-            raise pytest.UsageError('psij conformance: %s' % ex) from None
+        except SettingError as ex:  # from the test class: stop the run, not every check
+            pytest.exit('psij conformance: %s' % ex, returncode=pytest.ExitCode.USAGE_ERROR)
         for mod in opts.import_:
             importlib.import_module(mod)
         if not opts.executor:

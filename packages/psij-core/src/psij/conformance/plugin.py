@@ -18,7 +18,14 @@ from typing import List
 
 import pytest
 
-from psij.conformance.options import BY_NAME, SETTINGS, Setting, SettingError, resolve_value
+from psij.conformance.options import (
+    BY_NAME,
+    SETTINGS,
+    KitOptions,
+    Setting,
+    SettingError,
+    resolve_value,
+)
 from psij.conformance.report import ReportCollector
 from psij.conformance.smoke import SMOKE_CHECK
 
@@ -48,8 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Registers the report collector."""
-    s = BY_NAME['report_json']
     try:
+        # every setting read now, so that a bad value stops the run before any check
+        KitOptions.resolve(lambda dest: config.getoption(dest, None))
+        s = BY_NAME['report_json']
         path = resolve_value(s, config.getoption(s.dest, None))
     except SettingError as ex:
         raise pytest.UsageError('psij conformance: %s' % ex) from None

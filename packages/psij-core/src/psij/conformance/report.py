@@ -6,7 +6,7 @@ Its shape (``format`` 1)::
     {"format": 1, "kit": "psij.conformance", "psij_core_version": "0.1.0",
      "executor": "slurm", "executor_version": "0.1.0", "launcher": "srun",
      "site": "cluster.example.org", "started": "...", "finished": "...",
-     "settings": {"queue": "debug", "account": null, ...},
+     "settings": {"queue": "debug", "account": null, ...every setting, as resolved},
      "unsupported": {"multi_node": "reason"}, "unknown_capabilities": [],
      "detected_missing": {"memory_limits": "scontrol show config: ..."},
      "detection_errors": [], "require_detected": false,
@@ -39,7 +39,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from psij.conformance.base import NOT_RUN, RUN_INFO_KEY, RunInfo
-from psij.conformance.options import KitOptions
+from psij.conformance.options import SETTINGS, KitOptions
 from psij.version import VERSION
 
 OUTCOMES = ('passed', 'failed', 'skipped', 'error')
@@ -122,10 +122,7 @@ class ReportCollector:
             'site': info.site if info else opts.site_id,
             'python': sys.version.split()[0], 'platform': platform.platform(),
             'started': self.started, 'finished': _now(),
-            'settings': {'url': opts.url, 'queue': opts.queue, 'account': opts.account,
-                         'reservation': opts.reservation, 'attr': opts.attr,
-                         'timeout': opts.timeout, 'smoke_timeout': opts.smoke_timeout,
-                         'stuck_timeout': opts.stuck_timeout, 'crash_jobs': opts.crash_jobs},
+            'settings': {s.name: getattr(opts, s.attribute) for s in SETTINGS},
             'unsupported': info.unsupported if info else {},
             'unknown_capabilities': info.unknown_capabilities if info else [],
             'detected_missing': info.detected_missing if info else {},
