@@ -25,7 +25,8 @@ def _whole_kit(tmp_path: Path, executor: str) -> tuple[int, Dict[str, Any], str]
 
 
 @pytest.mark.parametrize('executor, problem, seen', [
-    ('broken-never-active', 'the job was never reported ACTIVE within 30.0 s (it stayed QUEUED)',
+    ('broken-never-active', 'the job was never reported ACTIVE within 30.0 s (it stayed QUEUED; '
+     'if the scheduler is busy, give it longer with --psij-smoke-timeout)',
      'states reported: QUEUED'),
     ('broken-raises-in-submit', 'submit() of a trivial job raised SubmitException: cannot reach '
      'the backend at example://nowhere', 'submit() raised SubmitException'),

@@ -99,8 +99,10 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
             return ('wait() did not return within %s s although the job is %s'
                     % (limit, job.status.state))
         if JobState.ACTIVE not in states:
-            return ('the job was never reported ACTIVE within %s s (it stayed %s)'
-                    % (limit, job.status.state))
+            return ('the job was never reported ACTIVE within %s s (it stayed %s%s)'
+                    % (limit, job.status.state, '; if the scheduler is busy, give it longer '
+                       'with --psij-smoke-timeout' if job.status.state is JobState.QUEUED
+                       else ''))
         return 'the job did not end within %s s (it is still %s)' % (limit, job.status.state)
     res.seen.append('wait() returned %s (exit code %s%s)'
                     % (st.state, st.exit_code, ', message %r' % st.message if st.message else ''))
