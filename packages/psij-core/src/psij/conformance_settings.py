@@ -92,8 +92,9 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting('smoke_timeout', 'seconds the smoke job (one trivial job, run before the other '
             'checks) may take from submit to its end; when it fails, every job check fails at '
             'once', 30.0, 'float'),
-    Setting('stuck_timeout', 'seconds a check waits for a final state once the job must have '
-            'one (it was canceled, or its process ended) before it gives up', 20.0, 'float'),
+    Setting('stuck_timeout', 'seconds a check gives a job that must end: a canceled job\'s '
+            'process still running that long counts as an ignored cancel, an ended process '
+            'unreported that long as a lost end', 20.0, 'float'),
     Setting('site', 'site id for the report (default: the host name)'),
     Setting('unsupported', 'declare a capability missing on this site, NAME=REASON '
             '(repeatable)', kind='pairs'),

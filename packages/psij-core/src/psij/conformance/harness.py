@@ -28,15 +28,17 @@ SchedulerView = Callable[[str], Dict[str, Any]]
 """Returns the scheduler's view of a job, given its native id (see `ResourceChecks`)."""
 
 # A job that marks that it started, then waits until the kit creates the release file (giving
-# up after `limit` tenths of a second, with exit code 99), then marks that it ends (the started
-# file's name + ENDED_SUFFIX) and exits with `code`. The end mark tells the kit from when on
-# the executor must have a final state to report.
+# up after `limit` tenths of a second, with exit code 99), writing a count to the started file
+# about twice a second while it waits (its heartbeat: the kit sees whether it still runs), then
+# marks that it ends (the started file's name + ENDED_SUFFIX) and exits with `code`. The end
+# mark tells the kit from when on the executor must have a final state to report.
 BLOCK_SCRIPT = r'''started=$1 release=$2 code=$3 limit=$4
 : > "$started"
 i=0
 while [ ! -e "$release" ]; do
   i=$((i + 1))
   if [ "$i" -gt "$limit" ]; then code=99; break; fi
+  if [ $((i % 5)) -eq 0 ]; then echo "$i" > "$started"; fi
   sleep 0.1 2>/dev/null || sleep 1
 done
 : > "$started.ended"
@@ -252,6 +254,7 @@ class Kit:
         self._counter = 0
         self._canceled: Dict[str, float] = {}
         self._ended_seen: Dict[str, float] = {}
+        self._beats: Dict[str, Tuple[Optional[str], float]] = {}
 
     # -- paths and specs -----------------------------------------------------------------------
 
@@ -323,8 +326,9 @@ class Kit:
             -> JobStatus:
         """
         Waits for `target` (a final state if `None`); fails the check at the deadline, or
-        earlier, after ``stuck_timeout`` seconds, once the job must have a final state: it was
-        canceled with `cancel`, or it is a blocked job whose process ended.
+        earlier once it is clear that the job's final state will not come: a blocked job whose
+        process still runs ``stuck_timeout`` seconds after `cancel`, or whose process ended
+        ``stuck_timeout`` seconds ago without a final state.
         """
         while True:
             st = job.wait(timeout=min(self.remaining(), _SLICE), target_states=target)
@@ -341,33 +345,46 @@ class Kit:
         now = time.monotonic()
         grace = self.options.stuck_timeout
         canceled = self._canceled.get(job.id)
-        if canceled is not None:
-            if self.run_state.cancel_ignored is not None:
-                pytest.fail('job %s (native id %s) is still %s after cancel(); giving up at once: '
-                            'the executor already ignored a cancel: %s'
-                            % (job.id, job.native_id, job.status.state,
-                               self.run_state.cancel_ignored), pytrace=False)
-            if now - canceled > grace:
-                what = ('in %s: job %s (native id %s) was still %s %.0f s after cancel() '
-                        '(expected CANCELED within --psij-stuck-timeout=%s s)'
-                        % (self.check or 'a check', job.id, job.native_id, job.status.state,
-                           now - canceled, grace))
-                self.run_state.cancel_ignored = what
-                pytest.fail('the executor ignored a cancel: ' + what, pytrace=False)
-        for b in self.blocked:
-            if b.job is not job:
-                continue
-            ended = Path(str(b.started) + ENDED_SUFFIX)
-            if job.id not in self._ended_seen:
-                if ended.exists():
-                    self._ended_seen[job.id] = now
-            elif now - self._ended_seen[job.id] > grace:
-                pytest.fail('job %s (native id %s): its process ended (it wrote %s) more than '
-                            '%s s ago (--psij-stuck-timeout), but the executor still reports %s'
-                            % (job.id, job.native_id, ended, grace, job.status), pytrace=False)
+        if canceled is not None and self.run_state.cancel_ignored is not None:
+            pytest.fail('job %s (native id %s) is still %s after cancel(); giving up at once: '
+                        'the executor already ignored a cancel: %s'
+                        % (job.id, job.native_id, job.status.state,
+                           self.run_state.cancel_ignored), pytrace=False)
+        b = next((b for b in self.blocked if b.job is job), None)
+        if b is None:
+            return  # nothing tells whether the job still runs: the per-check deadline applies
+        beat = self._heartbeat(job, b.started, now)
+        if canceled is not None and beat > canceled + grace:
+            what = ('in %s: job %s (native id %s) still ran %.0f s after cancel() (its '
+                    'heartbeat in %s goes on) and is reported %s; expected CANCELED (the kit '
+                    'waits --psij-stuck-timeout=%s s for the process to stop)'
+                    % (self.check or 'a check', job.id, job.native_id, beat - canceled,
+                       b.started, job.status.state, grace))
+            self.run_state.cancel_ignored = what
+            pytest.fail('the executor ignored a cancel: ' + what, pytrace=False)
+        ended = Path(str(b.started) + ENDED_SUFFIX)
+        if job.id not in self._ended_seen:
+            if ended.exists():
+                self._ended_seen[job.id] = now
+        elif now - self._ended_seen[job.id] > grace:
+            pytest.fail('job %s (native id %s): its process ended (it wrote %s) more than '
+                        '%s s ago (--psij-stuck-timeout), but the executor still reports %s'
+                        % (job.id, job.native_id, ended, grace, job.status), pytrace=False)
+
+    def _heartbeat(self, job: Job, started: Path, now: float) -> float:
+        """When the blocked job's heartbeat last changed, as far as the kit has seen."""
+        try:
+            value = started.read_text()
+        except OSError:
+            value = None
+        last = self._beats.get(job.id)
+        if last is None or last[0] != value:
+            self._beats[job.id] = (value, now if last is not None else 0.0)
+        return self._beats[job.id][1]
 
     def cancel(self, job: Job) -> None:
-        """Cancels `job`; `wait` then expects its final state within ``stuck_timeout``."""
+        """Cancels `job`; if it is a blocked job whose process still runs ``stuck_timeout``
+        seconds later, `wait` fails: the cancel was ignored."""
         self._canceled.setdefault(job.id, time.monotonic())
         job.cancel()
 
