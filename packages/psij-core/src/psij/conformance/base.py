@@ -76,7 +76,10 @@ _SMOKE_KEY = pytest.StashKey[Dict[Tuple[str, str, str], SmokeResult]]()
 
 
 @dataclass
-class _Session:
+class KitSession:
+    """The executor under test and what the checks of one class share (the smoke job's
+    result, what was detected, what earlier checks learned)."""
+
     options: KitOptions
     executor: JobExecutor
     recorder: Recorder
@@ -180,7 +183,7 @@ class KitBase:
 
     @pytest.fixture(scope='class')
     @classmethod
-    def psij_session(cls, request: pytest.FixtureRequest) -> Iterator[_Session]:
+    def psij_session(cls, request: pytest.FixtureRequest) -> Iterator[KitSession]:
         """The executor under test, shared by the checks of one class."""
         config = request.config
         hooks = cls()
@@ -230,13 +233,13 @@ class KitBase:
         root.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix='%s-' % executor.name, dir=root))
         failed_before = request.session.testsfailed
-        yield _Session(opts, executor, recorder, run_dir, unsupported, view, make, config,
+        yield KitSession(opts, executor, recorder, run_dir, unsupported, view, make, config,
                        detected, require)
         if request.session.testsfailed == failed_before and not opts.work_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
 
     @pytest.fixture
-    def kit(self, request: pytest.FixtureRequest, psij_session: _Session) -> Iterator[Kit]:
+    def kit(self, request: pytest.FixtureRequest, psij_session: KitSession) -> Iterator[Kit]:
         """The per-check helper; skips the check if it needs a missing capability, and fails
         it at once if the smoke job failed."""
         s = psij_session

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from psij.conformance.base import KitBase, _Session
+from psij.conformance.base import KitBase, KitSession
 
 
 class SmokeChecks(KitBase):
     """One trivial job end to end, with a short deadline, before any other check."""
 
-    def test_smoke_job(self, psij_session: _Session) -> None:
+    def test_smoke_job(self, psij_session: KitSession) -> None:
         """``exit 0`` is submitted, reported ACTIVE then COMPLETED with exit code 0, and
         wait() returns, within ``--psij-smoke-timeout`` seconds. When it fails, every other
         job check fails at once, pointing here."""
