@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 from psij import (
@@ -170,6 +171,35 @@ class LosesEndsOfWaitingJobs(Base):
         super()._set_job_status(job, status)
 
 
+class QueuesWithReason(Base):
+    """Correct, on a busy "cluster": each job waits 3 s in the queue, and its QUEUED status
+    says why; the later statuses are delivered, in order, after that."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: Dict[str, List[JobStatus]] = {}
+        self._hold_lock = threading.Lock()
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        if status.state is JobState.QUEUED:
+            status = JobStatus(JobState.QUEUED, message='waiting for resources (busy)')
+            with self._hold_lock:
+                self._held[job.id] = []
+            threading.Timer(3.0, self._release, (job,)).start()
+        with self._hold_lock:
+            held = self._held.get(job.id)
+            if held is not None and status.state is not JobState.QUEUED:
+                held.append(status)
+                return
+        super()._set_job_status(job, status)
+
+    def _release(self, job: Job) -> None:
+        with self._hold_lock:
+            held = self._held.pop(job.id, [])
+        for st in held:
+            super()._set_job_status(job, st)
+
+
 class RaisesInSubmit(Base):
     """submit() always fails: its backend is unreachable."""
 
@@ -200,6 +230,7 @@ EXECUTORS = {
     'broken-never-active': NeverActive,
     'broken-raises-in-submit': RaisesInSubmit,
     'broken-loses-ends': LosesEndsOfWaitingJobs,
+    'busy-queue-reference': QueuesWithReason,
 }
 
 

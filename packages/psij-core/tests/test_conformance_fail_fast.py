@@ -94,3 +94,15 @@ def test_unreported_end_is_given_up_on(tmp_path: Path) -> None:
     assert 'its process ended (it wrote ' in reason, reason
     assert 'more than 3.0 s ago (--psij-stuck-timeout), but the executor still reports ' \
            'JobStatus[' in reason, reason
+
+
+def test_smoke_job_queued_with_a_reason_gets_the_check_timeout(tmp_path: Path) -> None:
+    # a busy cluster is no broken executor: a QUEUED status that says why the job waits makes
+    # the smoke stage wait up to the per-check timeout (here the job waits 3 s, smoke 1 s)
+    rc, report, out = run_kit(tmp_path, 'busy-queue-reference', '-k', 'test_smoke_job',
+                              '--psij-smoke-timeout', '1', timeout=60)
+    assert rc == 0, out
+    smoke = report['smoke']
+    assert smoke['passed'] is True, smoke
+    assert any("still QUEUED after 1.0 s, the scheduler says 'waiting for resources (busy)'"
+               in line for line in smoke['seen']), smoke

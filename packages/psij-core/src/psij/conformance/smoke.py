@@ -91,6 +91,13 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
         return 'submit() of a trivial job raised %s: %s' % (type(ex).__name__, ex)
     res.seen.append('submit() returned; native id %r' % job.native_id)
     st = job.wait(timeout=max(0.0, limit - (time.monotonic() - t0)))
+    if st is None and job.status.state is JobState.QUEUED and job.status.message:
+        # the scheduler says why the job waits (a busy cluster): the executor works, so the
+        # job gets the per-check timeout rather than the smoke deadline
+        res.seen.append('still QUEUED after %s s, the scheduler says %r: waiting up to the '
+                        'per-check timeout (%s s)' % (limit, job.status.message,
+                                                      kit.options.timeout))
+        st = job.wait(timeout=max(0.0, kit.options.timeout - (time.monotonic() - t0)))
     states = kit.recorder.states(job)
     res.seen.append('states reported: %s' % (' -> '.join(map(str, states)) or 'none'))
     if st is None:
