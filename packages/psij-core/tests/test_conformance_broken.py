@@ -13,11 +13,21 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
-from psij import Descriptor, InvalidJobException, Job, JobExecutor, JobSpec, JobState, JobStatus
+from psij import (
+    Descriptor,
+    InvalidJobException,
+    Job,
+    JobExecutor,
+    JobSpec,
+    JobState,
+    JobStatus,
+    SubmitException,
+)
 
 EXAMPLE_SRC = Path(__file__).resolve().parents[3] / 'examples' / 'psij-executor-example' / 'src'
 
@@ -142,6 +152,61 @@ class IgnoresCancel(Base):
         pass
 
 
+class NeverActive(Base):
+    """A hung executor: jobs run, but nothing after QUEUED is ever reported."""
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        if status.state is JobState.QUEUED:
+            super()._set_job_status(job, status)
+
+
+class LosesEndsOfWaitingJobs(Base):
+    """Never reports the end of a job that waits for a file (the kit's blocked jobs), as an
+    executor that misses the end of long jobs would."""
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        args = ' '.join(job.spec.arguments or []) if job.spec is not None else ''
+        if status.state.final and 'release=$2' in args:
+            return
+        super()._set_job_status(job, status)
+
+
+class QueuesWithReason(Base):
+    """Correct, on a busy "cluster": each job waits 3 s in the queue, and its QUEUED status
+    says why; the later statuses are delivered, in order, after that."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: Dict[str, List[JobStatus]] = {}
+        self._hold_lock = threading.Lock()
+
+    def _set_job_status(self, job: Job, status: JobStatus) -> None:
+        if status.state is JobState.QUEUED:
+            status = JobStatus(JobState.QUEUED, message='waiting for resources (busy)')
+            with self._hold_lock:
+                self._held[job.id] = []
+            threading.Timer(3.0, self._release, (job,)).start()
+        with self._hold_lock:
+            held = self._held.get(job.id)
+            if held is not None and status.state is not JobState.QUEUED:
+                held.append(status)
+                return
+        super()._set_job_status(job, status)
+
+    def _release(self, job: Job) -> None:
+        with self._hold_lock:
+            held = self._held.pop(job.id, [])
+        for st in held:
+            super()._set_job_status(job, st)
+
+
+class RaisesInSubmit(Base):
+    """submit() always fails: its backend is unreachable."""
+
+    def submit(self, job: Job) -> None:
+        raise SubmitException('cannot reach the backend at example://nowhere')
+
+
 class RunsInvalidJobs(Base):
     """Accepts an unknown launcher and runs the job anyway."""
 
@@ -174,6 +239,10 @@ EXECUTORS = {
     'broken-runs-invalid': RunsInvalidJobs,
     'broken-drops-queue': DropsQueue,
     'broken-shell-paste': ShellPastesArguments,
+    'broken-never-active': NeverActive,
+    'broken-raises-in-submit': RaisesInSubmit,
+    'broken-loses-ends': LosesEndsOfWaitingJobs,
+    'busy-queue-reference': QueuesWithReason,
 }
 
 

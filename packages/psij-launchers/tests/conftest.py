@@ -143,11 +143,36 @@ def spaced_dir(tmp_path: Path) -> Path:
     return d
 
 
-def compile_c(compiler: str, out: Path, *flags: str) -> Path:
-    """Compiles the rank-reporting program; skips the test if the compiler is missing."""
+def compile_problem(compiler: str, out: Path, *flags: str) -> Optional[str]:
+    """
+    Compiles the rank-reporting program (the MPI probe with ``-DWITH_MPI``); returns why it
+    could not, or `None`. A partly installed MPI is common: ``mpicc.openmpi`` present without
+    ``mpi.h`` (Debian's ``openmpi-bin`` without ``libopenmpi-dev``).
+    """
     if shutil.which(compiler) is None:
-        pytest.skip('%s is not installed' % compiler)
-    subprocess.run([compiler, '-o', str(out), *flags, str(RANK_REPORT_C)], check=True)
+        return '%s is not installed' % compiler
+    try:
+        p = subprocess.run([compiler, '-o', str(out), *flags, str(RANK_REPORT_C)],
+                           capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as ex:
+        return '%s cannot compile %s: %s' % (compiler, RANK_REPORT_C.name, ex)
+    if p.returncode == 0:
+        return None
+    tail = ' '.join((p.stderr or p.stdout).strip().splitlines()[-3:])
+    hint = ''
+    if 'mpi.h' in tail:
+        hint = ('; its MPI is only partly installed (no mpi.h): install its development '
+                'files, e.g. apt-get install libopenmpi-dev or libmpich-dev')
+    return '%s cannot compile %s (exit %d): %s%s' % (compiler, RANK_REPORT_C.name, p.returncode,
+                                                    tail[-500:], hint)
+
+
+def compile_c(compiler: str, out: Path, *flags: str) -> Path:
+    """Compiles the rank-reporting program; skips the test, saying why, if the compiler is
+    missing or cannot compile it (``PSIJ_REQUIRE_MPI=1`` makes that a failure)."""
+    problem = compile_problem(compiler, out, *flags)
+    if problem is not None:
+        pytest.skip(problem)
     return out
 
 
@@ -212,7 +237,7 @@ def salloc_for(res: ResourceSpecV1) -> List[str]:
 # compiler or shellcheck becomes a failure when the matching variable is set.
 _REQUIRED = {
     'PSIJ_REQUIRE_SLURM': ('slurm',),
-    'PSIJ_REQUIRE_MPI': ('mpi', 'gcc', 'cc is not installed', 'shellcheck'),
+    'PSIJ_REQUIRE_MPI': ('mpi', 'gcc', 'cc is not installed', 'cannot compile', 'shellcheck'),
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
+import pytest
 from psij import Job, JobSpec, JobState, JobStatus
 from psij_slurm.executor import SlurmExecutorConfig, SlurmJobExecutor
 
@@ -54,3 +56,18 @@ def scontrol_show(native_id: str) -> Dict[str, str]:
 def sh(script: str, **kw: Any) -> JobSpec:
     """A job running `script` with /bin/sh."""
     return JobSpec('/bin/sh', ['-c', script], **kw)
+
+
+def require_enforced(problem: Optional[str]) -> None:
+    """
+    Skips the test when the cluster does not enforce what it checks (`problem` says which
+    setting is missing, from :mod:`psij_slurm.site_config`); fails it instead with
+    ``PSIJ_REQUIRE_SLURM=1``, as CI, which configures its own cluster, sets.
+    """
+    if problem is None:
+        return
+    msg = ('this Slurm cluster does not enforce what the test checks: %s (or run with '
+           'PSIJ_REQUIRE_SLURM=1 to make this a failure)' % problem)
+    if os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+        pytest.fail('PSIJ_REQUIRE_SLURM=1 but ' + msg, pytrace=False)
+    pytest.skip(msg)

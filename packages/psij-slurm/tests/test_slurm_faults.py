@@ -22,7 +22,8 @@ import pytest
 from psij import Job, JobAttributes, JobSpec, JobState, JobStatus, ResourceSpecV1
 from psij.exceptions import SubmitException
 from psij_slurm.executor import SlurmJobExecutor
-from slurm_helpers import PYTHON, executor, sh, wait_final, wait_state
+from psij_slurm.site_config import memory_problem, show_config
+from slurm_helpers import PYTHON, executor, require_enforced, sh, wait_final, wait_state
 
 pytestmark = pytest.mark.usefixtures('slurm_cluster')
 
@@ -195,6 +196,7 @@ def test_gone_from_squeue_without_files_uses_accounting(tmp_path: Path) -> None:
 
 
 def test_memory_limit(tmp_path: Path) -> None:
+    require_enforced(memory_problem(show_config()))
     ex = executor(tmp_path / 'work')
     hog = 'b = bytearray(600 * 2**20)\nimport time\ntime.sleep(30)\n'
     job = Job(JobSpec(PYTHON, ['-c', hog], resources=ResourceSpecV1(memory=100 * 2**20)))

@@ -4,7 +4,8 @@ The scheduler's view of a job for the PSI/J conformance kit::
     psij conformance slurm --scheduler-view psij_slurm.conformance:scheduler_view \\
         --queue debug --account acct --attr slurm.comment=hello
 
-It reads ``scontrol show job -o ID`` and returns the keys the kit compares.
+It reads ``scontrol show job -o ID`` and returns the keys the kit compares. The kit also calls
+`missing_capabilities`, which reads ``scontrol show config``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 from typing import Any, Dict
 
 from psij.job_attributes import JobAttributes
+
+from psij_slurm.site_config import memory_problem, show_config
 
 
 def _scontrol(native_id: str) -> Dict[str, str]:
@@ -52,3 +55,12 @@ def scheduler_view(native_id: str) -> Dict[str, Any]:
         view['slurm.' + key.lower()] = value
         view['slurm.' + key] = value
     return {k: v for k, v in view.items() if v is not None}
+
+
+def missing_capabilities(executor: Any) -> Dict[str, str]:
+    """
+    What this cluster does not enforce, for the kit (see :mod:`psij_slurm.site_config`):
+    ``memory_limits`` unless ``scontrol show config`` shows a memory enforcement.
+    """
+    problem = memory_problem(show_config())
+    return {} if problem is None else {'memory_limits': problem}

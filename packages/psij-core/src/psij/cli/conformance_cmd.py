@@ -15,25 +15,27 @@ import sys
 from pathlib import Path
 from typing import List
 
+from psij.conformance_settings import SETTINGS, Setting
+
+_NOT_OPTIONS = ('executor', 'report_json')  # the NAME argument; --report-dir
+
+
+def _cli_settings() -> List[Setting]:
+    return [s for s in SETTINGS if s.name not in _NOT_OPTIONS]
+
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument('--launcher', help='launcher for the jobs (default: single)')
-    p.add_argument('--url', help='URL passed to the executor')
-    p.add_argument('--queue', help='queue (partition) for every job')
-    p.add_argument('--account', help='account (project) for every job')
-    p.add_argument('--reservation', help='reservation for every job')
-    p.add_argument('--attr', action='append', metavar='NAME=VALUE',
-                   help='custom attribute for every job, e.g. slurm.qos=debug (repeatable)')
-    p.add_argument('--work-dir', help='directory for the kit\'s files, visible to the compute '
-                                      'nodes')
-    p.add_argument('--timeout', type=float, help='seconds a single check may wait (default 120)')
-    p.add_argument('--site', help='site id for the report (default: the host name)')
-    p.add_argument('--unsupported', action='append', metavar='NAME=REASON',
-                   help='declare a capability missing on this site (repeatable)')
-    p.add_argument('--scheduler-view', metavar='MODULE:FUNCTION',
-                   help='function returning the scheduler\'s view of a job')
-    p.add_argument('--import', dest='imports', action='append', metavar='MODULE',
-                   help='module to import first, e.g. one registering the executor')
+    # every setting of the kit, so that none works in pytest but not here
+    for s in _cli_settings():
+        flag = '--' + s.name.replace('_', '-')
+        if s.kind in ('pairs', 'list'):
+            p.add_argument(flag, dest=s.name, action='append', metavar='VALUE', help=s.help)
+        elif s.kind == 'bool':
+            p.add_argument(flag, dest=s.name, action='store_true', default=None, help=s.help)
+        else:
+            default = '' if s.default is None else ' (default %s)' % s.default
+            p.add_argument(flag, dest=s.name, type={'int': int, 'float': float}.get(s.kind, str),
+                           help=s.help + default)
     p.add_argument('--report-dir',
                    help='where junit.xml and conformance.json go (default: %s)' % _REPORT_DIR)
 
@@ -81,17 +83,19 @@ def pytest_command(args: argparse.Namespace) -> List[str]:
            '--psij-executor', args.executor,
            '--junitxml', str(report / 'junit.xml'),
            '--psij-report-json', str(report / 'conformance.json')]
-    for name in ('launcher', 'url', 'queue', 'account', 'reservation', 'work_dir', 'timeout',
-                 'site', 'scheduler_view'):
-        value = getattr(args, name)
-        if value is not None:
-            if name == 'work_dir':
+    for s in _cli_settings():
+        value = getattr(args, s.name, None)
+        if value is None:
+            continue
+        if s.kind in ('pairs', 'list'):
+            for v in value:
+                cmd += [s.flag, v]
+        elif s.kind == 'bool':
+            cmd += [s.flag] if value else []
+        else:
+            if s.name == 'work_dir':
                 value = Path(value).absolute()
-            cmd += ['--psij-' + name.replace('_', '-'), str(value)]
-    for name, values in (('attr', args.attr), ('unsupported', args.unsupported),
-                         ('import', args.imports)):
-        for v in values or ():
-            cmd += ['--psij-' + name, v]
+            cmd += [s.flag, str(value)]
     return cmd + list(getattr(args, 'pytest_args', None) or [])
 
 

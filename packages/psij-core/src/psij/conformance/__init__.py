@@ -17,14 +17,17 @@ Install with ``pip install "psij-core[conformance]"`` and run it one of three wa
 An executor declares what it cannot do in its registration
 (``Descriptor(unsupported={'multi_node': 'reason'})``, names in
 :mod:`psij.conformance.capabilities`); the matching checks skip with that reason and the
-report lists them. The settings are in :mod:`psij.conformance.options`, the report format in
-:mod:`psij.conformance.report`.
+report lists them. A smoke job runs first: an executor that cannot run a trivial job fails
+every job check at once. The settings are in :mod:`psij.conformance.options`, the report format
+in :mod:`psij.conformance.report`; ``docs/conformance.md`` is the whole reference.
 """
 
 from psij.conformance import capabilities
 from psij.conformance.base import KitBase, requires
+from psij.conformance.crash_checks import CrashChecks
 from psij.conformance.harness import Kit, Recorder
 from psij.conformance.options import KitOptions
+from psij.conformance.smoke_checks import SmokeChecks
 from psij.conformance.suite import (
                                     AttachChecks,
                                     BulkChecks,
@@ -44,6 +47,7 @@ from psij.conformance.suite import (
 )
 
 __all__ = ['AttachChecks', 'BulkChecks', 'CallbackChecks', 'CancelChecks', 'ConformanceSuite',
+           'CrashChecks', 'SmokeChecks',
            'DirectoryChecks', 'EnvironmentChecks', 'ExitCodeChecks', 'InvalidSpecChecks',
            'Kit', 'KitBase', 'KitOptions', 'LaunchChecks', 'Recorder', 'ResourceChecks',
            'StagingChecks', 'StateChecks', 'StdioChecks', 'WaitChecks', 'capabilities',

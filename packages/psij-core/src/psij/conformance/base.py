@@ -9,8 +9,11 @@ A plugin's own test file can be as short as::
         executor = 'mine'
 
 Class attributes set any setting of :mod:`psij.conformance.options` (``launcher``, ``url``,
-``queue``, ``account``, ``attr``, ``unsupported``...); the ``--psij-*`` options, when the
-kit's pytest plugin is loaded, take precedence.
+``queue``, ``account``, ``attr``, ``unsupported``, ``timeout``...); the ``--psij-*`` options and
+the ``PSIJ_CONFORMANCE_*`` variables take precedence (see that module for the order).
+
+Before the first check that runs jobs, the kit runs the smoke job (:mod:`psij.conformance.smoke`)
+and asks the site what it does not enforce (:mod:`psij.conformance.site_detection`).
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 import pytest
 
 from psij import JobExecutor
 from psij.conformance import capabilities
-from psij.conformance.harness import Kit, Recorder, SchedulerView
-from psij.conformance.options import KitOptions
+from psij.conformance.harness import Kit, Recorder, RunState, SchedulerView
+from psij.conformance.options import KitOptions, SettingError
+from psij.conformance.site_detection import detect_missing, required_by_environment
+from psij.conformance.smoke import SMOKE_CHECK, SmokeResult, run_smoke
 
 F = TypeVar('F', bound=Callable[..., Any])
 
@@ -58,13 +63,23 @@ class RunInfo:
     unsupported: Dict[str, str]
     unknown_capabilities: List[str] = field(default_factory=list)
     scheduler_view: bool = False
+    detected_missing: Dict[str, str] = field(default_factory=dict)
+    """Capabilities the site was found not to provide (not declared), with why."""
+    detection_errors: List[str] = field(default_factory=list)
+    require_detected: bool = False
+    smoke: Optional[SmokeResult] = None
+    options: Optional[KitOptions] = None
 
 
 RUN_INFO_KEY = pytest.StashKey[RunInfo]()
+_SMOKE_KEY = pytest.StashKey[Dict[Tuple[str, str, str], SmokeResult]]()
 
 
 @dataclass
-class _Session:
+class KitSession:
+    """The executor under test and what the checks of one class share (the smoke job's
+    result, what was detected, what earlier checks learned)."""
+
     options: KitOptions
     executor: JobExecutor
     recorder: Recorder
@@ -72,6 +87,44 @@ class _Session:
     unsupported: Dict[str, str]
     scheduler_view: Optional[SchedulerView]
     make_executor: Callable[[], JobExecutor]
+    config: pytest.Config
+    detected: Dict[str, str] = field(default_factory=dict)
+    require_detected: bool = False
+    run_state: RunState = field(default_factory=RunState)
+
+    def kit(self, directory: Path, check: str = '') -> Kit:
+        """A `Kit` for one check, in `directory`."""
+        return Kit(self.options, self.executor, self.recorder, directory, self.unsupported,
+                   self.scheduler_view, self.make_executor, self.run_state, check)
+
+    def smoke(self) -> SmokeResult:
+        """The smoke job's result, run once per run for one executor and launcher."""
+        o = self.options
+        key = (str(o.executor), str(o.launcher), str(o.url))
+        done = self.config.stash.setdefault(_SMOKE_KEY, {})
+        if key not in done:
+            d = Path(tempfile.mkdtemp(prefix='smoke-', dir=self.run_dir))
+            k = self.kit(d, SMOKE_CHECK)
+            try:
+                done[key] = run_smoke(k)
+            finally:
+                k.close()
+            info = self.config.stash.get(RUN_INFO_KEY, None)
+            if info is not None:
+                info.smoke = done[key]
+        return done[key]
+
+    def missing(self, cap: str) -> Optional[str]:
+        """Why a check needing `cap` must skip, or `None` if it runs."""
+        reason = self.unsupported.get(cap)
+        if reason is not None:
+            return 'unsupported capability %s: %s' % (cap, reason)
+        found = self.detected.get(cap)
+        if found is not None and not self.require_detected:
+            return ('capability %s detected as missing on this site: %s (declare it with '
+                    '--psij-unsupported %s=REASON, or PSIJ_CONFORMANCE_UNSUPPORTED; '
+                    '--psij-require-detected runs the check anyway)' % (cap, found, cap))
+        return None
 
 
 def _unsupported_of_launcher(name: Optional[str]) -> Dict[str, str]:
@@ -117,13 +170,27 @@ class KitBase:
         """
         raise NotImplementedError
 
+    def missing_capabilities(self, executor: JobExecutor) -> Dict[str, str]:
+        """
+        Returns the capabilities this site does not provide, found out by asking it (e.g. a
+        scheduler's configuration), as ``{name: reason}``.
+
+        By default the kit calls ``missing_capabilities`` of the executor package's
+        ``conformance`` module, if it has one (see :mod:`psij.conformance.site_detection`);
+        override this to detect something else.
+        """
+        raise NotImplementedError
+
     @pytest.fixture(scope='class')
     @classmethod
-    def psij_session(cls, request: pytest.FixtureRequest) -> Iterator[_Session]:
+    def psij_session(cls, request: pytest.FixtureRequest) -> Iterator[KitSession]:
         """The executor under test, shared by the checks of one class."""
         config = request.config
         hooks = cls()
-        opts = KitOptions.resolve(lambda dest: config.getoption(dest, None), cls)
+        try:
+            opts = KitOptions.resolve(lambda dest: config.getoption(dest, None), cls)
+        except SettingError as ex:  # from the test class: stop the run, not every check
+            pytest.exit('psij conformance: %s' % ex, returncode=pytest.ExitCode.USAGE_ERROR)
         for mod in opts.import_:
             importlib.import_module(mod)
         if not opts.executor:
@@ -143,40 +210,55 @@ class KitBase:
         unsupported: Dict[str, str] = {}
         unsupported.update(desc.unsupported if desc is not None else {})
         unsupported.update(_unsupported_of_launcher(opts.launcher))
-        unsupported.update(getattr(cls, 'unsupported', None) or {})
         unsupported.update(opts.unsupported)
         view: Optional[SchedulerView] = None
         if opts.scheduler_view:
             view = _load_function(opts.scheduler_view)
         elif cls.scheduler_view is not KitBase.scheduler_view:
             view = hooks.scheduler_view
+        detection = detect_missing(
+            executor, hooks.missing_capabilities
+            if cls.missing_capabilities is not KitBase.missing_capabilities else None)
+        detected = {k: v for k, v in detection.missing.items() if k not in unsupported}
+        require = required_by_environment(executor.name, opts.require_detected)
         config.stash[RUN_INFO_KEY] = RunInfo(
             executor=executor.name, executor_version=str(executor.version),
             launcher=opts.launcher or 'single', site=opts.site_id, unsupported=unsupported,
             unknown_capabilities=sorted(set(unsupported) - capabilities.ALL),
-            scheduler_view=view is not None)
+            scheduler_view=view is not None, detected_missing=detected,
+            detection_errors=detection.errors, require_detected=require, options=opts,
+            smoke=config.stash.get(_SMOKE_KEY, {}).get(
+                (str(opts.executor), str(opts.launcher), str(opts.url))))
         root = opts.work_root()
         root.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix='%s-' % executor.name, dir=root))
         failed_before = request.session.testsfailed
-        yield _Session(opts, executor, recorder, run_dir, unsupported, view, make)
+        yield KitSession(opts, executor, recorder, run_dir, unsupported, view, make, config,
+                       detected, require)
         if request.session.testsfailed == failed_before and not opts.work_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
 
     @pytest.fixture
-    def kit(self, request: pytest.FixtureRequest, psij_session: _Session) -> Iterator[Kit]:
-        """The per-check helper; skips the check if it needs a missing capability."""
+    def kit(self, request: pytest.FixtureRequest, psij_session: KitSession) -> Iterator[Kit]:
+        """The per-check helper; skips the check if it needs a missing capability, and fails
+        it at once if the smoke job failed."""
         s = psij_session
         for cap in getattr(request.function, REQUIRES_ATTR, ()):
             request.node.user_properties.append(('psij_capability', cap))
-            reason = s.unsupported.get(cap)
+            reason = s.missing(cap)
             if reason is not None:
-                pytest.skip('unsupported capability %s: %s' % (cap, reason))
+                pytest.skip(reason)
+        smoke = s.smoke()
+        if not smoke.ok:
+            pytest.fail('%s %s: %s' % (NOT_RUN, SMOKE_CHECK, smoke.problem), pytrace=False)
         name = re.sub(r'[^A-Za-z0-9_.-]+', '_', request.node.name)[:80]
         directory = Path(tempfile.mkdtemp(prefix=name + '-', dir=s.run_dir))
-        k = Kit(s.options, s.executor, s.recorder, directory, s.unsupported, s.scheduler_view,
-                s.make_executor)
+        k = s.kit(directory, getattr(request.function, '__qualname__', request.node.name))
         try:
             yield k
         finally:
             k.close()
+
+
+NOT_RUN = 'not run: the executor failed the smoke job, see'
+"""How a check that was not run because of the smoke job's failure begins its message."""

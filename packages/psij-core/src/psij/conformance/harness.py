@@ -9,6 +9,7 @@ job writes goes to the kit's work directory, which must be visible to the comput
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -27,16 +28,22 @@ SchedulerView = Callable[[str], Dict[str, Any]]
 """Returns the scheduler's view of a job, given its native id (see `ResourceChecks`)."""
 
 # A job that marks that it started, then waits until the kit creates the release file (giving
-# up after `limit` tenths of a second), then exits with `code`.
+# up after `limit` tenths of a second, with exit code 99), writing a count to the started file
+# about twice a second while it waits (its heartbeat: the kit sees whether it still runs), then
+# marks that it ends (the started file's name + ENDED_SUFFIX) and exits with `code`. The end
+# mark tells the kit from when on the executor must have a final state to report.
 BLOCK_SCRIPT = r'''started=$1 release=$2 code=$3 limit=$4
 : > "$started"
 i=0
 while [ ! -e "$release" ]; do
   i=$((i + 1))
-  if [ "$i" -gt "$limit" ]; then exit 99; fi
+  if [ "$i" -gt "$limit" ]; then code=99; break; fi
+  if [ $((i % 5)) -eq 0 ]; then echo "$i" > "$started"; fi
   sleep 0.1 2>/dev/null || sleep 1
 done
+: > "$started.ended"
 exit "$code"'''
+ENDED_SUFFIX = '.ended'
 
 # Writes each argument after the first, NUL-terminated, to the file named by the first.
 ARGS_SCRIPT = r'''out=$1
@@ -199,6 +206,19 @@ class BlockedJob:
         self.release_file.touch()
 
 
+@dataclass
+class RunState:
+    """What the checks of one run learned about the executor, so that later checks can give
+    up at once instead of waiting out their timeout for the same defect again."""
+
+    cancel_ignored: Optional[str] = None
+    """How the first check that saw a cancel ignored describes it, or `None`."""
+
+
+_SLICE = 0.5
+"""Seconds between two looks at a stuck job while `Kit.wait` waits."""
+
+
 class Kit:
     """
     What a check uses: the executor under test, the recorder, a directory of its own and the
@@ -211,8 +231,13 @@ class Kit:
     def __init__(self, options: KitOptions, executor: JobExecutor, recorder: Recorder,
                  directory: Path, unsupported: Dict[str, str],
                  scheduler_view: Optional[SchedulerView],
-                 make_executor: Callable[[], JobExecutor]) -> None:
-        """Prepares a check; the deadline starts now."""
+                 make_executor: Callable[[], JobExecutor],
+                 run_state: Optional[RunState] = None, check: str = '') -> None:
+        """Prepares a check; the deadline starts now.
+
+        :param run_state: shared by the checks of a run (see `RunState`).
+        :param check: the check's name, for the messages of later checks.
+        """
         self.options = options
         self.executor = executor
         self.recorder = recorder
@@ -224,7 +249,12 @@ class Kit:
         self.jobs: List[Job] = []
         self.blocked: List[BlockedJob] = []
         self.executors: List[JobExecutor] = [executor]
+        self.run_state = run_state if run_state is not None else RunState()
+        self.check = check
         self._counter = 0
+        self._canceled: Dict[str, float] = {}
+        self._ended_seen: Dict[str, float] = {}
+        self._beats: Dict[str, Tuple[Optional[str], float]] = {}
 
     # -- paths and specs -----------------------------------------------------------------------
 
@@ -294,14 +324,69 @@ class Kit:
 
     def wait(self, job: Job, target: Union[JobState, Sequence[JobState], None] = None) \
             -> JobStatus:
-        """Waits for `target` (a final state if `None`); fails the check at the deadline."""
-        st = job.wait(timeout=self.remaining(), target_states=target)
-        if st is None:
-            pytest.fail('job %s (native id %s) did not reach %s within the per-check timeout '
-                        'of %ss; its status is %s'
-                        % (job.id, job.native_id, target or 'a final state',
-                           self.options.timeout, job.status))
-        return st
+        """
+        Waits for `target` (a final state if `None`); fails the check at the deadline, or
+        earlier once it is clear that the job's final state will not come: a blocked job whose
+        process still runs ``stuck_timeout`` seconds after `cancel`, or whose process ended
+        ``stuck_timeout`` seconds ago without a final state.
+        """
+        while True:
+            st = job.wait(timeout=min(self.remaining(), _SLICE), target_states=target)
+            if st is not None:
+                return st
+            if self.remaining() <= 0:
+                pytest.fail('job %s (native id %s) did not reach %s within the per-check '
+                            'timeout of %ss; its status is %s'
+                            % (job.id, job.native_id, target or 'a final state',
+                               self.options.timeout, job.status), pytrace=False)
+            self._fail_if_stuck(job)
+
+    def _fail_if_stuck(self, job: Job) -> None:
+        now = time.monotonic()
+        grace = self.options.stuck_timeout
+        canceled = self._canceled.get(job.id)
+        if canceled is not None and self.run_state.cancel_ignored is not None:
+            pytest.fail('job %s (native id %s) is still %s after cancel(); giving up at once: '
+                        'the executor already ignored a cancel: %s'
+                        % (job.id, job.native_id, job.status.state,
+                           self.run_state.cancel_ignored), pytrace=False)
+        b = next((b for b in self.blocked if b.job is job), None)
+        if b is None:
+            return  # nothing tells whether the job still runs: the per-check deadline applies
+        beat = self._heartbeat(job, b.started, now)
+        if canceled is not None and beat > canceled + grace:
+            what = ('in %s: job %s (native id %s) still ran %.0f s after cancel() (its '
+                    'heartbeat in %s goes on) and is reported %s; expected CANCELED (the kit '
+                    'waits --psij-stuck-timeout=%s s for the process to stop)'
+                    % (self.check or 'a check', job.id, job.native_id, beat - canceled,
+                       b.started, job.status.state, grace))
+            self.run_state.cancel_ignored = what
+            pytest.fail('the executor ignored a cancel: ' + what, pytrace=False)
+        ended = Path(str(b.started) + ENDED_SUFFIX)
+        if job.id not in self._ended_seen:
+            if ended.exists():
+                self._ended_seen[job.id] = now
+        elif now - self._ended_seen[job.id] > grace:
+            pytest.fail('job %s (native id %s): its process ended (it wrote %s) more than '
+                        '%s s ago (--psij-stuck-timeout), but the executor still reports %s'
+                        % (job.id, job.native_id, ended, grace, job.status), pytrace=False)
+
+    def _heartbeat(self, job: Job, started: Path, now: float) -> float:
+        """When the blocked job's heartbeat last changed, as far as the kit has seen."""
+        try:
+            value = started.read_text()
+        except OSError:
+            value = None
+        last = self._beats.get(job.id)
+        if last is None or last[0] != value:
+            self._beats[job.id] = (value, now if last is not None else 0.0)
+        return self._beats[job.id][1]
+
+    def cancel(self, job: Job) -> None:
+        """Cancels `job`; if it is a blocked job whose process still runs ``stuck_timeout``
+        seconds later, `wait` fails: the cancel was ignored."""
+        self._canceled.setdefault(job.id, time.monotonic())
+        job.cancel()
 
     def run(self, spec: JobSpec) -> JobStatus:
         """Submits a job and waits for its final status."""
@@ -330,6 +415,17 @@ class Kit:
         ex.set_job_status_callback(self.recorder.executor_callback)
         self.executors.append(ex)
         return ex
+
+    def helper_command(self, module: str, *args: str) -> List[str]:
+        """The command line of a helper process (``python -m module``) that uses the executor
+        under test: ``--executor``, ``--url`` and ``--import`` options, then `args`."""
+        o = self.options
+        cmd = [sys.executable, '-m', module, '--executor', str(o.executor)]
+        if o.url:
+            cmd += ['--url', o.url]
+        for m in o.import_:
+            cmd += ['--import', m]
+        return cmd + list(args)
 
     def skip_unless(self, capability: str) -> None:
         """Skips the check, with the declared reason, if `capability` was declared missing."""

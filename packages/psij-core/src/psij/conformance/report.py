@@ -6,8 +6,11 @@ Its shape (``format`` 1)::
     {"format": 1, "kit": "psij.conformance", "psij_core_version": "0.1.0",
      "executor": "slurm", "executor_version": "0.1.0", "launcher": "srun",
      "site": "cluster.example.org", "started": "...", "finished": "...",
-     "settings": {"queue": "debug", "account": null, ...},
+     "settings": {"queue": "debug", "account": null, ...every setting, as resolved},
      "unsupported": {"multi_node": "reason"}, "unknown_capabilities": [],
+     "detected_missing": {"memory_limits": "scontrol show config: ..."},
+     "detection_errors": [], "require_detected": false,
+     "smoke": {"passed": true, "problem": null, "seen": ["..."], "seconds": 1.2},
      "scheduler_view": false,
      "summary": {"passed": 40, "failed": 0, "skipped": 3, "error": 0},
      "checks": [{"check": "ExitCodeChecks.test_exit_code[42]", "outcome": "passed",
@@ -15,7 +18,13 @@ Its shape (``format`` 1)::
                  "nodeid": "..."}, ...]}
 
 ``outcome`` is ``passed``, ``failed``, ``skipped`` (``message`` says why) or ``error`` (the
-check's set-up or tear-down failed).
+check's set-up or tear-down failed; a check not run because the smoke job failed is an error
+whose message begins ``not run: the executor failed the smoke job``).
+
+``unsupported`` holds the capabilities declared missing (by the executor, its launcher or the
+site); ``detected_missing`` those the kit found missing on this site without a declaration
+(see :mod:`psij.conformance.site_detection`): their checks skipped, unless
+``require_detected`` (then they ran).
 """
 
 from __future__ import annotations
@@ -29,8 +38,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from psij.conformance.base import RUN_INFO_KEY
-from psij.conformance.options import KitOptions
+from psij.conformance.base import NOT_RUN, RUN_INFO_KEY, RunInfo
+from psij.conformance.options import SETTINGS, KitOptions
 from psij.version import VERSION
 
 OUTCOMES = ('passed', 'failed', 'skipped', 'error')
@@ -47,7 +56,7 @@ def _message(report: pytest.TestReport) -> Optional[str]:
         return str(report.longrepr[2]).removeprefix('Skipped: ')
     crash = getattr(report.longrepr, 'reprcrash', None)
     if crash is not None:
-        return str(crash.message)
+        return str(crash.message).removeprefix('Failed: ')  # pytest.fail's own prefix
     return str(report.longrepr)[-2000:]
 
 
@@ -89,13 +98,22 @@ class ReportCollector:
         else:
             c['outcome'], c['message'] = 'error', _message(report)
 
+    def _options(self, info: Optional[RunInfo]) -> KitOptions:
+        if info is not None and info.options is not None:
+            return info.options
+        try:
+            return KitOptions.resolve(lambda d: self.config.getoption(d, None))
+        except ValueError:
+            return KitOptions()
+
     def summary(self) -> Dict[str, Any]:
         """The report as plain data."""
         info = self.config.stash.get(RUN_INFO_KEY, None)
-        opts = KitOptions.resolve(lambda d: self.config.getoption(d, None))
+        opts = self._options(info)
         counts = {o: 0 for o in OUTCOMES}
         for c in self.checks.values():
             counts[c['outcome']] += 1
+        smoke = info.smoke if info else None
         return {
             'format': 1, 'kit': 'psij.conformance', 'psij_core_version': VERSION,
             'executor': info.executor if info else opts.executor,
@@ -104,11 +122,15 @@ class ReportCollector:
             'site': info.site if info else opts.site_id,
             'python': sys.version.split()[0], 'platform': platform.platform(),
             'started': self.started, 'finished': _now(),
-            'settings': {'url': opts.url, 'queue': opts.queue, 'account': opts.account,
-                         'reservation': opts.reservation, 'attr': opts.attr,
-                         'timeout': opts.timeout},
+            'settings': {s.name: getattr(opts, s.attribute) for s in SETTINGS},
             'unsupported': info.unsupported if info else {},
             'unknown_capabilities': info.unknown_capabilities if info else [],
+            'detected_missing': info.detected_missing if info else {},
+            'detection_errors': info.detection_errors if info else [],
+            'require_detected': info.require_detected if info else False,
+            'smoke': None if smoke is None else {
+                'passed': smoke.ok, 'problem': smoke.problem, 'seen': smoke.seen,
+                'seconds': round(smoke.seconds, 3)},
             'scheduler_view': info.scheduler_view if info else False,
             'summary': counts,
             'failures': [{'check': c['check'], 'outcome': c['outcome'],
@@ -117,15 +139,25 @@ class ReportCollector:
             'checks': list(self.checks.values()),
         }
 
+    def _path(self) -> Optional[Path]:
+        if self.path is not None:
+            return self.path
+        info = self.config.stash.get(RUN_INFO_KEY, None)
+        if info is not None and info.options is not None and info.options.report_json:
+            return Path(info.options.report_json)  # a test class's report_json attribute
+        return None
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Writes the summary."""
-        if self.path is None:
+        path = self._path()
+        if path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.summary(), indent=2, ensure_ascii=False) + '\n')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.summary(), indent=2, ensure_ascii=False) + '\n')
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """Lists declared-missing capabilities, unknown ones, and where the report went."""
+        """Lists declared-missing capabilities, detected-missing ones, unknown ones, the smoke
+        job's failure, and where the report went; the failures last."""
         info = self.config.stash.get(RUN_INFO_KEY, None)
         if info is None:
             return
@@ -134,18 +166,35 @@ class ReportCollector:
                    % (info.executor, info.executor_version, info.launcher, info.site))
         for name, reason in sorted(info.unsupported.items()):
             tr.write_line('declared unsupported: %s: %s' % (name, reason))
+        for name, reason in sorted(info.detected_missing.items()):
+            tr.write_line('detected missing on this site%s: %s: %s'
+                          % (' (required: its checks ran)' if info.require_detected else '',
+                             name, reason))
+        for problem in info.detection_errors:
+            tr.write_line('WARNING: site detection: %s' % problem)
         for name in info.unknown_capabilities:
             tr.write_line('WARNING: unknown capability declared: %s' % name)
         skipped = [c for c in self.checks.values() if c['outcome'] == 'skipped']
         for c in skipped:
             tr.write_line('skipped %s: %s' % (c['check'], c['message']))
-        if self.path is not None:
-            tr.write_line('JSON report: %s' % self.path)
-        # the failures last, where people look: the check and the first line of its reason
+        path = self._path()
+        if path is not None:
+            tr.write_line('JSON report: %s' % path)
+        # the failures last, where people look: the check and the first line of its reason;
+        # the checks not run because of the smoke job are counted, not listed one by one
         bad = [c for c in self.checks.values() if c['outcome'] in ('failed', 'error')]
+        not_run = [c for c in bad if NOT_RUN in (c['message'] or '')]
         for c in bad:
+            if c in not_run:
+                continue
             first = (c['message'] or '').strip().splitlines()
             tr.write_line('%s %s: %s' % ('FAILED' if c['outcome'] == 'failed' else 'ERROR',
                                          c['check'], first[0] if first else ''), red=True)
+        if info.smoke is not None and not info.smoke.ok:
+            for line in info.smoke.report().splitlines()[1:]:  # the first is in FAILED
+                tr.write_line('  ' + line, red=True)
+        if not_run:
+            tr.write_line('%d other check(s) not run: the executor failed the smoke job'
+                          % len(not_run), red=True)
         if bad:
             tr.write_line('%d check(s) failed against %s' % (len(bad), info.executor), red=True)

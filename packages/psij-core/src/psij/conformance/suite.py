@@ -31,6 +31,7 @@ from psij import (
 )
 from psij.conformance import capabilities as cap
 from psij.conformance.base import KitBase, requires
+from psij.conformance.crash_checks import CrashChecks
 from psij.conformance.harness import (
     ARGS_SCRIPT,
     RANK_SCRIPT,
@@ -40,6 +41,7 @@ from psij.conformance.harness import (
     read_nul_list,
 )
 from psij.conformance.hostile_checks import HostileInputChecks
+from psij.conformance.smoke_checks import SmokeChecks
 
 COMPLETED, FAILED, CANCELED, ACTIVE = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELED,
                                        JobState.ACTIVE)
@@ -199,7 +201,7 @@ class CancelChecks(KitBase):
         """A running job that is canceled ends CANCELED."""
         b = kit.submit_blocked()
         kit.wait(b.job, ACTIVE)
-        b.job.cancel()
+        kit.cancel(b.job)
         st = kit.wait(b.job)
         b.release()
         kit.settle()
@@ -210,7 +212,7 @@ class CancelChecks(KitBase):
         """A job canceled right after submit (queued, as far as the client knows) ends
         CANCELED."""
         b = kit.submit_blocked()
-        b.job.cancel()
+        kit.cancel(b.job)
         st = kit.wait(b.job)
         b.release()
         kit.settle()
@@ -668,7 +670,7 @@ class BulkChecks(KitBase):
 class ConformanceSuite(StateChecks, CallbackChecks, WaitChecks, ExitCodeChecks, CancelChecks,
                        AttachChecks, EnvironmentChecks, StdioChecks, DirectoryChecks,
                        LaunchChecks, ResourceChecks, StagingChecks, InvalidSpecChecks,
-                       BulkChecks, HostileInputChecks):
+                       BulkChecks, HostileInputChecks, CrashChecks, SmokeChecks):
     """Every check of the kit. Subclass it in a test file, setting ``executor = 'NAME'``."""
 
 

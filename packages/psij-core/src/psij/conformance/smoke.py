@@ -1,0 +1,123 @@
+"""
+The smoke stage: one trivial job end to end, with a short deadline, before the other checks.
+
+An executor that cannot run ``/bin/sh -c 'exit 0'`` (submit raises, the job never becomes
+ACTIVE, never ends, ends with the wrong state or exit code, or ``wait()`` does not return)
+would otherwise make every check wait out its own timeout for the same defect: over an hour
+for the whole kit. The smoke job's failure is reported once, by ``SmokeChecks``, saying what
+was expected and what was seen; every other job check then fails at once, pointing to it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from psij import Job, JobState
+from psij.conformance.harness import Kit
+
+SMOKE_CHECK = 'SmokeChecks.test_smoke_job'
+"""The check that reports the smoke job's failure."""
+
+EXPECTED = ('submit() returns a native id; the job is reported ACTIVE, then COMPLETED with '
+            'exit code 0; wait() returns that status')
+
+
+@dataclass
+class SmokeResult:
+    """What the smoke job did."""
+
+    problem: Optional[str] = None
+    """What went wrong (one line), or `None` if the job did everything expected."""
+    seen: List[str] = field(default_factory=list)
+    """What was observed, step by step."""
+    seconds: float = 0.0
+    """From submit to the end of the smoke stage."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the executor passed the smoke stage."""
+        return self.problem is None
+
+    def report(self) -> str:
+        """The failure, as the smoke check reports it: expected, seen, the problem."""
+        return ('the smoke job failed: %s\nexpected: %s\nseen:\n  %s'
+                % (self.problem, EXPECTED, '\n  '.join(self.seen) or '(nothing)'))
+
+
+def run_smoke(kit: Kit) -> SmokeResult:
+    """Runs the smoke job through `kit` (whose deadline is the smoke deadline)."""
+    res = SmokeResult()
+    t0 = time.monotonic()
+    limit = kit.options.smoke_timeout
+    job = Job(kit.sh_spec('exit 0'))
+    try:
+        res.problem = _run(kit, job, res, limit)
+    finally:
+        res.seconds = time.monotonic() - t0
+        res.seen.append('%.1f s in all (--psij-smoke-timeout=%s)' % (res.seconds, limit))
+    return res
+
+
+def _submit(kit: Kit, job: Job, limit: float) -> Optional[BaseException]:
+    """Submits in a helper thread, so that a submit() that hangs cannot hang the kit; returns
+    what submit() raised, or `TimeoutError` if it did not return within `limit`."""
+    raised: List[BaseException] = []
+
+    def target() -> None:
+        try:
+            kit.submit(job)
+        except BaseException as ex:  # whatever the executor raises is the finding
+            raised.append(ex)
+
+    t = threading.Thread(target=target, name='psij-conformance-smoke-submit', daemon=True)
+    t.start()
+    t.join(limit)
+    if t.is_alive():
+        return TimeoutError('submit() did not return within %s s' % limit)
+    return raised[0] if raised else None
+
+
+def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
+    t0 = time.monotonic()
+    ex = _submit(kit, job, limit)
+    if isinstance(ex, TimeoutError):
+        res.seen.append(str(ex))
+        return str(ex)
+    if ex is not None:
+        res.seen.append('submit() raised %s: %s' % (type(ex).__name__, ex))
+        return 'submit() of a trivial job raised %s: %s' % (type(ex).__name__, ex)
+    res.seen.append('submit() returned; native id %r' % job.native_id)
+    st = job.wait(timeout=max(0.0, limit - (time.monotonic() - t0)))
+    if st is None and job.status.state is JobState.QUEUED and job.status.message:
+        # the scheduler says why the job waits (a busy cluster): the executor works, so the
+        # job gets the per-check timeout rather than the smoke deadline
+        res.seen.append('still QUEUED after %s s, the scheduler says %r: waiting up to the '
+                        'per-check timeout (%s s)' % (limit, job.status.message,
+                                                      kit.options.timeout))
+        st = job.wait(timeout=max(0.0, kit.options.timeout - (time.monotonic() - t0)))
+    states = kit.recorder.states(job)
+    res.seen.append('states reported: %s' % (' -> '.join(map(str, states)) or 'none'))
+    if st is None:
+        res.seen.append('wait() returned None at the deadline; the status is %s' % job.status)
+        if job.status.state.final:
+            return ('wait() did not return within %s s although the job is %s'
+                    % (limit, job.status.state))
+        if JobState.ACTIVE not in states:
+            return ('the job was never reported ACTIVE within %s s (it stayed %s%s)'
+                    % (limit, job.status.state, '; if the scheduler is busy, give it longer '
+                       'with --psij-smoke-timeout' if job.status.state is JobState.QUEUED
+                       else ''))
+        return 'the job did not end within %s s (it is still %s)' % (limit, job.status.state)
+    res.seen.append('wait() returned %s (exit code %s%s)'
+                    % (st.state, st.exit_code, ', message %r' % st.message if st.message else ''))
+    if not job.native_id:
+        return 'the job has no native id'
+    if st.state is not JobState.COMPLETED or st.exit_code != 0:
+        return ('expected COMPLETED with exit code 0 for "exit 0", got %s with exit code %s%s'
+                % (st.state, st.exit_code, ' (%s)' % st.message if st.message else ''))
+    if JobState.ACTIVE not in states:
+        return 'the job ended COMPLETED but was never reported ACTIVE'
+    return None
