@@ -33,7 +33,7 @@ from typing import IO, Any, Collection, Dict, List, Optional, Pattern, cast
 
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
-from psij.executors.batch import job_files
+from psij.executors.batch import job_files, staging_script
 from psij.executors.batch.commands import is_transient, run_command
 from psij.executors.batch.script_writer import (
     custom_attribute_key,
@@ -46,6 +46,7 @@ from psij.executors.batch.status_engine import StatusEngine
 from psij.job import Job
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
+from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.launchers.launch_wrapper import launch_script_text
@@ -243,10 +244,12 @@ class BatchSchedulerExecutor(JobExecutor):
     process, except those a login gives every job (``PATH``, ``HOME``, ``USER``...); variables
     the scheduler set, or set to other values, stay."""
 
-    supports_staging = False
-    """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``); the base
-    does not yet, so a job asking for staging is refused at submit rather than run without
-    it."""
+    supports_staging: Optional[bool] = None
+    """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``). `None`:
+    it does if the base writes its script (the script stages inside the job, see
+    :mod:`psij.executors.batch.staging_script`); a subclass writing its own script
+    (`generate_submit_script`) does not, unless it sets this, and a job asking for staging is
+    refused at submit rather than run without it."""
 
     transient_errors: Optional[Pattern[str]] = None
     """The scheduler's own phrases for errors a retry may cure, besides the common ones of
@@ -453,6 +456,7 @@ class BatchSchedulerExecutor(JobExecutor):
         if spec.directory is not None:
             lines.append('cd -- %s || { echo "psij: cannot change to the job directory"; '
                          '_psij_end 1; }' % quote(str(spec.directory)))
+        lines.extend(staging_script.stage_in_lines(spec))
         if not spec.inherit_environment and not self.scheduler_isolates_environment:
             lines.extend(_drop_inherited_environment())
         for name, value in (spec.environment or {}).items():
@@ -479,7 +483,7 @@ class BatchSchedulerExecutor(JobExecutor):
             quote(str(spec.post_launch or '')), quote(str(log or '')),
             quote('' if spec.inherit_environment else '1'), quote_all(launch),
             ' '.join(redirects)))
-        lines.append('_psij_end $?')
+        lines.extend(staging_script.end_lines(spec))
         return lines
 
     def _create_script_context(self, job: Job) -> Dict[str, Any]:
@@ -554,6 +558,20 @@ class BatchSchedulerExecutor(JobExecutor):
         finally:
             job.executor = None
 
+    def _check_staging(self, spec: JobSpec) -> None:
+        stages = self.supports_staging
+        if stages is None:
+            stages = type(self).generate_submit_script is \
+                BatchSchedulerExecutor.generate_submit_script
+        if stages:
+            staging_script.check(spec, self._scheduler())
+            return
+        for field in ('stage_in', 'stage_out', 'cleanup'):
+            if getattr(spec, field, None):
+                raise InvalidJobException(
+                    'JobSpec.%s: the %s executor does not stage files; it refuses the job '
+                    'rather than run it without its files' % (field, self._scheduler()))
+
     # -- JobExecutor -----------------------------------------------------------------------------
 
     def submit(self, job: Job) -> None:
@@ -566,13 +584,11 @@ class BatchSchedulerExecutor(JobExecutor):
             ``transient`` is `True` for time-outs and "try again" kinds of errors.
         """
         spec = self._check_job(job)
-        if not self.supports_staging:
-            for field in ('stage_in', 'stage_out', 'cleanup'):
-                if getattr(spec, field, None):
-                    job.executor = None
-                    raise InvalidJobException(
-                        'JobSpec.%s: the %s executor does not stage files; it refuses the job '
-                        'rather than run it without its files' % (field, self._scheduler()))
+        try:
+            self._check_staging(spec)
+        except InvalidJobException:
+            job.executor = None
+            raise
         honoured = type(self).honoured_fields
         if honoured is not None:
             for field, full in fields_set(spec, self._scheduler()):
