@@ -10,6 +10,7 @@ from psij.plugins import hookimpl
 
 from psij_pbs.version import VERSION
 
+
 @hookimpl
 def psij_executors() -> List[Descriptor]:
     """``pbs`` (PBS Pro / OpenPBS) and ``pbs_classic`` (Torque)."""

@@ -9,6 +9,7 @@ from psij.plugins import hookimpl
 
 from psij_sge.version import VERSION
 
+
 @hookimpl
 def psij_executors() -> List[Descriptor]:
     """``sge`` (Grid Engine; alias ``gridengine``)."""
