@@ -558,11 +558,13 @@ class BatchSchedulerExecutor(JobExecutor):
         finally:
             job.executor = None
 
+    def _base_writes_script(self) -> bool:
+        return type(self).generate_submit_script is BatchSchedulerExecutor.generate_submit_script
+
     def _check_staging(self, spec: JobSpec) -> None:
         stages = self.supports_staging
         if stages is None:
-            stages = type(self).generate_submit_script is \
-                BatchSchedulerExecutor.generate_submit_script
+            stages = self._base_writes_script()
         if stages:
             staging_script.check(spec, self._scheduler())
             return
@@ -640,11 +642,13 @@ class BatchSchedulerExecutor(JobExecutor):
                 job_files.remove(self.work_directory, None, job.id)
             raise
         job._native_id = native_id
-        token = context['psij']['token']
-        with self._cancel_lock:
-            self._tokens[native_id] = token
-        # files an earlier job with the same id left hold another token: they are ignored
-        job_files.write_token(self.work_directory, native_id, token)
+        if self._base_writes_script():
+            # a script of the subclass's own (psij-python's templates) writes no token
+            token = context['psij']['token']
+            with self._cancel_lock:
+                self._tokens[native_id] = token
+            # files an earlier job with the same id left hold another token: they are ignored
+            job_files.write_token(self.work_directory, native_id, token)
         self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
         self._engine.register(job, self, submitted)
         with self._cancel_lock:
