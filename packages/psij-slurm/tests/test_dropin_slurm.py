@@ -133,3 +133,35 @@ def test_canceled_job_stages_out_its_on_cancel_files(tmp_path: Path) -> None:
     assert kept.read_text() == 'partial\n'
     assert not not_kept.exists()
     assert not started.exists(), 'the ON_CANCEL cleanup did not run'
+
+
+def test_psij_pythons_own_slurm_executor_source_runs_on_psij(tmp_path: Path) -> None:
+    """psij-python 0.9.11's slurm.py and slurm.mustache, loaded from its installation (see
+    ``PSIJ_PYTHON_VENV``), run on psij's framework against the real cluster."""
+    import glob
+    import importlib.util
+    import os
+
+    venv = os.environ.get('PSIJ_PYTHON_VENV', '/tmp/psijpy-venv')
+    found = glob.glob(os.path.join(venv, 'lib', 'python3*', 'site-packages', 'psij',
+                                   'executors', 'batch', 'slurm.py'))
+    if not found:
+        pytest.skip('psij-python is not installed in %s (nox -s bench installs it)' % venv)
+    spec = importlib.util.spec_from_file_location('psij_python_slurm', found[0])
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ex = mod.SlurmJobExecutor(config=mod.SlurmExecutorConfig(
+        work_directory=tmp_path / 'work', queue_polling_interval=1.0,
+        initial_queue_polling_delay=0.5))
+    out = tmp_path / 'out.txt'
+    job = Job(JobSpec('/bin/sh', ['-c', 'echo "$1|$FOO"; exit 4', 'sh', "it's"],
+                      environment={'FOO': 'a b'}, stdout_path=out,
+                      attributes=JobAttributes(queue_name='debug',
+                                               custom_attributes={'slurm.comment': 'pp'})))
+    seen = _states(job)
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED and st.exit_code == 4, st
+    assert out.read_text() == "it's|a b\n"
+    assert seen == EVERY_STATE + [JobState.FAILED]

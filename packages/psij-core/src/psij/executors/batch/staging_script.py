@@ -20,7 +20,10 @@ mount) work, and nothing waits on the submitting process. The script:
 A job canceled while it runs (the scheduler's SIGTERM, which Slurm and PBS send before their
 SIGKILL) stages out its ``ON_CANCEL`` entries and cleans up from a ``TERM`` trap, as far as the
 scheduler's grace period allows; a scheduler that kills jobs with SIGKILL at once (Grid
-Engine's default) leaves no time for it.
+Engine's default) leaves no time for it. The scheduler signals the job's processes one after
+the other, so the job's command may die of its SIGTERM before the script's shell gets its
+own: a command that died of SIGTERM (exit code 143) is given two seconds (an interruptible
+``wait``) for the script's SIGTERM to arrive before it counts as failed.
 
 Every user path is a single-quoted shell word; flags and modes are numbers and fixed words
 chosen here: no user string ever becomes shell code. Only ``file://`` URLs and plain paths are
@@ -77,6 +80,9 @@ _psij_clean() {
     rm -rf -- "$2" || printf 'psij: cleanup of %s failed\n' "$2"
 }
 _psij_finish() {
+    if [ "$1" = 143 ]; then
+        sleep 2 & wait $!
+    fi
     trap - TERM
     _psij_ec=$1
     if [ "$_psij_ec" = 0 ]; then _psij_outcome=2; else _psij_outcome=4; fi
