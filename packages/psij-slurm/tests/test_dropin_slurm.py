@@ -165,3 +165,5 @@ def test_psij_pythons_own_slurm_executor_source_runs_on_psij(tmp_path: Path) -> 
     assert st.state is JobState.FAILED and st.exit_code == 4, st
     assert out.read_text() == "it's|a b\n"
     assert seen == EVERY_STATE + [JobState.FAILED]
+    # its _clean_submit_script deletes the node file its template writes
+    assert not list((tmp_path / 'work').iterdir()), list((tmp_path / 'work').iterdir())

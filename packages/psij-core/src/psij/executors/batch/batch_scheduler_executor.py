@@ -727,6 +727,19 @@ class BatchSchedulerExecutor(JobExecutor):
         """The native ids of this user's jobs known to the scheduler."""
         return self.parse_list_output(self._run_command(self.get_list_command()))
 
+    def _clean_submit_script(self, job: Job) -> None:
+        """Called once a job ended, unless files are kept: psij-python's hook, which its
+        executors extend to delete files of their own (``self._delete_aux_file(job,
+        '.nodefile')``); the base's own files are already gone."""
+
+    def _delete_aux_file(self, job: Job, suffix: str) -> None:
+        """Deletes ``<work directory>/<native id><suffix>`` (psij-python's helper)."""
+        if job.native_id and '/' not in suffix:
+            try:
+                os.unlink(self.work_directory / (job.native_id + suffix))
+            except OSError:
+                pass
+
     # -- internals -------------------------------------------------------------------------------
 
     def is_transient_error(self, message: str) -> bool:
@@ -827,6 +840,7 @@ class BatchSchedulerExecutor(JobExecutor):
             # before the final state is reported: whoever waits for it finds the files gone
             job_files.remove(self.work_directory, native_id, job.id,
                              self._tokens.get(native_id))
+            self._clean_submit_script(job)
         with self._cancel_lock:
             self._tokens.pop(native_id, None)
         self._set_job_status(job, final)
