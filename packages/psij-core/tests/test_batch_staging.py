@@ -116,7 +116,7 @@ def test_cleanup_flags(sched, tmp_path, d, code, flags, removed):  # noqa: F811
 
 
 @pytest.mark.parametrize('url', ['gsiftp://host/data', 'file://otherhost/data',
-                                 'https://example.org/x'])
+                                 'https://example.org/x', 'file:relative/path'])
 def test_unsupported_scheme_refused_at_submit(sched, tmp_path, url):  # noqa: F811
     job = Job(JobSpec('/bin/true', stage_in={StageIn(url, 'x')}))
     with pytest.raises(InvalidJobException, match=r'JobSpec\.stage_in\[.*\]\.source'):

@@ -35,8 +35,8 @@ def file_path(uri: URI, field: str, executor: str) -> str:
         raise InvalidJobException(
             '%s: the %s executor stages file:// URLs and plain paths only, not %s; it refuses '
             'the job rather than run it without the file' % (field, executor, uri))
-    if not uri.path:
-        raise InvalidJobException('%s: %s names no file' % (field, uri))
+    if not uri.path.startswith('/'):
+        raise InvalidJobException('%s: %s names no absolute path' % (field, uri))
     return uri.path
 
 
