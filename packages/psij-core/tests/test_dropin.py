@@ -24,6 +24,7 @@ from psij import (
     SubmitException,
 )
 from psij.executors.local import LocalJobExecutorConfig
+from test_batch_framework import sched  # noqa: F401 (fixture)
 
 S = JobState
 
@@ -134,3 +135,12 @@ def test_custom_attributes_is_the_callers_dict():
     b = JobAttributes()
     b.custom_attributes = attrs
     assert b.custom_attributes is attrs
+
+
+def test_missing_executable_on_a_batch_executor_fails_the_job(sched, tmp_path):  # noqa: F811
+    # a batch job cannot look at the compute node's files at submit: it ends FAILED with the
+    # shell's "not found" exit code, which psij-python programs see as a failed job
+    from test_batch_framework import make_executor
+    st, _ = run(make_executor(tmp_path), JobSpec('/no/such/executable'))
+    assert st.state is S.FAILED and st.exit_code == 127, st
+    assert '/no/such/executable' in (st.message or '')
