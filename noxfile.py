@@ -21,7 +21,9 @@ PACKAGES = sorted(p.parent.name for p in ROOT.glob('packages/*/pyproject.toml'))
 CORE = 'psij-core'
 # What each package needs besides itself and psij-core to run its tests.
 TEST_EXTRAS: dict[str, list[str]] = {
-    CORE: ['pytest', 'hatchling', 'hypothesis'],  # hypothesis: property tests of specs
+    # hypothesis: property tests of specs; pystache: psij-python's renderer, which
+    # test_mustache.py compares psij's with
+    CORE: ['pytest', 'hatchling', 'hypothesis', 'pystache'],
     # what Flux's own Python bindings (found in its installation) need in a venv
     'psij-flux': ['pytest', 'cffi>=1.15', 'ply', 'pyyaml'],
 }

@@ -506,7 +506,13 @@ def test_executors_with_other_commands_do_not_share_a_failing_status_command(sch
 
 
 @pytest.mark.parametrize('field', ['stage_in', 'stage_out', 'cleanup'])
-def test_staging_is_refused_not_dropped(sched, tmp_path, field):
+def test_staging_is_refused_not_dropped_by_a_subclass_writing_its_own_script(sched, tmp_path,
+                                                                           field):
+    # psij-python style: the subclass writes the whole script, so the base cannot stage
+    class OwnScript(FakeExecutor):
+        def generate_submit_script(self, job, context, submit_file):
+            submit_file.write('#!/bin/bash\n')
+
     from psij import StageIn, StageOut
     src = tmp_path / 'in.txt'
     src.write_text('x')
@@ -516,7 +522,7 @@ def test_staging_is_refused_not_dropped(sched, tmp_path, field):
     marker = tmp_path / 'ran'
     job = Job(JobSpec('/bin/sh', ['-c', ': > "$1"', 'sh', str(marker)], **{field: value}))
     with pytest.raises(InvalidJobException, match='JobSpec.%s' % field):
-        make_executor(tmp_path).submit(job)
+        OwnScript(config=make_executor(tmp_path).config).submit(job)
     assert job.status.state is JobState.NEW and job.executor is None
     assert not marker.exists() and not os.listdir(sched)
 

@@ -228,6 +228,26 @@ class ShellPastesArguments(Base):
         super().submit(job)
 
 
+class DropsStaging(Base):
+    """Declares staging unsupported (see `EXTRA_UNSUPPORTED`) and runs the job without it."""
+
+    def submit(self, job: Job) -> None:
+        if job.spec is not None:
+            job.spec.stage_in = job.spec.stage_out = job.spec.cleanup = None
+        super().submit(job)
+
+
+class MissingExecutableInvalid(Base):
+    """Raises a bare InvalidJobException for a missing executable (psij-python programs
+    catch SubmitException there)."""
+
+    def submit(self, job: Job) -> None:
+        exe = job.spec.executable if job.spec is not None else None
+        if exe and exe.startswith('/') and not os.path.exists(exe):
+            raise InvalidJobException('no such executable: %s' % exe)
+        super().submit(job)
+
+
 EXECUTORS = {
     'conformance-reference': Reference,
     'broken-completed-nonzero': CompletedForNonZero,
@@ -243,7 +263,10 @@ EXECUTORS = {
     'broken-raises-in-submit': RaisesInSubmit,
     'broken-loses-ends': LosesEndsOfWaitingJobs,
     'busy-queue-reference': QueuesWithReason,
+    'broken-drops-staging': DropsStaging,
+    'broken-missing-exe-invalid': MissingExecutableInvalid,
 }
+EXTRA_UNSUPPORTED = {'broken-drops-staging': {'staging': 'declared, yet dropped'}}
 
 
 def _register() -> None:
@@ -252,7 +275,7 @@ def _register() -> None:
         if name not in names:
             JobExecutor.register_executor(Descriptor(
                 name=name, version='1.0', cls='%s.%s' % (__name__, cls.__name__),
-                unsupported=UNSUPPORTED))
+                unsupported={**UNSUPPORTED, **EXTRA_UNSUPPORTED.get(name, {})}))
 
 
 if os.environ.get('PSIJ_CONFORMANCE_SELFTEST'):

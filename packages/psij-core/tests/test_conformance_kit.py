@@ -104,6 +104,14 @@ BROKEN: List[Tuple[str, str, List[str], List[str]]] = [
      ['InvalidSpecChecks.test_invalid_spec_rejected[unknown_launcher]'],
      ['InvalidSpecChecks.test_invalid_spec_rejected[no_spec]',
       'InvalidSpecChecks.test_invalid_spec_rejected[inconsistent_resources]']),
+    ('broken-drops-staging', 'declared_unsupported',
+     ['DropInChecks.test_declared_unsupported_is_refused[staging-stage_in]',
+      'DropInChecks.test_declared_unsupported_is_refused[staging-stage_out]',
+      'DropInChecks.test_declared_unsupported_is_refused[staging-cleanup]'],
+     []),
+    ('broken-missing-exe-invalid', 'missing_executable or every_state',
+     ['DropInChecks.test_missing_executable'],
+     ['DropInChecks.test_failed_job_passes_through_every_state']),
 ]
 
 

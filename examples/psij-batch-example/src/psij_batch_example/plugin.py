@@ -19,5 +19,4 @@ def psij_executors() -> List[Descriptor]:
         unsupported={
             'multi_node': 'toyq runs every job on this host',
             'memory_limits': 'toyq does not limit memory',
-            'staging': "psij's batch framework does not stage files yet",
         })]

@@ -260,16 +260,23 @@ class ExampleJobExecutor(JobExecutor):
         self._set_job_status(e.job, JobStatus(JobState.STAGE_OUT))
         for s in spec.stage_out or ():
             src = e.workdir / s.source
-            if s.flags & flag and not (s.flags & StageOutFlags.IF_PRESENT and not src.exists()):
+            if _outcomes(s.flags) & flag and \
+                    not (s.flags & StageOutFlags.IF_PRESENT and not src.exists()):
                 _transfer(src, Path(s.target.path), s.mode)
         self._set_job_status(e.job, JobStatus(JobState.CLEANUP))
-        if spec.cleanup_flags & flag:
+        if _outcomes(spec.cleanup_flags) & flag:
             for p in spec.cleanup or ():
                 target = e.workdir / p
                 if target.is_dir() and not target.is_symlink():
                     shutil.rmtree(target, ignore_errors=True)
                 elif target.exists() or target.is_symlink():
                     target.unlink()
+
+
+def _outcomes(flags: StageOutFlags) -> StageOutFlags:
+    # flags naming no outcome (IF_PRESENT alone) mean every outcome, as in psij-python
+    when = flags & StageOutFlags.ALWAYS
+    return StageOutFlags.ALWAYS if flags and not when else StageOutFlags(when)
 
 
 def _transfer(src: Path, dst: Path, mode: StagingMode) -> None:

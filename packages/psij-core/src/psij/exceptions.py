@@ -47,6 +47,12 @@ class SubmitException(Exception):
                                           self.exception)
 
 
+class ExecutableError(InvalidJobException, SubmitException):
+    """The job's executable cannot be run (missing, not executable). Both an
+    `InvalidJobException` and a `SubmitException`: psij-python raises the latter at submit, so
+    programs written for it catch that."""
+
+
 class UnreachableStateException(Exception):
     """Raised by a wait for a state that the job can no longer reach."""
 

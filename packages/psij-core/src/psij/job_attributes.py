@@ -74,7 +74,8 @@ class JobAttributes:
 
     @property
     def custom_attributes(self) -> dict[str, object] | None:
-        """The custom attributes, or `None` if none were set."""
+        """The custom attributes, or `None` if none were set: the dict given to the constructor
+        or setter itself (not a copy), so that entries added to it later are seen."""
         return self._custom_attributes
 
     @custom_attributes.setter
@@ -86,7 +87,8 @@ class JobAttributes:
             raise type_error(_OWNER, 'custom_attributes', attrs, 'a dict or None')
         for k in attrs:
             _check_custom_name(k)
-        self._custom_attributes = dict(attrs)
+        # the caller's dict itself, as in psij-python: entries added to it later count too
+        self._custom_attributes = attrs
 
     def set_custom_attribute(self, name: str, value: object) -> None:
         """Sets one custom attribute."""

@@ -24,10 +24,20 @@ class URI:
             raise type_error('URI', 'urlstring', urlstring, 'a string')
         if not urlstring:
             raise JobSpecValueError('URI: an empty string is not a URI')
+        if urlstring.startswith('/'):
+            # a plain path is taken whole: URL parsing would cut it at "?" or "#" and drop
+            # tabs and line breaks, naming another file (so such a path stays its own text)
+            plain = any(c in urlstring for c in '?#\t\r\n')
+            self._text = urlstring if plain else 'file://' + urlstring
+            self.scheme, self.hostname, self.port, self.path = 'file', None, None, urlstring
+            self.username = self.password = None
+            self.query = self.fragment = ''
+            return
         from urllib.parse import urlparse  # only staging needs it: keep `import psij` fast
 
-        if urlstring.startswith('/'):
-            urlstring = 'file://' + urlstring
+        if any(c in urlstring for c in '\t\r\n'):
+            raise JobSpecValueError('URI %r: a URL cannot hold tabs or line breaks (URL '
+                                    'parsing drops them); give the path itself' % urlstring)
         u = urlparse(urlstring)
         if not u.scheme:
             raise JobSpecValueError('URI %r has no scheme; use file:///absolute/path or an '

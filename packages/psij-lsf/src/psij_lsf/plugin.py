@@ -14,6 +14,4 @@ from psij_lsf.version import VERSION
 def psij_executors() -> List[Descriptor]:
     """The ``lsf`` executor."""
     return [Descriptor(name='lsf', nice_name='IBM Spectrum LSF', version=VERSION,
-                       cls='psij_lsf.executor.LsfJobExecutor',
-                       unsupported={'staging': 'the batch-scheduler framework does not stage '
-                                               'files yet'})]
+                       cls='psij_lsf.executor.LsfJobExecutor')]

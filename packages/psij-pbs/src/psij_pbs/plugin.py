@@ -10,15 +10,13 @@ from psij.plugins import hookimpl
 
 from psij_pbs.version import VERSION
 
-_NO_STAGING = {'staging': 'the batch-scheduler framework does not stage files yet'}
-
 
 @hookimpl
 def psij_executors() -> List[Descriptor]:
     """``pbs`` (PBS Pro / OpenPBS) and ``pbs_classic`` (Torque)."""
     return [Descriptor(name='pbs', nice_name='PBS Pro / OpenPBS', version=VERSION,
                        aliases=['pbspro', 'openpbs'],
-                       cls='psij_pbs.executor.PBSJobExecutor', unsupported=_NO_STAGING),
+                       cls='psij_pbs.executor.PBSJobExecutor'),
             Descriptor(name='pbs_classic', nice_name='Torque / classic PBS', version=VERSION,
                        aliases=['torque'],
-                       cls='psij_pbs.classic.PBSClassicJobExecutor', unsupported=_NO_STAGING)]
+                       cls='psij_pbs.classic.PBSClassicJobExecutor')]

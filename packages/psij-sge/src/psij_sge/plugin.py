@@ -9,12 +9,9 @@ from psij.plugins import hookimpl
 
 from psij_sge.version import VERSION
 
-_NO_STAGING = {'staging': 'the batch-scheduler framework does not stage files yet'}
-
 
 @hookimpl
 def psij_executors() -> List[Descriptor]:
     """``sge`` (Grid Engine; alias ``gridengine``)."""
     return [Descriptor(name='sge', nice_name='Grid Engine', version=VERSION,
-                       aliases=['gridengine'], cls='psij_sge.executor.SGEJobExecutor',
-                       unsupported=_NO_STAGING)]
+                       aliases=['gridengine'], cls='psij_sge.executor.SGEJobExecutor')]

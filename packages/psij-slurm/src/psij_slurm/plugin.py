@@ -14,6 +14,4 @@ from psij_slurm.version import VERSION
 def psij_executors() -> List[Descriptor]:
     """The ``slurm`` executor."""
     return [Descriptor(name='slurm', nice_name='Slurm', version=VERSION,
-                       cls='psij_slurm.executor.SlurmJobExecutor',
-                       unsupported={'staging': 'the batch-scheduler framework does not stage '
-                                               'files yet'})]
+                       cls='psij_slurm.executor.SlurmJobExecutor')]

@@ -32,6 +32,7 @@ from psij import (
 from psij.conformance import capabilities as cap
 from psij.conformance.base import KitBase, requires
 from psij.conformance.crash_checks import CrashChecks
+from psij.conformance.dropin_checks import DropInChecks
 from psij.conformance.harness import (
     ARGS_SCRIPT,
     RANK_SCRIPT,
@@ -670,7 +671,8 @@ class BulkChecks(KitBase):
 class ConformanceSuite(StateChecks, CallbackChecks, WaitChecks, ExitCodeChecks, CancelChecks,
                        AttachChecks, EnvironmentChecks, StdioChecks, DirectoryChecks,
                        LaunchChecks, ResourceChecks, StagingChecks, InvalidSpecChecks,
-                       BulkChecks, HostileInputChecks, CrashChecks, SmokeChecks):
+                       BulkChecks, HostileInputChecks, CrashChecks, DropInChecks,
+                       SmokeChecks):
     """Every check of the kit. Subclass it in a test file, setting ``executor = 'NAME'``."""
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 from psij._fork import after_fork_in_child
-from psij.exceptions import InvalidJobException, SubmitException
+from psij.exceptions import ExecutableError, InvalidJobException, SubmitException
 
 _VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 
@@ -47,10 +47,15 @@ def _forget_devnull() -> None:
     _devnull = None
 
 
+_CANNOT_RUN = 'Cannot run executable'
+
+
 def os_error(what: str, path: object, ex: OSError) -> Exception:
     """The exception `submit()` raises for `ex`, which happened on `path`."""
     msg = '%s %s: %s' % (what, path, ex.strerror or ex)
     if ex.errno in _SPEC_ERRNOS:
+        if what == _CANNOT_RUN:  # psij-python programs catch SubmitException here
+            return ExecutableError(msg, ex)
         return InvalidJobException(msg, ex)
     return SubmitException(msg, ex, transient=True)
 
@@ -85,12 +90,11 @@ def _check_executable_file(path: str, shown: str) -> None:
     try:
         st = os.stat(path)
     except OSError as ex:
-        raise os_error('Cannot run executable', shown, ex) from ex
+        raise os_error(_CANNOT_RUN, shown, ex) from ex
     if not stat.S_ISREG(st.st_mode):
-        raise InvalidJobException('Cannot run executable %s: not a regular file' % shown)
+        raise ExecutableError('Cannot run executable %s: not a regular file' % shown)
     if not os.access(path, os.X_OK):
-        raise InvalidJobException('Cannot run executable %s: the file is not executable'
-                                  % shown)
+        raise ExecutableError('Cannot run executable %s: the file is not executable' % shown)
 
 
 def resolve_executable(executable: str, directory: Optional[Path],
@@ -117,8 +121,8 @@ def resolve_executable(executable: str, directory: Optional[Path],
     if found is None:
         if not must_exist:
             return executable
-        raise InvalidJobException('Cannot run executable %s: not found on PATH (%s)'
-                                  % (executable, search))
+        raise ExecutableError('Cannot run executable %s: not found on PATH (%s)'
+                              % (executable, search))
     return found
 
 
@@ -209,8 +213,8 @@ def start_process(argv: List[str], executable: str, cwd: str,
 def spawn_error(ex: OSError, executable: str, cwd: Optional[str]) -> Exception:
     """The exception `submit()` raises when `start_process` failed with `ex`."""
     if ex.errno == errno.ENOEXEC:
-        return InvalidJobException('Cannot run executable %s: not a binary or a script '
-                                   'starting with #!' % executable, ex)
+        return ExecutableError('Cannot run executable %s: not a binary or a script '
+                               'starting with #!' % executable, ex)
     if ex.errno in (errno.ENOENT, errno.ENOTDIR) and ex.filename == cwd:
         return InvalidJobException('The job directory %s does not exist' % cwd, ex)
-    return os_error('Cannot run executable', ex.filename or executable, ex)
+    return os_error(_CANNOT_RUN, ex.filename or executable, ex)

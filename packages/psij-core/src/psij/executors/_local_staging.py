@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Set, TypeVar
 
+from psij import _staging_rules as rules
 from psij._fork import after_fork_in_child
-from psij.exceptions import InvalidJobException
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.staging import URI, StageIn, StageOut, StageOutFlags, StagingMode
@@ -30,17 +30,11 @@ class StagingError(Exception):
 
 def check_urls(spec: JobSpec) -> None:
     """Rejects staging URLs the local executor cannot handle."""
-    for si in spec.stage_in or ():
-        _local_path(si.source, 'stage_in source')
-    for so in spec.stage_out or ():
-        _local_path(so.target, 'stage_out target')
+    rules.check_urls(spec, 'local')
 
 
 def _local_path(uri: URI, what: str) -> Path:
-    if uri.scheme != 'file' or (uri.hostname not in (None, '', 'localhost')):
-        raise InvalidJobException('The local executor can only stage file:// URLs on this '
-                                  'machine; %s is %s' % (what, uri))
-    return Path(uri.path)
+    return Path(rules.file_path(uri, what, 'local'))
 
 
 def _in_dir(path: Path, directory: Optional[Path]) -> Path:
@@ -73,7 +67,7 @@ def _remove(path: Path) -> None:
 def stage_in(spec: JobSpec, directory: Optional[Path]) -> None:
     """Performs the spec's stage-in; raises `StagingError`."""
     for si in _sorted(spec.stage_in):
-        src = _local_path(si.source, 'stage_in source')
+        src = _local_path(si.source, 'JobSpec.stage_in[%s].source' % si.source)
         dst = _in_dir(si.target, directory)
         try:
             _transfer(src, dst, si.mode)
@@ -81,23 +75,15 @@ def stage_in(spec: JobSpec, directory: Optional[Path]) -> None:
             raise StagingError('Stage-in of %s to %s failed: %s' % (src, dst, ex)) from ex
 
 
-def _flag_for(state: JobState) -> StageOutFlags:
-    if state is JobState.COMPLETED:
-        return StageOutFlags.ON_SUCCESS
-    if state is JobState.CANCELED:
-        return StageOutFlags.ON_CANCEL
-    return StageOutFlags.ON_ERROR
-
-
 def stage_out_items(spec: JobSpec, outcome: JobState) -> Set[StageOut]:
-    """The stage-out entries that apply to a job that ended in `outcome`."""
-    flag = _flag_for(outcome)
-    return {so for so in spec.stage_out or () if so.flags & flag}
+    """The stage-out entries that apply to a job that ended in `outcome` (see
+    :mod:`psij._staging_rules`)."""
+    return {so for so in spec.stage_out or () if rules.applies(so.flags, outcome)}
 
 
 def cleanup_applies(spec: JobSpec, outcome: JobState) -> bool:
     """Whether the spec's cleanup runs for a job that ended in `outcome`."""
-    return bool(spec.cleanup) and bool(spec.cleanup_flags & _flag_for(outcome))
+    return bool(spec.cleanup) and rules.applies(spec.cleanup_flags, outcome)
 
 
 def stage_out(items: Set[StageOut], directory: Optional[Path]) -> None:
@@ -106,7 +92,7 @@ def stage_out(items: Set[StageOut], directory: Optional[Path]) -> None:
     first: Optional[str] = None
     for so in _sorted(items):
         src = _in_dir(so.source, directory)
-        dst = _local_path(so.target, 'stage_out target')
+        dst = _local_path(so.target, 'JobSpec.stage_out[%s].target' % so.target)
         if not (src.exists() or src.is_symlink()):
             if so.flags & StageOutFlags.IF_PRESENT:
                 continue

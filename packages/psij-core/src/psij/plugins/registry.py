@@ -35,6 +35,7 @@ TRACE_ENV = 'PSIJ_TRACE_PLUGINS'
 LEGACY_PACKAGE = 'psij-descriptors'
 KINDS = ('executor', 'launcher')
 _BUILTIN_MODULE = 'psij.plugins.builtin'
+_LEGACY_SOURCE = 'psij-descriptors module'
 
 
 class Entry:
@@ -239,7 +240,7 @@ def _discover_legacy(files: List[str]) -> None:
                     _state.problems.append(PluginProblem(modname, full, err))
                     continue
                 desc.path = full
-                register(kind, desc, 'psij-descriptors module %s' % full)
+                register(kind, desc, '%s %s' % (_LEGACY_SOURCE, full))
 
 
 def _load_file(modname: str, path: str) -> ModuleType:
@@ -368,9 +369,12 @@ def select(kind: str, name: str, version_constraint: Optional[str] = None) -> En
 
 def load_class(entry: Entry, base: type) -> type:
     """
-    Imports the class an entry names (once) and checks that it subclasses `base`.
+    Imports the class an entry names (once) and checks that it subclasses `base`. The class
+    of a ``psij-descriptors`` module must come from the same installation (``sys.path``
+    entry) as that module, as psij-python requires, so that two installed copies never mix.
 
-    :raises ValueError: naming the entry and its source, with the import error as the cause.
+    :raises ValueError: ``Unable to load executor NAME`` (psij-python's words) with the reason
+        and the entry's source, the import error as the cause.
     """
     if entry.cls is not None:
         return entry.cls
@@ -378,7 +382,9 @@ def load_class(entry: Entry, base: type) -> type:
         modname, _, clsname = entry.desc.cls.rpartition('.')
         _trace('importing %s for %s %s', entry.desc.cls, entry.kind, entry.desc.name)
         try:
-            cls = getattr(importlib.import_module(modname), clsname)
+            mod = importlib.import_module(modname)
+            _check_same_installation(entry, mod)
+            cls = getattr(mod, clsname)
             if not (isinstance(cls, type) and issubclass(cls, base)):
                 raise TypeError('%s is not a subclass of %s.%s'
                                 % (entry.desc.cls, base.__module__, base.__name__))
@@ -386,6 +392,28 @@ def load_class(entry: Entry, base: type) -> type:
             return cls
         except Exception as ex:
             entry.error = ex
-    raise ValueError('%s %r version %s (from %s) failed to load: %s: %s'
-                     % (entry.kind.capitalize(), entry.desc.name, entry.version, entry.source,
-                        type(entry.error).__name__, entry.error)) from entry.error
+    raise ValueError('Unable to load %s %s: %s: %s (version %s, registered by %s)'
+                     % (entry.kind, entry.desc.name, type(entry.error).__name__, entry.error,
+                        entry.version, entry.source)) from entry.error
+
+
+def _check_same_installation(entry: Entry, mod: ModuleType) -> None:
+    """
+    Refuses a legacy entry whose class module resolves outside the ``sys.path`` entry holding
+    its ``psij-descriptors`` module.
+
+    :raises ImportError: naming both places.
+    """
+    path = entry.desc.path
+    if not path or not entry.source.startswith(_LEGACY_SOURCE):
+        return
+    root = os.path.realpath(os.path.dirname(os.path.dirname(path)))
+    found = getattr(mod, '__file__', None)
+    if found is None:
+        return  # a namespace package: nothing to compare
+    real = os.path.realpath(found)
+    if not real.startswith(root + os.sep):
+        raise ImportError(
+            '%s resolves to %s, outside %s, the installation of the psij-descriptors module '
+            '%s that names it: two installed copies must not mix (uninstall one, or disable '
+            'the descriptor with %s)' % (mod.__name__, real, root, path, DISABLE_ENV))

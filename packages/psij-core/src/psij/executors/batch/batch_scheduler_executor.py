@@ -33,7 +33,7 @@ from typing import IO, Any, Collection, Dict, List, Optional, Pattern, cast
 
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
-from psij.executors.batch import job_files
+from psij.executors.batch import job_files, staging_script
 from psij.executors.batch.commands import is_transient, run_command
 from psij.executors.batch.script_writer import (
     custom_attribute_key,
@@ -47,6 +47,7 @@ from psij.executors.batch.status_engine import StatusEngine
 from psij.job import Job
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
+from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.launchers.launch_wrapper import launch_script_text
@@ -244,10 +245,12 @@ class BatchSchedulerExecutor(JobExecutor):
     process, except those a login gives every job (``PATH``, ``HOME``, ``USER``...); variables
     the scheduler set, or set to other values, stay."""
 
-    supports_staging = False
-    """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``); the base
-    does not yet, so a job asking for staging is refused at submit rather than run without
-    it."""
+    supports_staging: Optional[bool] = None
+    """Whether this executor stages files (``stage_in``, ``stage_out``, ``cleanup``). `None`:
+    it does if the base writes its script (the script stages inside the job, see
+    :mod:`psij.executors.batch.staging_script`); a subclass writing its own script
+    (`generate_submit_script`) does not, unless it sets this, and a job asking for staging is
+    refused at submit rather than run without it."""
 
     transient_errors: Optional[Pattern[str]] = None
     """The scheduler's own phrases for errors a retry may cure, besides the common ones of
@@ -454,6 +457,7 @@ class BatchSchedulerExecutor(JobExecutor):
         if spec.directory is not None:
             lines.append('cd -- %s || { echo "psij: cannot change to the job directory"; '
                          '_psij_end 1; }' % quote(str(spec.directory)))
+        lines.extend(staging_script.stage_in_lines(spec))
         if not spec.inherit_environment and not self.scheduler_isolates_environment:
             lines.extend(_drop_inherited_environment())
         for name, value in (spec.environment or {}).items():
@@ -480,7 +484,7 @@ class BatchSchedulerExecutor(JobExecutor):
             quote(str(spec.post_launch or '')), quote(str(log or '')),
             quote('' if spec.inherit_environment else '1'), quote_all(launch),
             ' '.join(redirects)))
-        lines.append('_psij_end $?')
+        lines.extend(staging_script.end_lines(spec))
         return lines
 
     def _create_script_context(self, job: Job) -> Dict[str, Any]:
@@ -542,12 +546,7 @@ class BatchSchedulerExecutor(JobExecutor):
         :raises InvalidJobException: for staging without `supports_staging`, or a field
             set that is not one of `honoured_fields`.
         """
-        if not self.supports_staging:
-            for field in ('stage_in', 'stage_out', 'cleanup'):
-                if getattr(spec, field, None):
-                    raise InvalidJobException(
-                        'JobSpec.%s: the %s executor does not stage files; it refuses the job '
-                        'rather than run it without its files' % (field, self._scheduler()))
+        self._check_staging(spec)
         honoured = type(self).honoured_fields
         if honoured is not None:
             for field, full in fields_set(spec, self._scheduler()):
@@ -574,6 +573,22 @@ class BatchSchedulerExecutor(JobExecutor):
             return buf.getvalue()
         finally:
             job.executor = None
+
+    def _base_writes_script(self) -> bool:
+        return type(self).generate_submit_script is BatchSchedulerExecutor.generate_submit_script
+
+    def _check_staging(self, spec: JobSpec) -> None:
+        stages = self.supports_staging
+        if stages is None:
+            stages = self._base_writes_script()
+        if stages:
+            staging_script.check(spec, self._scheduler())
+            return
+        for field in ('stage_in', 'stage_out', 'cleanup'):
+            if getattr(spec, field, None):
+                raise InvalidJobException(
+                    'JobSpec.%s: the %s executor does not stage files; it refuses the job '
+                    'rather than run it without its files' % (field, self._scheduler()))
 
     # -- JobExecutor -----------------------------------------------------------------------------
 
@@ -635,11 +650,13 @@ class BatchSchedulerExecutor(JobExecutor):
                 job_files.remove(self.work_directory, None, job.id)
             raise
         job._native_id = native_id
-        token = context['psij']['token']
-        with self._cancel_lock:
-            self._tokens[native_id] = token
-        # files an earlier job with the same id left hold another token: they are ignored
-        job_files.write_token(self.work_directory, native_id, token)
+        if self._base_writes_script():
+            # a script of the subclass's own (psij-python's templates) writes no token
+            token = context['psij']['token']
+            with self._cancel_lock:
+                self._tokens[native_id] = token
+            # files an earlier job with the same id left hold another token: they are ignored
+            job_files.write_token(self.work_directory, native_id, token)
         self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
         self._engine.register(job, self, submitted)
         with self._cancel_lock:
@@ -717,6 +734,19 @@ class BatchSchedulerExecutor(JobExecutor):
     def list(self) -> List[str]:
         """The native ids of this user's jobs known to the scheduler."""
         return self.parse_list_output(self._run_command(self.get_list_command()))
+
+    def _clean_submit_script(self, job: Job) -> None:
+        """Called once a job ended, unless files are kept: psij-python's hook, which its
+        executors extend to delete files of their own (``self._delete_aux_file(job,
+        '.nodefile')``); the base's own files are already gone."""
+
+    def _delete_aux_file(self, job: Job, suffix: str) -> None:
+        """Deletes ``<work directory>/<native id><suffix>`` (psij-python's helper)."""
+        if job.native_id and '/' not in suffix:
+            try:
+                os.unlink(self.work_directory / (job.native_id + suffix))
+            except OSError:
+                pass
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -818,6 +848,7 @@ class BatchSchedulerExecutor(JobExecutor):
             # before the final state is reported: whoever waits for it finds the files gone
             job_files.remove(self.work_directory, native_id, job.id,
                              self._tokens.get(native_id))
+            self._clean_submit_script(job)
         with self._cancel_lock:
             self._tokens.pop(native_id, None)
         self._set_job_status(job, final)
