@@ -18,9 +18,8 @@ from typing import Dict, List, Optional
 
 import pytest
 from psij import InvalidJobException, Job, JobSpec, JobState, JobStatus, SubmitException
-from slurm_helpers import WAIT, executor, wait_final, wait_state
-
 from psij_slurm.slurm_arrays import parse_max_array_size
+from slurm_helpers import WAIT, executor, wait_final, wait_state
 
 pytestmark = pytest.mark.usefixtures('slurm_cluster')
 
