@@ -89,6 +89,7 @@ from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
 
+from psij_pbs import pbs_arrays
 from psij_pbs.pbs_status import (
     HISTORY_EXIT,
     QUEUED_STATES,
@@ -430,6 +431,9 @@ class PBSJobExecutor(PbsExecutorBase):
 
     _NAME_ = 'pbs'
     custom_attribute_prefixes = ('pbs', 'pbspro', 'openpbs')
+
+    array_scheme = pbs_arrays.PbsArrays()
+    """`submit_many` submits ``qsub -J`` (see `psij_pbs.pbs_arrays`)."""
 
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
