@@ -214,3 +214,26 @@ def test_element_stdio_errors_and_stderr(tmp_path: Path) -> None:
     assert (tmp_path / 'both').read_text() == 'from stdin\nerr\n'
     st = wait_final(broken)
     assert (st.state, st.exit_code) == (JobState.FAILED, 1)
+
+
+def test_cli_submit_of_a_list(tmp_path: Path) -> None:
+    """``psij submit --spec LIST.json`` submits the list with submit_many: one sbatch; a
+    bad item is named before anything is submitted."""
+    bindir = command_dir(tmp_path)
+    specs = [{'executable': '/bin/sh', 'arguments': ['-c', 'echo %d >"$0"' % i,
+                                                     str(tmp_path / ('cli.%d' % i))]}
+             for i in range(5)]
+    path = tmp_path / 'list.json'
+    path.write_text(json.dumps(specs))
+    env = dict(os.environ, PSIJ_SLURM_COMMAND_DIR=str(bindir))
+    cmd = [sys.executable, '-m', 'psij', 'submit', '--executor', 'slurm', '--spec', str(path)]
+    p = subprocess.run(cmd + ['--json'], capture_output=True, text=True, timeout=WAIT, env=env)
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    array_id = rows[0]['native_id'].split('_')[0]
+    assert [r['native_id'] for r in rows] == ['%s_%d' % (array_id, i) for i in range(5)]
+    assert sbatch_calls(bindir) == 1
+    path.write_text(json.dumps(specs[:2] + [{'executable': 5}]))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=WAIT, env=env)
+    assert p.returncode == 125 and 'item 2 of the list' in p.stderr, p.stderr
+    assert sbatch_calls(bindir) == 1
