@@ -136,3 +136,17 @@ def test_submit_many_default_loop() -> None:
     for i, j in enumerate(good):
         final = j.wait(timeout=30)
         assert final is not None and final.exit_code == i
+
+
+def test_documented_example_runs() -> None:
+    """docs/examples/async_jobs.py runs (local executor, 20 jobs) and prints its counts."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[3] / 'docs' / 'examples' / 'async_jobs.py'
+    if not example.exists():
+        pytest.skip('not run from a source checkout (no %s)' % example)
+    p = subprocess.run([sys.executable, str(example), 'local', '20'], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count('COMPLETED: 7, FAILED: 13') == 2, p.stdout
