@@ -32,6 +32,7 @@ from psij import Job, JobExecutor, JobSpec, JobState
 
 SUBMIT = {'slurm': ('sbatch', ['squeue', 'scancel', 'sacct', 'scontrol']),
           'pbs': ('qsub', ['qstat', 'qdel', 'qselect', 'qmgr'])}
+DEFAULT_DIRS = {'pbs': '/opt/pbs/bin'} if os.path.isdir('/opt/pbs/bin') else {}
 HOLD = {'slurm': {'slurm.hold': True}, 'pbs': {'pbs.h': True}}
 
 
@@ -89,7 +90,8 @@ def _submit_round(name: str, n: int, work: Path, many: bool) -> Tuple[float, int
     bindir = None
     if name in SUBMIT:
         sub, others = SUBMIT[name]
-        real_dir = os.environ.get('PSIJ_%s_COMMAND_DIR' % name.upper())
+        real_dir = os.environ.get('PSIJ_%s_COMMAND_DIR' % name.upper()) or \
+            DEFAULT_DIRS.get(name)
         bindir = _wrap(Path(tempfile.mkdtemp(dir=work)) / 'bin', sub, others, real_dir)
     ex = _executor(name, work / ('w%d' % time.monotonic_ns()), bindir)
     jobs = [Job(_spec(name, i, 0, True)) for i in range(n)]
