@@ -109,7 +109,8 @@ def _submit_round(name: str, n: int, work: Path, many: bool) -> Tuple[float, int
 
 
 def _run_round(name: str, n: int, work: Path) -> Dict[str, Any]:
-    ex = _executor(name, work / 'run', None)
+    real_dir = os.environ.get('PSIJ_%s_COMMAND_DIR' % name.upper()) or DEFAULT_DIRS.get(name)
+    ex = _executor(name, work / 'run', Path(real_dir) if real_dir else None)
     codes = [i % 4 for i in range(n)]
     jobs = [Job(_spec(name, i, c, False)) for i, c in enumerate(codes)]
     threads0 = threading.active_count()
