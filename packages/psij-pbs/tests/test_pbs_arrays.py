@@ -117,3 +117,11 @@ def test_refused_chunk(tmp_path: Path) -> None:
     for i, job in enumerate(jobs[:6]):
         st = wait_final(job)
         assert st.exit_code == i % 2, (job.native_id, st)
+
+
+def test_status_ids() -> None:
+    """Subjobs are asked about through their array, with -t; other ids as they are."""
+    from psij_pbs.pbs_arrays import status_ids
+    assert status_ids(['3.vm', '12[0].vm', '12[7].vm', '13[1].vm']) == \
+        (['3.vm', '12[].vm', '13[].vm'], True)
+    assert status_ids(['3.vm', '4.vm']) == (['3.vm', '4.vm'], False)

@@ -32,10 +32,16 @@ def command_dir(tmp: Path, refuse_call: Optional[int] = None,
     """Wrappers of the Slurm commands: sbatch counts its calls in ``sbatch.calls``."""
     d = tmp / 'bin'
     d.mkdir()
-    for name in ('squeue', 'scancel', 'sacct'):
+    for name in ('scancel', 'sacct'):
         real = shutil.which(name)
         assert real is not None, name
         (d / name).symlink_to(real)
+    # squeue records how many ids each call named
+    (d / 'squeue').write_text(
+        '#!/bin/sh\nfor a in "$@"; do case "$a" in --jobs=*) '
+        'printf "%%s\\n" "$a" | tr , "\\n" | wc -l >>%s/squeue.ids;; esac; done\n'
+        'exec %s "$@"\n' % (d, shutil.which('squeue')))
+    (d / 'squeue').chmod(0o755)
     real_sbatch = shutil.which('sbatch')
     real_scontrol = shutil.which('scontrol')
     (d / 'sbatch').write_text(
@@ -128,6 +134,9 @@ def test_thousand_jobs_one_sbatch(tmp_path: Path) -> None:
             states = history[job.id]
         assert states[0] is JobState.QUEUED and states[-1] is job.status.state, states
     assert sbatch_calls(bindir) == 1
+    # the elements' status came from bulk queries: one squeue named all 1,000 at once
+    ids_per_squeue = [int(x) for x in (bindir / 'squeue.ids').read_text().split()]
+    assert max(ids_per_squeue) == n, ids_per_squeue
 
 
 ATTACH_CHILD = '''

@@ -474,11 +474,15 @@ class PBSJobExecutor(PbsExecutorBase):
                 % (self.command_path('qstat'), version_output.strip()[:200]))
 
     def get_status_command(self, native_ids: Collection[str]) -> List[str]:
-        """``qstat -x -f -F json ID...`` (without ``-x`` where qstat refuses it)."""
+        """``qstat -x -f -F json ID...`` (without ``-x`` where qstat refuses it; with ``-t``
+        and the array's id for array subjobs)."""
         cmd = ['qstat', '-f', '-F', 'json']
         if self._history:
             cmd.insert(1, '-x')
-        return cmd + list(native_ids)
+        ids, arrays = pbs_arrays.status_ids(native_ids)
+        if arrays:
+            cmd.insert(1, '-t')  # array subjobs: through their array (see psij_pbs.pbs_arrays)
+        return cmd + ids
 
     def parse_status_result(self, exit_code: int, stdout: str,
                             stderr: str) -> Dict[str, JobStatus]:

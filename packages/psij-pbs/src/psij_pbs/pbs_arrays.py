@@ -3,7 +3,8 @@ PBS job arrays for `PBSJobExecutor.submit_many`: one ``qsub -J 0-N`` per chunk o
 server's ``max_array_size`` (``qmgr -c 'list server max_array_size'``; 10000 by default).
 ``qsub`` prints the array's id (``12[].server``); element *i* is ``12[i].server``, which is
 also its ``$PBS_JOBID`` inside the job, and which ``qstat -x -f -F json``, ``qdel`` and
-``attach`` take like any job id. PBS refuses a one-element array: single jobs go one by one.
+``attach`` take like any job id (the status command asks about a whole array with ``-t``:
+see `status_ids`). PBS refuses a one-element array: single jobs go one by one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import subprocess
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from psij.exceptions import SubmitException
 from psij.executors.batch.arrays import ArrayScheme
@@ -24,6 +25,27 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_ARRAY_SIZE = 10000
 """OpenPBS's default ``max_array_size``."""
+
+_SUBJOB = re.compile(r'^(\d+)\[\d+\](.*)$')
+
+
+def status_ids(native_ids: Iterable[str]) -> Tuple[List[str], bool]:
+    """
+    The ids to give ``qstat`` for `native_ids`, and whether it needs ``-t``: subjobs
+    (``12[7].server``) are asked about through their array (``-t 12[].server`` lists every
+    subjob), as qstat answers each id it is given with a request of its own (a thousand
+    subjob ids: minutes; their array with ``-t``: seconds).
+    """
+    out: Dict[str, None] = {}
+    arrays = False
+    for nid in native_ids:
+        m = _SUBJOB.match(nid)
+        if m:
+            arrays = True
+            out['%s[]%s' % (m.group(1), m.group(2))] = None
+        else:
+            out[nid] = None
+    return list(out), arrays
 
 
 def parse_max_array_size(out: str) -> Optional[int]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from psij import _bulk
+from psij._fork import after_fork_in_child
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch import job_files
 from psij.executors.batch.script_writer import env_assignment, quote
@@ -59,6 +60,14 @@ _VARYING = ('arguments', 'environment', 'name', 'stdin_path', 'stdout_path', 'st
 _values_lock = threading.Lock()
 _values_files: Dict[str, Path] = {}
 """`Job.id` -> the values file of an array element submitted by this process."""
+
+
+@after_fork_in_child
+def _forget_values_files() -> None:
+    # a forked child follows only its own jobs (see psij._fork); the lock may be held
+    global _values_lock, _values_files
+    _values_lock = threading.Lock()
+    _values_files = {}
 
 
 class ArrayScheme:
