@@ -649,7 +649,6 @@ class BatchSchedulerExecutor(JobExecutor):
         see :meth:`psij.JobExecutor.submit_many` for what happens to refused jobs.
         """
         from psij import _bulk
-        from psij.executors.batch import arrays
         return arrays.submit_many(self, _bulk.check_list(jobs))
 
     def cancel(self, job: Job) -> None:
