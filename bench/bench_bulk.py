@@ -131,11 +131,31 @@ def _run_round(name: str, n: int, work: Path) -> Dict[str, Any]:
             'wrong': wrong, 'threads_before': threads0, 'threads_peak': peak}
 
 
+def _print_comparison(a: argparse.Namespace, many: List[float], single: List[float],
+                      many_calls: int, single_calls: int) -> None:
+    m, s = statistics.median(many), statistics.median(single)
+    print('%s, %d held jobs: submit_many median %.3f s (%s submit commands), one submit per '
+          'job median %.3f s (%s submit commands); ratio %.1fx' % (
+              a.executor, a.jobs, m, many_calls, s, single_calls, s / m))
+
+
+def _run_and_print(a: argparse.Namespace, work: Path) -> None:
+    res = _run_round(a.executor, a.run_jobs or a.jobs, work)
+    print('%s, %d running jobs through submit_many: submitted in %.3f s, all ended after '
+          '%.1f s, %d refused, %d with a wrong state or exit code, threads %d before, '
+          '%d at most' % (a.executor, a.run_jobs or a.jobs, res['submit_s'],
+                          res['all_ended_s'], res['refused'], res['wrong'],
+                          res['threads_before'], res['threads_peak']))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--executor', default='slurm')
     p.add_argument('--jobs', type=int, default=1000)
-    p.add_argument('--repeat', type=int, default=3)
+    p.add_argument('--repeat', type=int, default=3,
+                   help='rounds of the comparison (0: only the run of real jobs)')
+    p.add_argument('--run-jobs', type=int, default=0,
+                   help='jobs in the run of real jobs (default: --jobs)')
     p.add_argument('--no-run', action='store_true', help='skip the run of real jobs')
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix='psij-bench-bulk-', dir=os.path.expanduser('~')))
@@ -149,17 +169,10 @@ def main() -> None:
         single.append(dt)
         print('round %d: submit_many %.3f s, %d x submit %.3f s' % (r + 1, many[-1], a.jobs,
                                                                   single[-1]))
-    m, s = statistics.median(many), statistics.median(single)
-    print('%s, %d held jobs: submit_many median %.3f s (%s submit commands), one submit per '
-          'job median %.3f s (%s submit commands); ratio %.1fx' % (
-              a.executor, a.jobs, m, many_calls, s, single_calls, s / m))
+    if a.repeat > 0:
+        _print_comparison(a, many, single, many_calls, single_calls)
     if not a.no_run:
-        res = _run_round(a.executor, a.jobs, work)
-        print('%s, %d running jobs through submit_many: submitted in %.3f s, all ended after '
-              '%.1f s, %d refused, %d with a wrong state or exit code, threads %d before, '
-              '%d at most' % (a.executor, a.jobs, res['submit_s'], res['all_ended_s'],
-                              res['refused'], res['wrong'], res['threads_before'],
-                              res['threads_peak']))
+        _run_and_print(a, work)
     shutil.rmtree(work, ignore_errors=True)
 
 
