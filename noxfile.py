@@ -401,8 +401,10 @@ def bench(session: nox.Session) -> None:
     session.run('python', 'bench/bench_startup.py', '--reference', str(ref / 'bin' / 'python'))
     session.run('python', 'bench/bench_local.py', '--psij-python-venv', str(ref),
                 '--ours', str(pathlib.Path(session.bin) / 'python'), *session.posargs)
+    session.run('python', 'bench/bench_async.py', '--jobs', '10000')
     if _slurm_up():
         session.run('python', 'bench/bench_slurm.py', '--jobs', '500')
+        session.run('python', 'bench/bench_bulk.py', '--executor', 'slurm', '--jobs', '1000')
     else:
         session.warn('no Slurm controller answers: skipping the Slurm benchmark')
     if _slurm_up():
@@ -411,9 +413,12 @@ def bench(session: nox.Session) -> None:
         session.install('cffi>=1.15', 'ply', 'pyyaml')
         session.run('python', 'bench/bench_flux.py', '--jobs', '500', '--psij-python',
                     str(ref / 'bin' / 'python'), env=_flux_env())
+        session.run('python', 'bench/bench_bulk.py', '--executor', 'flux', '--jobs', '1000',
+                    env=_flux_env())
     if _pbs_up():
         session.run('python', 'bench/bench_pbs.py', '--jobs', '300', '--psij-python-venv',
                     str(ref))
+        session.run('python', 'bench/bench_bulk.py', '--executor', 'pbs', '--jobs', '1000')
     if _sge_up():
         session.run('python', 'bench/bench_sge.py', '--jobs', '300', env=_sge_env())
     else:

@@ -9,7 +9,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable, Deque, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Deque, List, Optional, Sequence, Union
 
 from psij._fork import after_fork_in_child
 from psij._log import DEBUG, get_logger
@@ -19,6 +19,7 @@ from psij.job_state import _PREV, JobState
 from psij.job_status import JobStatus
 
 if TYPE_CHECKING:
+    from psij._async import StatusUpdates
     from psij.job_executor import JobExecutor
 
 logger = get_logger(__name__)
@@ -100,6 +101,7 @@ class Job:
         self._cv: Optional[threading.Condition] = None
         self._pending: Optional[Deque[JobStatus]] = None
         self._deliverer: Optional[int] = None
+        self._watchers: Optional[List[Callable[[JobStatus], None]]] = None
 
     @property
     def id(self) -> str:
@@ -186,6 +188,49 @@ class Job:
                         return None
                     cv.wait(left)
 
+    async def wait_async(self, timeout: Union[timedelta, float, None] = None,
+                         target_states: Union[JobState, Sequence[JobState], None] = None) \
+            -> Optional[JobStatus]:
+        """
+        `wait` for asyncio: same meaning and result, without blocking the event loop or using a
+        thread. Cancelling the awaiting task stops the wait, not the job.
+
+        :param timeout: how long to wait at most (a `timedelta` or seconds); forever if `None`.
+        :param target_states: a state or states to wait for; final states if `None`.
+        :return: the status that ended the wait, or `None` on timeout.
+        """
+        from psij._async import wait_async
+        return await wait_async(self, timeout, target_states)
+
+    def status_updates(self) -> StatusUpdates:
+        """
+        An asynchronous iterator over this job's status changes from now on, ending with its
+        final status (just that one if the job has ended already)::
+
+            async for status in job.status_updates():
+                print(status.state)
+
+        The statuses are those the callbacks receive, in order, handed over on the event
+        loop's thread. Call it (from a coroutine) before submitting the job to see every
+        state. Leaving the loop early does not affect the job.
+        """
+        from psij._async import StatusUpdates
+        return StatusUpdates(self)
+
+    def _add_watcher(self, fn: Callable[[JobStatus], None]) -> JobStatus:
+        # `fn` gets each status delivered from now on, under the job's lock (it must only
+        # hand it over); returns the status delivered before
+        with self._lock:
+            if self._watchers is None:
+                self._watchers = []
+            self._watchers.append(fn)
+            return self._delivered
+
+    def _remove_watcher(self, fn: Callable[[JobStatus], None]) -> None:
+        with self._lock:
+            if self._watchers is not None and fn in self._watchers:
+                self._watchers.remove(fn)
+
     # -- status updates, for executors -----------------------------------------------------------
 
     def _set_status(self, status: JobStatus) -> bool:
@@ -262,6 +307,9 @@ class Job:
                 self._delivered = st
                 if self._cv is not None:
                     self._cv.notify_all()
+                if self._watchers:
+                    for w in self._watchers:
+                        w(st)
 
     def __hash__(self) -> int:
         """Hash of the id."""

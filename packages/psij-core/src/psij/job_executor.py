@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional, Set, cast
+from typing import Any, Dict, Iterable, List, Optional, Set, cast
 
 from packaging.version import Version
 
@@ -96,6 +96,37 @@ class JobExecutor(ABC):
         Binds a new `Job` (in state ``NEW``) to an existing backend job, whose status it then
         follows.
         """
+
+    def submit_many(self, jobs: Iterable[Job]) -> List[Job]:
+        """
+        Submits many jobs at once, in as few backend calls as the backend allows (batch
+        schedulers: native job arrays); returns when every job is accepted or refused.
+
+        Each job stays a job of its own: its own `native_id`, states, exit code, `cancel` and
+        `attach`. A job the backend refuses (a bad specification or a refusal of the
+        scheduler, e.g. for the third of several arrays) does not stop the others: it ends
+        ``FAILED`` with the refusal as its status message and the exception in its status
+        metadata under ``'submit_exception'``; the jobs accepted run. Nothing is
+        half-submitted: when this returns, every job has a native id or has ``FAILED``.
+
+        The base class submits the jobs one by one with `submit`; executors with a native
+        bulk feature override it.
+
+        :param jobs: jobs in the ``NEW`` state.
+        :return: the refused jobs (empty if all were accepted).
+        :raises TypeError: for an item that is not a `Job`.
+        :raises ValueError: for a job given twice.
+        """
+        from psij import _bulk
+        return _bulk.submit_each(self, _bulk.check_list(jobs))
+
+    async def submit_async(self, job: Job) -> None:
+        """
+        `submit` for asyncio: the backend's commands run on a small fixed pool of threads
+        (never one per job), so the event loop is not blocked. Raises what `submit` raises.
+        """
+        from psij._async import submit_async
+        await submit_async(self, job)
 
     # -- callbacks -------------------------------------------------------------------------------
 

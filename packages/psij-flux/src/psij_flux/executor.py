@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
+from psij import _bulk
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.job import Job
 from psij.job_executor import JobExecutor
@@ -142,6 +143,20 @@ class FluxJobExecutor(JobExecutor):
             message.
         :raises SubmitException: if the instance cannot be reached (``transient``).
         """
+        self._submit(job, False)
+
+    def submit_many(self, jobs: Iterable[Job]) -> List[Job]:
+        """
+        Submits all `jobs` in one pipeline of submissions (see `psij_flux.bulk`); returns when
+        Flux has accepted or refused each. A refused job ends ``FAILED`` (see
+        :meth:`psij.JobExecutor.submit_many`); the refused jobs are returned.
+        """
+        from psij_flux import bulk
+        return bulk.submit_many(self, jobs)
+
+    def _submit(self, job: Job, bulk: bool) -> None:
+        # bulk: queued for the submitter like async_submit, and refusals reported as
+        # submit_many reports them
         spec = self._check_job(job)
         try:
             launcher = spec.launcher or Launcher.DEFAULT_LAUNCHER_NAME
@@ -165,11 +180,14 @@ class FluxJobExecutor(JobExecutor):
                 self._set_job_status(job, JobStatus(JobState.QUEUED, time=now))
                 return tracked.cancel_requested
 
-            if self._flux_config().async_submit:
+            if bulk or self._flux_config().async_submit:
                 def refused(ex: Exception) -> None:
                     with self._pending_lock:
                         self._pending.pop(job.id, None)
-                    tracked.fail('Flux did not accept the job: %s' % ex)
+                    if bulk:
+                        _bulk.refuse(self, job, ex)
+                    else:
+                        tracked.fail('Flux did not accept the job: %s' % ex)
 
                 with self._pending_lock:
                     self._pending[job.id] = tracked

@@ -89,6 +89,7 @@ from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
 
+from psij_pbs import pbs_arrays
 from psij_pbs.pbs_status import (
     HISTORY_EXIT,
     QUEUED_STATES,
@@ -439,6 +440,9 @@ class PBSJobExecutor(PbsExecutorBase):
     _NAME_ = 'pbs'
     custom_attribute_prefixes = ('pbs', 'pbspro', 'openpbs')
 
+    array_scheme = pbs_arrays.PbsArrays()
+    """`submit_many` submits ``qsub -J`` (see `psij_pbs.pbs_arrays`)."""
+
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
         """
@@ -478,11 +482,15 @@ class PBSJobExecutor(PbsExecutorBase):
                 % (self.command_path('qstat'), version_output.strip()[:200]))
 
     def get_status_command(self, native_ids: Collection[str]) -> List[str]:
-        """``qstat -x -f -F json ID...`` (without ``-x`` where qstat refuses it)."""
+        """``qstat -x -f -F json ID...`` (without ``-x`` where qstat refuses it; with ``-t``
+        and the array's id for array subjobs)."""
         cmd = ['qstat', '-f', '-F', 'json']
         if self._history:
             cmd.insert(1, '-x')
-        return cmd + list(native_ids)
+        ids, arrays = pbs_arrays.status_ids(native_ids)
+        if arrays:
+            cmd.insert(1, '-t')  # array subjobs: through their array (see psij_pbs.pbs_arrays)
+        return cmd + ids
 
     def parse_status_result(self, exit_code: int, stdout: str,
                             stderr: str) -> Dict[str, JobStatus]:

@@ -81,6 +81,7 @@ from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
 
+from psij_slurm import slurm_arrays
 from psij_slurm.slurm_status import (
     FAILED,
     NO_ACCOUNTING,
@@ -172,6 +173,9 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
     job_id_variable = 'SLURM_JOB_ID'
 
     honoured_fields = SCHEDULER_FIELDS
+
+    array_scheme = slurm_arrays.SlurmArrays()
+    """`submit_many` submits ``sbatch --array`` (see `psij_slurm.slurm_arrays`)."""
 
     scheduler_isolates_environment = True
     """Without ``inherit_environment`` the scheduler gives the job none of the submitter's
@@ -336,7 +340,10 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
     # -- status ----------------------------------------------------------------------------------
 
     def get_status_command(self, native_ids: Collection[str]) -> List[str]:
-        """One ``squeue`` for all of `native_ids` (see `psij_slurm.slurm_status`)."""
+        """One ``squeue`` for all of `native_ids` (see `psij_slurm.slurm_status`; with array
+        elements among them, `psij_slurm.slurm_arrays.status_command`)."""
+        if any('_' in i for i in native_ids):
+            return slurm_arrays.status_command(native_ids)
         return squeue_command(native_ids)
 
     def parse_status_output(self, exit_code: int, out: str) -> Dict[str, JobStatus]:

@@ -262,7 +262,15 @@ class _DeferredInterrupt:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    """``psij submit``."""
+    """``psij submit`` (of a JSON list of specs: see `psij.cli.bulk_submit`)."""
+    if args.spec:
+        from psij.cli import bulk_submit
+        try:
+            specs = bulk_submit.load_spec_list(args.spec)
+            if specs is not None:
+                return bulk_submit.submit_list(args, specs)
+        except (InvalidJobException, SubmitException, ValueError, OSError) as e:
+            return _error(e)
     try:
         spec = build_spec(args, inherit_stdio=False)
         ex = _executor(args)

@@ -667,6 +667,36 @@ class BulkChecks(KitBase):
             kit.check_history(j, COMPLETED if c == 0 else FAILED)
             assert st.exit_code == c, (j, st)
 
+    def test_submit_many_api(self, kit: Kit) -> None:
+        """``executor.submit_many``: each job keeps its own native id, arguments, environment,
+        stdout, states and exit code; a job with a bad spec ends FAILED alone, with the
+        exception in its status metadata (``submit_exception``)."""
+        n = max(2, min(kit.options.bulk, 30))
+        codes = [(0, 1, 42)[i % 3] for i in range(n)]
+        outs = [kit.unique('many') for _ in codes]
+        jobs = [Job(kit.sh_spec('printf "%s|%s" "$1" "$PSIJ_KIT_V"; exit "$2"',
+                                AWKWARD['SUBSHELL'] + str(i), str(c), stdout_path=out,
+                                environment={'PSIJ_KIT_V': AWKWARD['SINGLE_QUOTE'] + str(i)}))
+                for i, (c, out) in enumerate(zip(codes, outs, strict=True))]
+        bad = Job(JobSpec(directory=kit.dir))
+        for j in jobs + [bad]:
+            j.set_job_status_callback(kit.recorder.job_callback)
+            kit.jobs.append(j)
+        refused = kit.executor.submit_many(jobs[:n // 2] + [bad] + jobs[n // 2:])
+        assert refused == [bad], refused
+        assert bad.status.state is FAILED, bad.status
+        assert isinstance((bad.status.metadata or {}).get('submit_exception'),
+                          InvalidJobException), bad.status
+        assert len({j.native_id for j in jobs}) == n and all(j.native_id for j in jobs)
+        for i, (j, c, out) in enumerate(zip(jobs, codes, outs, strict=True)):
+            st = kit.wait(j)
+            assert st.exit_code == c, (j, st)
+            assert out.read_text() == '%s%d|%s%d' % (AWKWARD['SUBSHELL'], i,
+                                                     AWKWARD['SINGLE_QUOTE'], i)
+        kit.settle()
+        for j, c in zip(jobs, codes, strict=True):
+            kit.check_history(j, COMPLETED if c == 0 else FAILED)
+
 
 class ConformanceSuite(StateChecks, CallbackChecks, WaitChecks, ExitCodeChecks, CancelChecks,
                        AttachChecks, EnvironmentChecks, StdioChecks, DirectoryChecks,

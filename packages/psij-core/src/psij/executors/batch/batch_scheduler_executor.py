@@ -29,11 +29,11 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Collection, Dict, List, Optional, Pattern, cast
+from typing import IO, Any, Collection, Dict, Iterable, List, Optional, Pattern, cast
 
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
-from psij.executors.batch import job_files, staging_script
+from psij.executors.batch import arrays, job_files, staging_script
 from psij.executors.batch.commands import is_transient, run_command
 from psij.executors.batch.script_writer import (
     custom_attribute_key,
@@ -666,6 +666,19 @@ class BatchSchedulerExecutor(JobExecutor):
         if cancel:
             self.cancel(job)
 
+    array_scheme: Optional[arrays.ArrayScheme] = None
+    """The scheduler's job arrays, used by `submit_many` (see
+    :mod:`psij.executors.batch.arrays`); `None`: jobs are submitted one by one."""
+
+    def submit_many(self, jobs: Iterable[Job]) -> List[Job]:
+        """
+        Submits jobs as native job arrays where they differ only in arguments, environment,
+        name and stdio paths (see :mod:`psij.executors.batch.arrays`), the others one by one;
+        see :meth:`psij.JobExecutor.submit_many` for what happens to refused jobs.
+        """
+        from psij import _bulk
+        return arrays.submit_many(self, _bulk.check_list(jobs))
+
     def cancel(self, job: Job) -> None:
         """
         Cancels the job; one that already ended is left alone. A job whose `submit` is under
@@ -849,6 +862,7 @@ class BatchSchedulerExecutor(JobExecutor):
             job_files.remove(self.work_directory, native_id, job.id,
                              self._tokens.get(native_id))
             self._clean_submit_script(job)
+            arrays.job_ended(job)
         with self._cancel_lock:
             self._tokens.pop(native_id, None)
         self._set_job_status(job, final)
