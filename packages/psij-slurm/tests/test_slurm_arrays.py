@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -104,11 +105,20 @@ def test_thousand_jobs_one_sbatch(tmp_path: Path) -> None:
             history.setdefault(job.id, []).append(st.state)
 
     ex.set_job_status_callback(cb)
+    for job in jobs:  # held until one status cycle has seen them all (see the end)
+        assert job.spec is not None
+        job.spec.attributes.custom_attributes = {'slurm.hold': True}
     assert ex.submit_many(jobs) == []
     assert sbatch_calls(bindir) == 1
     ids = [j.native_id for j in jobs]
     array_id = ids[0].split('_')[0]
     assert ids == ['%s_%d' % (array_id, i) for i in range(n)]
+    squeue_ids = bindir / 'squeue.ids'
+    deadline = time.monotonic() + WAIT
+    while str(n) not in (squeue_ids.read_text().split() if squeue_ids.exists() else []):
+        assert time.monotonic() < deadline, 'no squeue call named all %d elements' % n
+        time.sleep(0.2)
+    subprocess.run([shutil.which('scontrol') or 'scontrol', 'release', array_id], check=True)
 
     for i in sleepers:
         wait_state(jobs[i], JobState.ACTIVE)
@@ -135,7 +145,7 @@ def test_thousand_jobs_one_sbatch(tmp_path: Path) -> None:
         assert states[0] is JobState.QUEUED and states[-1] is job.status.state, states
     assert sbatch_calls(bindir) == 1
     # the elements' status came from bulk queries: one squeue named all 1,000 at once
-    ids_per_squeue = [int(x) for x in (bindir / 'squeue.ids').read_text().split()]
+    ids_per_squeue = [int(x) for x in squeue_ids.read_text().split()]
     assert max(ids_per_squeue) == n, ids_per_squeue
 
 
