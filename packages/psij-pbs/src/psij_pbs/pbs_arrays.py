@@ -10,14 +10,11 @@ see `status_ids`). PBS refuses a one-element array: single jobs go one by one.
 from __future__ import annotations
 
 import re
-import subprocess
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from psij.exceptions import SubmitException
 from psij.executors.batch.arrays import ArrayScheme
-from psij.executors.batch.commands import run_command
 from psij.job import Job
 
 if TYPE_CHECKING:
@@ -60,29 +57,12 @@ class PbsArrays(ArrayScheme):
     index_variable = 'PBS_ARRAY_INDEX'
     element_id_expression = '"${PBS_JOBID}"'
 
-    def __init__(self) -> None:
-        """Asks the server for ``max_array_size`` on first use, per command directory."""
-        self._sizes: Dict[str, int] = {}
-        self._lock = threading.Lock()
+    default_max_size = DEFAULT_MAX_ARRAY_SIZE
+    max_size_command = ['qmgr', '-c', 'list server max_array_size']
 
-    def max_size(self, executor: BatchSchedulerExecutor) -> int:
-        """The server's ``max_array_size``."""
-        key = str(executor.command_directory)
-        with self._lock:
-            size = self._sizes.get(key)
-        if size is None:
-            size = DEFAULT_MAX_ARRAY_SIZE
-            try:
-                res = run_command(executor._resolve(['qmgr', '-c',
-                                                     'list server max_array_size']),
-                                  executor._config.command_timeout)
-                if res.returncode == 0:
-                    size = parse_max_array_size(res.stdout) or size
-            except (OSError, subprocess.SubprocessError):
-                pass
-            with self._lock:
-                self._sizes[key] = size
-        return size
+    def parse_max_size(self, out: str) -> Optional[int]:
+        """See `parse_max_array_size`."""
+        return parse_max_array_size(out)
 
     def submit_command(self, executor: BatchSchedulerExecutor, job: Job, script: Path,
                        first: int, last: int, token: str) -> List[str]:

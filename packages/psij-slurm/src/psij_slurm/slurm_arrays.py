@@ -13,15 +13,12 @@ command still serves every job (see `status_command`).
 from __future__ import annotations
 
 import re
-import subprocess
-import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from psij.executors.batch import job_files
 from psij.executors.batch.arrays import ArrayScheme
-from psij.executors.batch.commands import run_command
 from psij.job import Job
 
 if TYPE_CHECKING:
@@ -54,28 +51,12 @@ class SlurmArrays(ArrayScheme):
     index_variable = 'SLURM_ARRAY_TASK_ID'
     element_id_expression = '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
 
-    def __init__(self) -> None:
-        """Asks Slurm for ``MaxArraySize`` on first use, per command directory."""
-        self._sizes: Dict[str, int] = {}
-        self._lock = threading.Lock()
+    default_max_size = DEFAULT_MAX_ARRAY_SIZE
+    max_size_command = ['scontrol', 'show', 'config']
 
-    def max_size(self, executor: BatchSchedulerExecutor) -> int:
-        """``MaxArraySize`` (array indices go from 0 to ``MaxArraySize - 1``)."""
-        key = str(executor.command_directory)
-        with self._lock:
-            size = self._sizes.get(key)
-        if size is None:
-            size = DEFAULT_MAX_ARRAY_SIZE
-            try:
-                res = run_command(executor._resolve(['scontrol', 'show', 'config']),
-                                  executor._config.command_timeout)
-                if res.returncode == 0:
-                    size = parse_max_array_size(res.stdout) or size
-            except (OSError, subprocess.SubprocessError):
-                pass
-            with self._lock:
-                self._sizes[key] = size
-        return size
+    def parse_max_size(self, out: str) -> Optional[int]:
+        """See `parse_max_array_size`."""
+        return parse_max_array_size(out)
 
     def submit_command(self, executor: BatchSchedulerExecutor, job: Job, script: Path,
                        first: int, last: int, token: str) -> List[str]:

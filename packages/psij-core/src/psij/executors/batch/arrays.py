@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ from psij import _bulk
 from psij._fork import after_fork_in_child
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch import job_files
+from psij.executors.batch.commands import run_command
 from psij.executors.batch.script_writer import env_assignment, quote
 from psij.job import Job
 from psij.job_spec import JobSpec
@@ -89,9 +91,42 @@ class ArrayScheme:
     """A shell expression, in double quotes, of the element's native id inside the job (e.g.
     ``"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"``); it must equal `element_id`."""
 
+    default_max_size = 1000
+    """The most elements one array may have when the site does not say (see `max_size`)."""
+
+    max_size_command: List[str] = []
+    """The command asking the scheduler for its largest array (e.g. ``scontrol show config``),
+    whose output `parse_max_size` reads; none if empty."""
+
+    def __init__(self) -> None:
+        """The site's largest array is asked for once per command directory."""
+        self._sizes: Dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def parse_max_size(self, out: str) -> Optional[int]:
+        """The largest array in the output of `max_size_command`, if it says."""
+        return None
+
     def max_size(self, executor: BatchSchedulerExecutor) -> int:
-        """The most elements one array may have at this site."""
-        return 1000
+        """The most elements one array may have at this site: asked with `max_size_command`
+        on first use (per command directory), `default_max_size` if that fails."""
+        key = str(executor.command_directory)
+        with self._lock:
+            size = self._sizes.get(key)
+        if size is not None:
+            return size
+        size = self.default_max_size
+        if self.max_size_command:
+            try:
+                res = run_command(executor._resolve(list(self.max_size_command)),
+                                  executor._config.command_timeout)
+                if res.returncode == 0:
+                    size = self.parse_max_size(res.stdout) or size
+            except (OSError, subprocess.SubprocessError):
+                pass
+        with self._lock:
+            self._sizes[key] = size
+        return size
 
     def submit_command(self, executor: BatchSchedulerExecutor, job: Job, script: Path,
                        first: int, last: int, token: str) -> List[str]:
