@@ -26,7 +26,6 @@ import os
 import re
 import subprocess
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Pattern, cast
@@ -336,6 +335,33 @@ class BatchSchedulerExecutor(JobExecutor):
         """Seconds between two looks at job files."""
         return float(self._config.file_check_interval)
 
+    # -- what the status engine calls (status_engine.StatusClient; threads documented there) --
+
+    def status_group(self) -> str:
+        """Executors with the same scheduler commands share one status command."""
+        return str(self.command_directory)
+
+    def recorded_exit_code(self, native_id: str) -> Optional[int]:
+        """The exit code the job recorded in the work directory, if any."""
+        return self._read_exit_code(native_id)
+
+    def recorded_start(self, native_id: str) -> bool:
+        """Whether the job recorded its start in the work directory."""
+        return self._is_active(native_id)
+
+    def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
+        """The scheduler's statuses of `native_ids` (status commands in chunks)."""
+        return self._query_status(native_ids)
+
+    def report_status(self, job: Job, status: JobStatus) -> None:
+        """A new non-final status of `job`."""
+        self._set_job_status(job, status)
+
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """The end of `job` (see `_finish`)."""
+        self._finish(job, exit_code, status)
+
     # -- hooks for subclasses --------------------------------------------------------------------
 
     def get_directives(self, job: Job, context: Dict[str, Any]) -> List[str]:
@@ -610,7 +636,6 @@ class BatchSchedulerExecutor(JobExecutor):
             with os.fdopen(fd, 'w') as f:
                 self.generate_submit_script(job, context, f)
             cmd = self.get_submit_command(job, script)
-            submitted = time.time()
             out = self._run_command(cmd, submitting=True)
             native_id = self.job_id_from_submit_output(out).strip()
             if not native_id:
@@ -630,7 +655,7 @@ class BatchSchedulerExecutor(JobExecutor):
         # files an earlier job with the same id left hold another token: they are ignored
         job_files.write_token(self.work_directory, native_id, token)
         self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
-        self._engine.register(job, self, submitted)
+        self._engine.register(job, self)
         with self._cancel_lock:
             self._submitting.discard(job.id)
             cancel = job.id in self._cancel_after_submit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import selectors
+import signal
 import subprocess
 import time
 from typing import Dict, List, Optional, Pattern
@@ -33,20 +34,30 @@ def run_command(cmd: List[str], timeout: float) -> subprocess.CompletedProcess[s
     more, which costs about 0.6 ms per ``sbatch`` (~10 % of the submission rate). Here the
     process's exit is awaited on a pidfd, together with its output, with one ``select``.
 
-    :raises subprocess.TimeoutExpired: after `timeout` seconds (the process is killed).
+    The command runs in a session of its own, and at the time-out everything in it is killed:
+    a hung status command leaves no process behind (a wrapper script's children included),
+    and no child holds the output pipes open. The time-out is measured on the monotonic
+    clock: a jump of the machine's clock does not change it.
+
+    :raises subprocess.TimeoutExpired: after `timeout` seconds (the processes are killed).
     """
-    if not hasattr(os, 'pidfd_open'):
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     end = time.monotonic() + timeout
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+                         stderr=subprocess.PIPE, start_new_session=True)
     assert p.stdout is not None and p.stderr is not None
     out_fd, err_fd = p.stdout.fileno(), p.stderr.fileno()
     chunks: Dict[int, List[bytes]] = {out_fd: [], err_fd: []}
     try:
-        pidfd = os.pidfd_open(p.pid)
+        pidfd = os.pidfd_open(p.pid) if hasattr(os, 'pidfd_open') else None
     except OSError:
-        out, err = p.communicate(timeout=timeout)
+        pidfd = None
+    if pidfd is None:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_session(p)
+            p.communicate()
+            raise
         return subprocess.CompletedProcess(cmd, p.returncode, out.decode(errors='replace'),
                                            err.decode(errors='replace'))
     try:
@@ -58,8 +69,7 @@ def run_command(cmd: List[str], timeout: float) -> subprocess.CompletedProcess[s
             while waiting:
                 remaining = end - time.monotonic()
                 if remaining <= 0:
-                    p.kill()
-                    p.wait()
+                    _kill_session(p)
                     raise subprocess.TimeoutExpired(cmd, timeout)
                 for key, _ in sel.select(remaining):
                     fd = int(key.fd)
@@ -73,7 +83,17 @@ def run_command(cmd: List[str], timeout: float) -> subprocess.CompletedProcess[s
         os.close(pidfd)
         p.stdout.close()
         p.stderr.close()
-    code = p.wait()  # it has exited: no polling
+    # it has exited (no polling); what it left running in its session holds no pipe of ours
+    code = p.wait()
     return subprocess.CompletedProcess(cmd, code,
                                        b''.join(chunks[out_fd]).decode(errors='replace'),
                                        b''.join(chunks[err_fd]).decode(errors='replace'))
+
+
+def _kill_session(p: subprocess.Popen[bytes]) -> None:
+    """Kills `p` and every process of its session (its process group), and reaps `p`."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        p.kill()  # the group is gone; `p` may still need its signal
+    p.wait()
