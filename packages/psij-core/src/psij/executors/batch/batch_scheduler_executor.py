@@ -633,8 +633,12 @@ class BatchSchedulerExecutor(JobExecutor):
                 raise SubmitException('Cannot write the submit script %s: %s' % (script, ex),
                                       ex) from ex
             created = True
-            with os.fdopen(fd, 'w') as f:
-                self.generate_submit_script(job, context, f)
+            try:
+                with os.fdopen(fd, 'w') as f:
+                    self.generate_submit_script(job, context, f)
+            except OSError as ex:  # a full disk, a quota
+                raise SubmitException('Cannot write the submit script %s: %s' % (script, ex),
+                                      ex) from ex
             cmd = self.get_submit_command(job, script)
             out = self._run_command(cmd, submitting=True)
             native_id = self.job_id_from_submit_output(out).strip()

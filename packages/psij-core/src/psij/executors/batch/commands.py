@@ -7,8 +7,9 @@ import re
 import selectors
 import signal
 import subprocess
+import tempfile
 import time
-from typing import Dict, List, Optional, Pattern
+from typing import Any, Dict, List, Optional, Pattern
 
 COMMON_TRANSIENT_ERRORS = re.compile(
     r'try again|temporar|timed? ?out|unable to contact|cannot connect|connection|socket|'
@@ -26,7 +27,8 @@ def is_transient(message: str, extra: Optional[Pattern[str]] = None) -> bool:
                 (extra is not None and extra.search(message)))
 
 
-def run_command(cmd: List[str], timeout: float) -> subprocess.CompletedProcess[str]:
+def run_command(cmd: List[str], timeout: float, input: Optional[str] = None,
+                env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess[str]:
     """
     Runs `cmd` and returns its exit code and output, like ``subprocess.run(cmd,
     capture_output=True, text=True, timeout=timeout)`` but without its polling: with a
@@ -39,11 +41,23 @@ def run_command(cmd: List[str], timeout: float) -> subprocess.CompletedProcess[s
     and no child holds the output pipes open. The time-out is measured on the monotonic
     clock: a jump of the machine's clock does not change it.
 
+    :param input: the command's standard input (none if `None`).
+    :param env: the command's environment (this process's if `None`).
     :raises subprocess.TimeoutExpired: after `timeout` seconds (the processes are killed).
     """
     end = time.monotonic() + timeout
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
+    stdin: Any = subprocess.DEVNULL
+    if input is not None:
+        # from a file: no pipe to feed while the output is read
+        stdin = tempfile.TemporaryFile()
+        stdin.write(input.encode())
+        stdin.seek(0)
+    try:
+        p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True, env=env)
+    finally:
+        if input is not None:
+            stdin.close()
     assert p.stdout is not None and p.stderr is not None
     out_fd, err_fd = p.stdout.fileno(), p.stderr.fileno()
     chunks: Dict[int, List[bytes]] = {out_fd: [], err_fd: []}
