@@ -288,19 +288,24 @@ class BatchFaultTests:
             self, tmp_path: Path, faulty: FaultyCommands) -> None:
         ex = self.executor(tmp_path / 'work', faulty, command_timeout=3)
         hist = _History()
-        flag = tmp_path / 'go'
-        faulty.set_mode('hang')
-        ok = hist.follow(Job(self.sh('exit 0')))
-        failing = hist.follow(Job(self.sh('while [ ! -e %s ]; do sleep 0.2; done; exit 5'
-                                          % flag)))
+        go_ok, go_fail = tmp_path / 'go-ok', tmp_path / 'go-fail'
+        wait = 'while [ ! -e %s ]; do sleep 0.2; done; exit %d'
+        ok = hist.follow(Job(self.sh(wait % (go_ok, 0))))
+        failing = hist.follow(Job(self.sh(wait % (go_fail, 5))))
         for j in (ok, failing):
-            ex.submit(j)
+            ex.submit(j)  # (some executors ask the status command what it is at submit)
+        _until(lambda: all(j.status.state is JobState.ACTIVE for j in (ok, failing)),
+               'the jobs to start')
+        faulty.set_mode('hang')
+        _until(lambda: len(faulty.hung_pids()) >= 1, 'a status command to hang')
+        go_ok.touch()
         # the files keep telling ends while the scheduler hangs
         assert self.wait_final(ok).state is JobState.COMPLETED
         _until(lambda: len(faulty.hung_pids()) >= 2, 'the status command to be retried')
         assert not failing.status.state.final
-        flag.touch()
-        _until(lambda: len(faulty.hung_pids()) >= 3, 'a status command after the job ended')
+        go_fail.touch()
+        n = len(faulty.hung_pids())
+        _until(lambda: len(faulty.hung_pids()) >= n + 1, 'a status command after the end')
         assert not failing.status.state.final  # a non-zero exit waits for the scheduler
         faulty.set_mode('ok')
         self._check(hist, {ok: (JobState.COMPLETED, 0), failing: (JobState.FAILED, 5)})
@@ -312,8 +317,9 @@ class BatchFaultTests:
         ex = self.executor(tmp_path / 'work', faulty)
         hist = _History()
         flag = tmp_path / 'go'
+        # two jobs at most at a time: the cluster is shared and may have few free slots
         waiting = [hist.follow(Job(self.sh('while [ ! -e %s ]; do sleep 0.2; done; exit %d'
-                                           % (flag, code)))) for code in (0, 4, 4)]
+                                           % (flag, code)))) for code in (0, 4)]
         for j in waiting:
             ex.submit(j)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in waiting),
@@ -322,18 +328,17 @@ class BatchFaultTests:
         n = len(faulty.status_calls())
         # more polls than the engine needs to declare a job lost, none of them believed
         _until(lambda: len(faulty.status_calls()) >= n + 4, 'status commands in mode ' + mode)
-        assert [j.status.state for j in waiting] == [JobState.ACTIVE] * 3
-        done = hist.follow(Job(self.sh('exit 0')))
-        ex.submit(done)
-        assert self.wait_final(done).state is JobState.COMPLETED  # other updates go on
+        assert [j.status.state for j in waiting] == [JobState.ACTIVE] * 2
         flag.touch()
+        # other updates go on: an end the files tell
         assert self.wait_final(waiting[0]).state is JobState.COMPLETED
         n = len(faulty.status_calls())
-        _until(lambda: len(faulty.status_calls()) >= n + 3, 'status commands after the end')
-        assert not waiting[1].status.state.final
+        # (the retries back off: 2 s, 4 s, ...; one after the end is enough)
+        _until(lambda: len(faulty.status_calls()) >= n + 1, 'a status command after the end')
+        assert not waiting[1].status.state.final  # a failure waits for the scheduler
         faulty.set_mode('ok')
-        self._check(hist, {waiting[0]: (JobState.COMPLETED, 0), done: (JobState.COMPLETED, 0),
-                           waiting[1]: (JobState.FAILED, 4), waiting[2]: (JobState.FAILED, 4)})
+        self._check(hist, {waiting[0]: (JobState.COMPLETED, 0),
+                           waiting[1]: (JobState.FAILED, 4)})
         self._no_stray_children()
 
     def test_status_command_failing_for_60_s(self, tmp_path: Path,
@@ -341,15 +346,15 @@ class BatchFaultTests:
         ex = self.executor(tmp_path / 'work', faulty)
         hist = _History()
         expected: Dict[Job, Tuple[JobState, Optional[int]]] = {}
-        for i in range(12):
+        long = hist.follow(Job(self.sh('sleep 600')))
+        ex.submit(long)  # first, to be running when the outage starts
+        expected[long] = (JobState.CANCELED, None)
+        for i in range(8):
             code = (0, 0, 1, 7)[i % 4]
             # some end during the outage, some after it
             job = hist.follow(Job(self.sh('sleep %d; exit %d' % (2 + i % 3 * 35, code))))
             ex.submit(job)
             expected[job] = (JobState.COMPLETED if code == 0 else JobState.FAILED, code)
-        long = hist.follow(Job(self.sh('sleep 600')))
-        ex.submit(long)
-        expected[long] = (JobState.CANCELED, None)
         _until(lambda: long.status.state is JobState.ACTIVE, 'a job to start')
         faulty.set_mode('fail')
         down = time.monotonic()
