@@ -450,6 +450,9 @@ class BatchFaultTests:
         ecs[2].symlink_to(forged)  # not a regular file of the work directory: not trusted
         for j in jobs:
             assert not j.status.state.final
+        # now the engine looks (the poll thread reads the files; the scheduler may need a few
+        # polls to call the jobs finished)
+        setattr(ex.config, 'queue_polling_interval', 1.0)
         ex._engine.request_poll(0)
         # the scheduler's verdict decides: the job failed (its code, if the scheduler says it)
         for j in jobs:
