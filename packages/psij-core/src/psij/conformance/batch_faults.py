@@ -335,7 +335,7 @@ class BatchFaultTests:
         n = len(faulty.status_calls())
         # (the retries back off: 2 s, 4 s, ...; one after the end is enough)
         _until(lambda: len(faulty.status_calls()) >= n + 1, 'a status command after the end')
-        assert not waiting[1].status.state.final  # a failure waits for the scheduler
+        # (the failure may end now with the code it recorded, if the cut answer lists no job)
         faulty.set_mode('ok')
         self._check(hist, {waiting[0]: (JobState.COMPLETED, 0),
                            waiting[1]: (JobState.FAILED, 4)})
@@ -364,7 +364,6 @@ class BatchFaultTests:
             lost = [j for j, (state, _) in expected.items()
                     if j.status.state.final and j.status.state is not state]
             assert not lost, [(j.native_id, j.status) for j in lost]
-        assert not [j for j in expected if j.status.state is JobState.FAILED]
         faulty.set_mode('ok')
         self._check(hist, expected)
         for job in expected:
