@@ -273,6 +273,10 @@ class StatusEngine:
         """
         assert job.native_id is not None
         with self._cv:
+            if not self._jobs:
+                # a fresh start: what was scheduled for jobs that are gone does not apply
+                self._deadlines.clear()
+                self._backoff = self._retry_at = 0.0
             self._jobs[job.id] = _Tracked(job, client)
             if not self._threads:
                 self._threads = [
