@@ -26,6 +26,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Pattern, cast
@@ -640,6 +641,7 @@ class BatchSchedulerExecutor(JobExecutor):
                 raise SubmitException('Cannot write the submit script %s: %s' % (script, ex),
                                       ex) from ex
             cmd = self.get_submit_command(job, script)
+            submitted = time.time()
             out = self._run_command(cmd, submitting=True)
             native_id = self.job_id_from_submit_output(out).strip()
             if not native_id:
@@ -659,7 +661,7 @@ class BatchSchedulerExecutor(JobExecutor):
         # files an earlier job with the same id left hold another token: they are ignored
         job_files.write_token(self.work_directory, native_id, token)
         self._set_job_status(job, JobStatus(JobState.QUEUED, metadata={'native_id': native_id}))
-        self._engine.register(job, self)
+        self._engine.register(job, self, submitted)
         with self._cancel_lock:
             self._submitting.discard(job.id)
             cancel = job.id in self._cancel_after_submit
