@@ -176,6 +176,13 @@ def _until(cond: Any, what: str, timeout: float = WAIT) -> None:
         time.sleep(0.1)
 
 
+def _until_flag(flag: Path, code: int) -> str:
+    """A job script that waits for `flag`, then exits with `code`; it gives up after ten
+    minutes (exit 99), so that a failed test leaves no job on a shared cluster for long."""
+    return ('i=0; while [ ! -e %s ]; do i=$((i + 1)); [ $i -lt 3000 ] || exit 99; sleep 0.2; '
+            'done; exit %d' % (_quote(str(flag)), code))
+
+
 class _History:
     """Every status each job went through."""
 
@@ -289,9 +296,8 @@ class BatchFaultTests:
         ex = self.executor(tmp_path / 'work', faulty, command_timeout=3)
         hist = _History()
         go_ok, go_fail = tmp_path / 'go-ok', tmp_path / 'go-fail'
-        wait = 'while [ ! -e %s ]; do sleep 0.2; done; exit %d'
-        ok = hist.follow(Job(self.sh(wait % (go_ok, 0))))
-        failing = hist.follow(Job(self.sh(wait % (go_fail, 5))))
+        ok = hist.follow(Job(self.sh(_until_flag(go_ok, 0))))
+        failing = hist.follow(Job(self.sh(_until_flag(go_fail, 5))))
         for j in (ok, failing):
             ex.submit(j)  # (some executors ask the status command what it is at submit)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in (ok, failing)),
@@ -318,8 +324,7 @@ class BatchFaultTests:
         hist = _History()
         flag = tmp_path / 'go'
         # two jobs at most at a time: the cluster is shared and may have few free slots
-        waiting = [hist.follow(Job(self.sh('while [ ! -e %s ]; do sleep 0.2; done; exit %d'
-                                           % (flag, code)))) for code in (0, 4)]
+        waiting = [hist.follow(Job(self.sh(_until_flag(flag, code)))) for code in (0, 4)]
         for j in waiting:
             ex.submit(j)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in waiting),
@@ -470,8 +475,7 @@ class BatchFaultTests:
         ex = self.executor(tmp_path / 'work', faulty)
         hist = _History()
         flag = tmp_path / 'go'
-        jobs = [hist.follow(Job(self.sh('while [ ! -e %s ]; do sleep 0.2; done; exit %d'
-                                        % (flag, code)))) for code in (0, 6)]
+        jobs = [hist.follow(Job(self.sh(_until_flag(flag, code)))) for code in (0, 6)]
         for j in jobs:
             ex.submit(j)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in jobs), 'the jobs to start')
