@@ -17,7 +17,8 @@ from psij.executors.batch.status_engine import StatusEngine
 
 
 class _FakeExecutor:
-    """What the engine uses of an executor; every job is COMPLETED at the first poll."""
+    """A `StatusClient` (what the engine uses of an executor); every job is COMPLETED at the
+    first poll."""
 
     def __init__(self) -> None:
         self.polled = threading.Event()
@@ -32,23 +33,26 @@ class _FakeExecutor:
     def config_poll_interval(self) -> float:
         return 0.05
 
-    def _read_exit_code(self, native_id: str) -> Optional[int]:
+    def status_group(self) -> str:
+        return ''
+
+    def recorded_exit_code(self, native_id: str) -> Optional[int]:
         return None
 
-    def _is_active(self, native_id: str) -> bool:
+    def recorded_start(self, native_id: str) -> bool:
         return False
 
-    def _query_status(self, ids: List[str]) -> Dict[str, JobStatus]:
+    def query_status(self, ids: List[str]) -> Dict[str, JobStatus]:
         self.polled.set()
         return {i: JobStatus(JobState.COMPLETED, exit_code=0) for i in ids}
 
     def get_final_status(self, ids: Any) -> Dict[str, JobStatus]:
         return {}
 
-    def _set_job_status(self, job: Job, st: JobStatus) -> None:
+    def report_status(self, job: Job, st: JobStatus) -> None:
         job._set_status(st)
 
-    def _finish(self, job: Job, code: Optional[int], st: Optional[JobStatus]) -> None:
+    def report_final(self, job: Job, code: Optional[int], st: Optional[JobStatus]) -> None:
         job._set_status(JobStatus(JobState.ACTIVE))
         job._set_status(st or JobStatus(JobState.COMPLETED, exit_code=code))
 
@@ -64,7 +68,7 @@ def test_poll_requested_without_jobs_does_not_stall_the_next_submit() -> None:
     engine = StatusEngine('wakeup-test')
     ex = _FakeExecutor()
     first = _job('1')
-    engine.register(first, ex)  # type: ignore[arg-type]
+    engine.register(first, ex)
     assert first.wait(timeout=30) is not None and first.status.state is JobState.COMPLETED
     # wait until the engine forgot the job and sleeps with nothing to follow
     for _ in range(600):
@@ -76,6 +80,6 @@ def test_poll_requested_without_jobs_does_not_stall_the_next_submit() -> None:
     engine.request_poll(0)  # e.g. a cancel of a job that has just ended
     threading.Event().wait(0.2)
     second = _job('2')
-    engine.register(second, ex)  # type: ignore[arg-type]
+    engine.register(second, ex)
     st = second.wait(timeout=30)
     assert st is not None and st.state is JobState.COMPLETED, 'the engine did not wake up'

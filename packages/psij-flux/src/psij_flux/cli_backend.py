@@ -22,6 +22,7 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from psij.exceptions import SubmitException
+from psij.executors.batch.commands import run_command
 
 from psij_flux.event_stream import connect_error, submit_error
 from psij_flux.job_ids import parse_job_id, to_f58
@@ -45,7 +46,8 @@ def parse_jobs_json(out: str) -> List[Dict[str, Any]]:
         return [j for j in data['jobs'] if isinstance(j, dict)]
     if isinstance(data, dict) and 'id' in data:
         return [data]
-    return []
+    # not an answer about jobs: must not pass for "Flux no longer knows them"
+    raise ValueError('not a flux jobs document: %r' % out[:200])
 
 
 class CliBackend(Backend):
@@ -98,8 +100,9 @@ class CliBackend(Backend):
     def _run(self, args: List[str],
              stdin: Optional[str] = None) -> subprocess.CompletedProcess[str]:
         try:
-            return subprocess.run([self.flux] + args, input=stdin, capture_output=True,
-                                  text=True, timeout=self.timeout, env=self._env())
+            # the batch framework's runner: at the time-out it kills the command and all it
+            # started (subprocess.run would wait for a child that holds the output open)
+            return run_command([self.flux] + args, self.timeout, input=stdin, env=self._env())
         except (OSError, subprocess.TimeoutExpired) as ex:
             raise connect_error(self.uri, ex) from ex
 

@@ -143,6 +143,9 @@ def slurm_job_name(name: str) -> str:
     return clean or 'psij'
 
 
+_SQUEUE_LINE = re.compile(r'^\d+(?:_(?:\d+|\[[^\]]*\]))?(?:\+\d+)?\|[A-Z_]+\|[^\n]*\|-?\d*\|$')
+"""A line of ``squeue --Format=SQUEUE_FIELDS``."""
+
 class SlurmExecutorConfig(BatchSchedulerExecutorConfig):
     """
     Configuration of the Slurm executor: that of every batch-scheduler executor (polling
@@ -357,6 +360,12 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
             if classify_error(exit_code, out) == UNKNOWN_JOB:
                 return {}
             raise RuntimeError('squeue failed (exit code %d): %s' % (exit_code, out.strip()))
+        # with our --Format every line is "ID|STATE|REASON|EXIT|": anything else (garbage, a
+        # truncated answer) must not pass for "the job left the queue"
+        for line in out.splitlines():
+            if line.strip() and not _SQUEUE_LINE.match(line):
+                raise RuntimeError('squeue printed something that is not a job record: %r'
+                                   % line[:200])
         result = {}
         for native_id, s in parse_squeue(out).items():
             st = slurm_to_job_status(s)

@@ -340,6 +340,33 @@ class BatchSchedulerExecutor(JobExecutor):
         """Seconds between two looks at job files."""
         return float(self._config.file_check_interval)
 
+    # -- what the status engine calls (status_engine.StatusClient; threads documented there) --
+
+    def status_group(self) -> str:
+        """Executors with the same scheduler commands share one status command."""
+        return str(self.command_directory)
+
+    def recorded_exit_code(self, native_id: str) -> Optional[int]:
+        """The exit code the job recorded in the work directory, if any."""
+        return self._read_exit_code(native_id)
+
+    def recorded_start(self, native_id: str) -> bool:
+        """Whether the job recorded its start in the work directory."""
+        return self._is_active(native_id)
+
+    def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
+        """The scheduler's statuses of `native_ids` (status commands in chunks)."""
+        return self._query_status(native_ids)
+
+    def report_status(self, job: Job, status: JobStatus) -> None:
+        """A new non-final status of `job`."""
+        self._set_job_status(job, status)
+
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """The end of `job` (see `_finish`)."""
+        self._finish(job, exit_code, status)
+
     # -- hooks for subclasses --------------------------------------------------------------------
 
     def get_directives(self, job: Job, context: Dict[str, Any]) -> List[str]:
@@ -633,8 +660,12 @@ class BatchSchedulerExecutor(JobExecutor):
                 raise SubmitException('Cannot write the submit script %s: %s' % (script, ex),
                                       ex) from ex
             created = True
-            with os.fdopen(fd, 'w') as f:
-                self.generate_submit_script(job, context, f)
+            try:
+                with os.fdopen(fd, 'w') as f:
+                    self.generate_submit_script(job, context, f)
+            except OSError as ex:  # a full disk, a quota
+                raise SubmitException('Cannot write the submit script %s: %s' % (script, ex),
+                                      ex) from ex
             cmd = self.get_submit_command(job, script)
             submitted = time.time()
             out = self._run_command(cmd, submitting=True)

@@ -53,8 +53,10 @@ def ensure_private_dir(path: Path) -> None:
 
 
 def _trusted_read(path: Path) -> Optional[str]:
+    # never blocks (a FIFO put in a job file's place opens without waiting for a writer),
+    # never follows a link, reads a bounded amount: the engine's threads serve every job
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:

@@ -1,29 +1,43 @@
 """
 One status engine per scheduler per process, shared by all executor instances of it.
 
-Its thread does two things for all active jobs:
+What it does, for all the jobs it follows:
 
 - every `file_check_interval` seconds it looks at the files running jobs write in the work
   directory (start, exit code): cheap local checks that report ACTIVE and final states within
   about a second, without asking the scheduler;
 - every `queue_polling_interval` seconds (sooner after a submit, a cancel or a job's end) it
-  runs **one** bulk status command for all active jobs; the scheduler is the authority on
-  QUEUED, cancellations and scheduler-side failures (time limit, memory, node failure).
+  runs **one** bulk status command for all jobs; the scheduler is the authority on QUEUED,
+  cancellations and scheduler-side failures (time limit, memory, node failure).
 
-The status command runs in a second thread of the engine, so that a slow scheduler (a
-``qstat`` of a few hundred jobs takes seconds on a busy server) never delays what the files
-tell. A failing status command is retried with exponential backoff and logged; jobs keep their last
-known state meanwhile. A job is declared lost only after the scheduler stopped listing it on two
-polls in a row, recorded no exit code, and the executor's `get_final_status` knows nothing.
-With no active job the thread waits on a condition and does not wake up.
+Scheduling is one heap of deadlines (`Deadlines`), all in monotonic time (a jump of the
+machine's clock changes nothing): the next look at the files, the next status command, and the
+retry of a failed one. A status command that does not answer is given up at its own deadline
+(the executor's ``command_timeout``: :func:`psij.executors.batch.commands.run_command` kills
+it and everything it started); a failed or abandoned one is retried with exponential backoff
+(2 s, 4 s, ... `MAX_BACKOFF`) and logged, and jobs keep their last known state meanwhile. A job
+is declared lost only after the scheduler stopped listing it on `MISSING_POLLS_BEFORE_LOST`
+successful polls in a row, it recorded no exit code, and the executor's final-status fallback
+(accounting) knows nothing about it.
+
+Threads: the engine's own (``psij-<scheduler>-status``) waits for the earliest deadline and
+looks at the files; a second one (``psij-<scheduler>-poll``) runs the status commands, so that
+a slow scheduler (a ``qstat`` of a few hundred jobs takes seconds on a busy server) never
+delays what the files tell. Both start with the first job and live as long as the process (they
+are daemons); with no job to follow they wait on a condition and do not wake up.
+
+The interface between the engine and the executors is `StatusClient` (what an executor
+provides, and from which thread the engine calls it) and the three public methods of
+`StatusEngine` an executor calls: `register`, `request_poll` and `tracked`.
 """
 
 from __future__ import annotations
 
-import subprocess
+import heapq
 import threading
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol
 
 from psij._fork import after_fork_in_child
 from psij._log import get_logger
@@ -32,24 +46,163 @@ from psij.job_state import JobState
 from psij.job_status import JobStatus
 
 if TYPE_CHECKING:
-    from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
     from psij.job import Job
 
 logger = get_logger(__name__)
 
 MAX_BACKOFF = 300.0
+"""The longest wait, in seconds, before a failed status command is retried."""
+MIN_BACKOFF = 2.0
+"""The first wait before a failed status command is retried; it doubles on each failure."""
 MISSING_POLLS_BEFORE_LOST = 2
+"""Successful status commands in a row that must leave a job out before it may be lost."""
+
+
+class StatusClient(Protocol):
+    """
+    What the status engine needs from an executor (:class:`BatchSchedulerExecutor` provides
+    it; a batch executor normally has nothing to add). Threads that call each method:
+
+    ``user``: the thread calling `submit`, `cancel` or `attach`; ``files``: the engine's
+    thread (``psij-<scheduler>-status``); ``poll``: the engine's status-command thread
+    (``psij-<scheduler>-poll``). The engine never calls a method while holding its own lock,
+    and never calls `report_final` twice for one job (it may call it from either thread,
+    whichever learns the end first).
+    """
+
+    work_directory: Path
+    """The directory of the job files (read by the engine in the ``files`` thread)."""
+
+    def status_group(self) -> str:
+        """Jobs of executors with the same group share one status command (``poll``): the
+        executors use the same scheduler commands (command directory)."""
+        ...
+
+    def config_poll_interval(self) -> float:
+        """Seconds between two status commands (``files``)."""
+        ...
+
+    def config_initial_delay(self) -> float:
+        """Seconds from a submit to the first status command (``user``)."""
+        ...
+
+    def config_file_interval(self) -> float:
+        """Seconds between two looks at the job files (``files``)."""
+        ...
+
+    def recorded_exit_code(self, native_id: str) -> Optional[int]:
+        """The exit code the job wrote in its file, if any (``files``, ``poll``)."""
+        ...
+
+    def recorded_start(self, native_id: str) -> bool:
+        """Whether the job wrote that it started (``files``, ``poll``)."""
+        ...
+
+    def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
+        """
+        The scheduler's statuses of `native_ids`, from one status command (``poll``); a job
+        the scheduler does not list is absent.
+
+        :raises Exception: if the command failed, timed out, or printed something that is not
+            a status document: the engine retries later and the jobs keep their state.
+        """
+        ...
+
+    def get_final_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
+        """How jobs no longer listed ended (e.g. accounting); empty if unknown (``poll``).
+        Only final states count; an exception keeps the jobs followed."""
+        ...
+
+    def report_status(self, job: Job, status: JobStatus) -> None:
+        """A new non-final status of `job` (``files``, ``poll``)."""
+        ...
+
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """
+        The end of `job`, once: `exit_code` as the job recorded it (or `None`) and/or the
+        scheduler's final `status` (or `None`); the executor makes the final `JobStatus` of
+        them (``files``, ``poll``).
+        """
+        ...
+
+
+class Deadlines:
+    """
+    A heap of deadlines (monotonic times), at most one pending per kind of task: asking for a
+    task that is already due sooner changes nothing, asking for it sooner moves it (the later
+    entry stays in the heap and is skipped when it comes up).
+
+    Not thread-safe: the engine uses it under its lock.
+    """
+
+    def __init__(self) -> None:
+        """An empty schedule."""
+        self._heap: List[tuple[float, int, str]] = []
+        self._due: Dict[str, float] = {}
+        self._seq = 0
+
+    def at(self, task: str, when: float) -> bool:
+        """Schedules `task` at `when` unless it is due sooner; True if that changed anything."""
+        due = self._due.get(task)
+        if due is not None and due <= when:
+            return False
+        self.move(task, when)
+        return True
+
+    def move(self, task: str, when: float) -> None:
+        """Schedules `task` at `when`, sooner or later than it was."""
+        self._due[task] = when
+        self._seq += 1
+        heapq.heappush(self._heap, (when, self._seq, task))
+
+    def due(self, task: str) -> Optional[float]:
+        """When `task` is due, or `None` if it is not scheduled."""
+        return self._due.get(task)
+
+    def take(self, task: str, now: float) -> bool:
+        """If `task` is due at `now`, unschedules it and returns True."""
+        due = self._due.get(task)
+        if due is None or due > now:
+            return False
+        del self._due[task]
+        return True
+
+    def earliest(self, skip: tuple[str, ...] = ()) -> Optional[float]:
+        """The earliest deadline of a task not in `skip`, or `None`."""
+        heap = self._heap
+        while heap and self._due.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)  # moved or taken since
+        if heap and heap[0][2] not in skip:
+            return heap[0][0]
+        return min((when for when, _, task in heap
+                    if task not in skip and self._due.get(task) == when), default=None)
+
+    def clear(self) -> None:
+        """Unschedules everything."""
+        self._heap.clear()
+        self._due.clear()
+
+
+FILES = 'files'
+"""The task of looking at the job files."""
+POLL = 'poll'
+"""The task of running the status command (a poll, or the retry of a failed one)."""
 
 
 class _Tracked:
-    __slots__ = ('job', 'executor', 'active', 'missing', 'ended', 'code', 'done')
+    """A followed job and what the engine knows of it (changed under the engine's lock or by
+    the one thread handling the job at that moment)."""
 
-    def __init__(self, job: Job, executor: BatchSchedulerExecutor,
-                 submitted: Optional[float]) -> None:
+    __slots__ = ('job', 'client', 'native_id', 'active', 'missing', 'ended', 'code', 'done')
+
+    def __init__(self, job: Job, client: StatusClient) -> None:
         self.job = job
-        self.executor = executor
+        self.client = client
+        self.native_id = job.native_id or ''
         self.active = False
         self.missing = 0
+        """Successful polls in a row that did not list the job."""
         self.ended = False
         """The job recorded a non-zero exit code; the next poll gives the scheduler's verdict."""
         self.code: Optional[int] = None
@@ -57,10 +210,13 @@ class _Tracked:
         self.done = False
         """Its final state is being reported (by one of the engine's two threads, once)."""
 
-    def exit_code(self, native_id: str) -> Optional[int]:
+    def exit_code(self) -> Optional[int]:
         """The exit code the job recorded, if any."""
-        code = self.executor._read_exit_code(native_id)
+        code = self.client.recorded_exit_code(self.native_id)
         return self.code if code is None else code
+
+    def gone(self) -> bool:
+        return self.done or self.job.status.state.final
 
 
 class StatusEngine:
@@ -86,268 +242,269 @@ class StatusEngine:
         cls._engines_lock = threading.Lock()
 
     def __init__(self, key: str) -> None:
-        """:param key: the scheduler's name, used for the thread name and logs."""
+        """:param key: the scheduler's name, used for the thread names and logs."""
         self.key = key
         self._cv = threading.Condition()
         self._jobs: Dict[str, _Tracked] = {}
         """Keyed by `Job.id`: two `Job` objects may follow one native job (attach)."""
-        self._thread: Optional[threading.Thread] = None
-        self._poller: Optional[threading.Thread] = None
-        self._poll_busy = False
-        """A status command runs now (in the poller thread)."""
-        self._poll_batch: Optional[List[tuple[str, _Tracked]]] = None
-        """The jobs the poller thread is to ask about next."""
-        self._poll_requested = False
-        self._next_poll = 0.0
+        self._deadlines = Deadlines()
         self._backoff = 0.0
+        """The wait before retrying the status command; 0 while it succeeds."""
+        self._retry_at = 0.0
+        """No status command before this (monotonic) time: the scheduler failed until then."""
+        self._threads: List[threading.Thread] = []
+        self._polling = False
+        """A status command runs now (in the poll thread)."""
+        self._poll_batch: Optional[List[_Tracked]] = None
+        """The jobs the poll thread is to ask about next."""
         self.polls = 0
         """Status commands run so far (for benchmarks and tests)."""
 
-    # -- registration ----------------------------------------------------------------------------
+    # -- what executors call (any thread) --------------------------------------------------------
 
-    def register(self, job: Job, executor: BatchSchedulerExecutor,
+    def register(self, job: Job, client: StatusClient,
                  submitted: Optional[float] = None) -> None:
         """
-        Starts following a submitted (or attached) job.
+        Starts following a submitted (or attached) job; its first status command comes
+        within the client's initial delay.
 
-        :param submitted: when the job was submitted (kept for compatibility; files of an
-            earlier job with the same native id are told apart by their token, see
-            :mod:`psij.executors.batch.job_files`).
+        :param submitted: not used (files of an earlier job with the same native id are told
+            apart by their token, see :mod:`psij.executors.batch.job_files`).
         """
-        native_id = job.native_id
-        assert native_id is not None
+        assert job.native_id is not None
         with self._cv:
-            self._jobs[job.id] = _Tracked(job, executor, submitted)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name='psij-%s-status' % self.key)
-                self._thread.start()
-            self._request_poll_locked(executor.config_initial_delay())
+            if not self._jobs:
+                # a fresh start: what was scheduled for jobs that are gone does not apply
+                self._deadlines.clear()
+                self._backoff = self._retry_at = 0.0
+            self._jobs[job.id] = _Tracked(job, client)
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._run_files, daemon=True,
+                                     name='psij-%s-status' % self.key),
+                    threading.Thread(target=self._run_poller, daemon=True,
+                                     name='psij-%s-poll' % self.key)]
+                for t in self._threads:
+                    t.start()
+            self._request_poll_locked(client.config_initial_delay())
 
     def request_poll(self, delay: float = 0.0) -> None:
-        """Asks for a status command within `delay` seconds (e.g. after a cancel)."""
+        """Asks for a status command within `delay` seconds (e.g. after a cancel); while the
+        scheduler fails, not before the retry."""
         with self._cv:
             self._request_poll_locked(delay)
-
-    def _request_poll_locked(self, delay: float) -> None:
-        if not self._jobs:
-            # nothing to poll (e.g. a cancel racing with the job's end): a flag left set now
-            # would stop the next submit from waking the thread
-            return
-        when = time.monotonic() + delay
-        if not self._poll_requested or when < self._next_poll:
-            self._next_poll = max(when, self._next_poll if self._backoff else 0.0)
-            self._poll_requested = True
-            # wake the thread only when its schedule changed: a submit loop of N jobs must not
-            # wake it N times (each wake-up looks at every tracked job)
-            self._cv.notify_all()
 
     def tracked(self) -> int:
         """The number of jobs followed now."""
         with self._cv:
             return len(self._jobs)
 
-    # -- the thread ------------------------------------------------------------------------------
+    def _request_poll_locked(self, delay: float) -> None:
+        if not self._jobs:
+            return  # nothing to poll (e.g. a cancel racing with the job's end)
+        when = max(time.monotonic() + delay, self._retry_at)
+        # wake the thread only when its schedule changed: a submit loop of N jobs must not
+        # wake it N times (each wake-up looks at every followed job)
+        if self._deadlines.at(POLL, when):
+            self._cv.notify_all()
 
-    def _run(self) -> None:
+    # -- the engine's thread: deadlines and files ------------------------------------------------
+
+    def _run_files(self) -> None:
         while True:
             try:
-                self._loop()
+                self._files_loop()
             except Exception:
-                # a bug in a scheduler's parser must not stop the status of every job: log it,
-                # back off, and carry on
+                # a bug must not stop the status of every job: log it, wait, carry on
                 logger.exception('%s status engine failed; restarting it', self.key)
-                with self._cv:
-                    self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
-                    self._cv.wait(self._backoff)
+                time.sleep(MIN_BACKOFF)
 
-    def _loop(self) -> None:
-        next_files = 0.0
+    def _files_loop(self) -> None:
         while True:
             with self._cv:
-                if not self._jobs:
-                    self._poll_requested = False  # the next submit schedules the next poll
-                    self._backoff = 0.0
-                while not self._jobs:
-                    self._cv.wait()
-                now = time.monotonic()
-                file_interval = min(t.executor.config_file_interval()
-                                    for t in self._jobs.values())
-                if not self._poll_requested and self._next_poll <= now:
-                    poll_interval = min(t.executor.config_poll_interval()
-                                        for t in self._jobs.values())
-                    self._next_poll = now + max(poll_interval, self._backoff)
-                    self._poll_requested = True
-                # while a status command runs, only the files are looked at
-                wake = next_files if self._poll_busy else min(next_files, self._next_poll)
-                if wake > now:
-                    self._cv.wait(wake - now)
-                    continue
-                jobs = self._items_locked()
-                if not self._poll_busy and self._next_poll <= now:
-                    self._poll_requested = False
-                    self._poll_busy = True
-                    self._poll_batch = jobs
-                    if self._poller is None:
-                        self._poller = threading.Thread(target=self._run_poller, daemon=True,
-                                                        name='psij-%s-poll' % self.key)
-                        self._poller.start()
-                    self._cv.notify_all()
-            if next_files <= now:
-                if self._check_files(jobs):
-                    self.request_poll(0.0)  # let the scheduler confirm how they ended
-                next_files = time.monotonic() + file_interval
+                jobs = self._next_files_turn_locked()
+            ended = self._check_files(jobs)
+            with self._cv:
+                if ended:
+                    self._request_poll_locked(0.0)  # let the scheduler confirm how they ended
+                interval = min((t.client.config_file_interval() for t in self._jobs.values()),
+                               default=0.0)
+                self._deadlines.at(FILES, time.monotonic() + interval)
+
+    def _next_files_turn_locked(self) -> List[_Tracked]:
+        """Waits (with the lock) for the next look at the files, handing the status command
+        to the poll thread on the way when it is due; returns the jobs to look at."""
+        while True:
+            while not self._jobs:
+                self._deadlines.clear()
+                self._backoff = self._retry_at = 0.0
+                self._cv.wait()
+            now = time.monotonic()
+            d = self._deadlines
+            if d.due(FILES) is None:
+                d.at(FILES, now)
+            if d.due(POLL) is None and not self._polling:
+                interval = min(t.client.config_poll_interval() for t in self._jobs.values())
+                d.at(POLL, max(now + interval, self._retry_at))
+            if not self._polling and d.take(POLL, now):
+                self._polling = True
+                self._poll_batch = list(self._jobs.values())
+                self._cv.notify_all()
+            if d.take(FILES, now):
+                return list(self._jobs.values())
+            # while a status command runs, only the files are waited for
+            wake = d.earliest(skip=(POLL,) if self._polling else ())
+            self._cv.wait(None if wake is None else max(0.0, wake - now))
+
+    def _check_files(self, jobs: List[_Tracked]) -> bool:
+        """Reports starts and ends that jobs recorded; True if a job ended with a non-zero
+        code (the scheduler may know why)."""
+        # one directory listing per work directory instead of two stats per job: with
+        # hundreds of jobs this is what keeps the thread from competing with submits
+        listings: Dict[Path, Optional[set[str]]] = {}
+        ended = False
+        for t in jobs:
+            if t.gone():
+                self._forget(t)
+                continue
+            wd = t.client.work_directory
+            if wd not in listings:
+                listings[wd] = job_files.list_names(wd)
+            names = listings[wd]
+            nid = t.native_id
+            # a name is looked at only when listed (or when the directory cannot be listed)
+            code = None
+            if names is None or nid + job_files.EXIT_CODE_SUFFIX in names:
+                code = t.client.recorded_exit_code(nid)
+            if code is None:
+                if not t.active and (names is None or nid + job_files.ACTIVE_SUFFIX in names) \
+                        and t.client.recorded_start(nid):
+                    t.active = True
+                    t.client.report_status(t.job, JobStatus(JobState.ACTIVE))
+                continue
+            if code == 0:
+                self._finish(t, code, None)
+            elif code is not None and not t.ended:
+                # a failure: the next status command decides, once
+                t.ended = True
+                t.code = code
+                ended = True
+        return ended
+
+    # -- the poll thread -------------------------------------------------------------------------
 
     def _run_poller(self) -> None:
-        """The poller thread: runs the status commands the engine's thread hands it."""
         while True:
             with self._cv:
                 while self._poll_batch is None:
                     self._cv.wait()
                 jobs, self._poll_batch = self._poll_batch, None
+            ok = False
             try:
-                self._poll(jobs)
+                ok = self._poll(jobs)
             except Exception:
                 logger.exception('%s status engine failed to poll; retrying later', self.key)
-                with self._cv:
-                    self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
-                    self._next_poll = time.monotonic() + self._backoff
-                    self._poll_requested = True
-            finally:
-                with self._cv:
-                    self._poll_busy = False
-                    self._cv.notify_all()
+            with self._cv:
+                self._polling = False
+                now = time.monotonic()
+                if ok:
+                    self._backoff = self._retry_at = 0.0
+                else:
+                    self._backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, self._backoff * 2))
+                    self._retry_at = now + self._backoff
+                    # a retry replaces any sooner request: the scheduler is failing
+                    self._deadlines.move(POLL, max(self._retry_at,
+                                                   self._deadlines.due(POLL) or 0.0))
+                self._cv.notify_all()
 
-    def _finish(self, t: _Tracked, code: Optional[int], st: Optional[JobStatus]) -> None:
-        """Reports the job's final state, once whichever thread gets there first."""
-        with self._cv:
-            if t.done:
-                return
-            t.done = True
-        try:
-            t.executor._finish(t.job, code, st)
-        finally:
-            self._forget(t)
-
-    def _items_locked(self) -> List[tuple[str, _Tracked]]:
-        return [(t.job.native_id or '', t) for t in self._jobs.values()]
-
-    def _forget(self, t: _Tracked) -> None:
-        with self._cv:
-            self._jobs.pop(t.job.id, None)
-
-    def _check_files(self, jobs: List[tuple[str, _Tracked]]) -> bool:
-        """Reports starts and ends that jobs recorded; True if a job ended."""
-        # one directory listing per work directory instead of two stats per job: with
-        # hundreds of jobs this is what keeps the thread from competing with submits
-        listings: Dict[str, Optional[set[str]]] = {}
-        ended = False
-        for native_id, t in jobs:
-            ex = t.executor
-            if t.done or t.job.status.state.final:
-                self._forget(t)
-                continue
-            wd = str(ex.work_directory)
-            if wd not in listings:
-                listings[wd] = job_files.list_names(ex.work_directory)
-            names = listings[wd]
-            if names is not None and native_id + job_files.EXIT_CODE_SUFFIX not in names:
-                code = None
-                if t.active or native_id + job_files.ACTIVE_SUFFIX not in names:
-                    continue
-            else:
-                code = ex._read_exit_code(native_id)
-            if code == 0:
-                self._finish(t, code, None)
-                continue
-            if code is not None:
-                # a failure: the scheduler may know why (time limit, memory, node failure),
-                # so the next status command decides, once
-                if not t.ended:
-                    t.ended = True
-                    t.code = code
-                    ended = True
-                continue
-            if not t.active and ex._is_active(native_id):
-                t.active = True
-                ex._set_job_status(t.job, JobStatus(JobState.ACTIVE))
-        return ended
-
-    def _poll(self, jobs: List[tuple[str, _Tracked]]) -> None:
+    def _poll(self, jobs: List[_Tracked]) -> bool:
+        """One status command per group of jobs; False if all of them failed."""
+        jobs = [t for t in jobs if not t.gone()]
         if not jobs:
-            return
+            return True
         # executors of one scheduler may use different commands (command directories, e.g. a
         # site's real qstat and a test's stand-in): one status command per set of commands
-        groups: Dict[str, List[tuple[str, _Tracked]]] = {}
-        for nid, t in jobs:
-            groups.setdefault(str(getattr(t.executor, 'command_directory', None)),
-                              []).append((nid, t))
-        failed = 0
-        for group in groups.values():
-            if not self._poll_group(group):
-                failed += 1
-        with self._cv:
-            if failed == len(groups):
-                self._backoff = min(MAX_BACKOFF, max(2.0, self._backoff * 2))
-                self._next_poll = time.monotonic() + self._backoff
-                self._poll_requested = True
-            else:
-                self._backoff = 0.0
+        groups: Dict[str, List[_Tracked]] = {}
+        for t in jobs:
+            groups.setdefault(t.client.status_group(), []).append(t)
+        results = [self._poll_group(group) for group in groups.values()]
+        return any(results)
 
-    def _poll_group(self, jobs: List[tuple[str, _Tracked]]) -> bool:
+    def _poll_group(self, jobs: List[_Tracked]) -> bool:
         """One status command for `jobs` (which share their executor's commands); False if
         it failed (the jobs keep their last known state)."""
-        ex = jobs[0][1].executor
-        ids = list(dict.fromkeys(nid for nid, _ in jobs))
+        client = jobs[0].client
+        ids = list(dict.fromkeys(t.native_id for t in jobs))
         self.polls += 1
         try:
-            statuses = ex._query_status(ids)
-        except (subprocess.SubprocessError, OSError, RuntimeError) as err:
+            statuses = client.query_status(ids)
+        except Exception as err:
             logger.warning('%s status command failed (%s); jobs keep their last known state, '
                            'retrying in %.0f s', self.key, err,
-                           min(MAX_BACKOFF, max(2.0, self._backoff * 2)))
+                           min(MAX_BACKOFF, max(MIN_BACKOFF, self._backoff * 2)))
             return False
         missing = []
-        for nid, t in jobs:
-            st = statuses.get(nid)
-            if t.done or t.job.status.state.final:
+        for t in jobs:
+            st = statuses.get(t.native_id)
+            if t.gone():
                 self._forget(t)
             elif st is None:
                 t.missing += 1
-                if t.exit_code(nid) is not None:
-                    self._finish(t, t.exit_code(nid), None)
+                code = t.exit_code()
+                if code is not None:
+                    self._finish(t, code, None)
                 elif t.missing >= MISSING_POLLS_BEFORE_LOST:
-                    missing.append((nid, t))
+                    missing.append(t)
             else:
                 t.missing = 0
-                if st.state.final:
-                    self._finish(t, t.exit_code(nid), st)
-                elif t.ended:
-                    self._finish(t, t.exit_code(nid), None)
+                if st.state.final or t.ended:
+                    self._finish(t, t.exit_code(), st if st.state.final else None)
                 else:
                     if st.state is JobState.ACTIVE:
                         t.active = True
-                    t.executor._set_job_status(t.job, st)
+                    t.client.report_status(t.job, st)
         if missing:
             self._resolve_missing(missing)
         return True
 
-    def _resolve_missing(self, missing: List[tuple[str, _Tracked]]) -> None:
-        ex = missing[0][1].executor
+    def _resolve_missing(self, missing: List[_Tracked]) -> None:
+        client = missing[0].client
         try:
-            finals = ex.get_final_status(list(dict.fromkeys(nid for nid, _ in missing)))
+            finals = client.get_final_status(list(dict.fromkeys(t.native_id
+                                                                for t in missing)))
         except Exception as err:  # a fallback that fails must not lose the jobs
             logger.warning('%s: could not ask for the final status of jobs gone from the queue '
                            '(%s); will retry', self.key, err)
             return
-        for nid, t in missing:
-            st = finals.get(nid)
-            code = t.exit_code(nid)
+        for t in missing:
+            st = finals.get(t.native_id)
+            if st is not None and not st.state.final:
+                t.missing = 0  # accounting still sees it alive: not lost
+                continue
+            code = t.exit_code()
             if st is None and code is None:
                 st = JobStatus(JobState.FAILED, message='The job left the %s queue without '
                                'recording an exit code, and the scheduler has no record of how '
                                'it ended' % self.key)
             self._finish(t, code, st)
+
+    # -- either thread ---------------------------------------------------------------------------
+
+    def _finish(self, t: _Tracked, code: Optional[int], st: Optional[JobStatus]) -> None:
+        """Reports the job's final state, once, whichever thread gets there first."""
+        with self._cv:
+            if t.done:
+                return
+            t.done = True
+        try:
+            t.client.report_final(t.job, code, st)
+        finally:
+            self._forget(t)
+
+    def _forget(self, t: _Tracked) -> None:
+        with self._cv:
+            if self._jobs.get(t.job.id) is t:
+                del self._jobs[t.job.id]
 
 
 after_fork_in_child(StatusEngine._forget_after_fork)
