@@ -46,7 +46,7 @@ def command(spec: JobSpec, launcher: str = 'single') -> list[str]:
 def test_no_staging_no_wrapper() -> None:
     """A job without staging runs exactly as before: its argv, unwrapped."""
     spec = JobSpec('/bin/echo', ['a'])
-    assert stage_script(spec, '') == []
+    assert stage_script(spec, '', True) == []
     assert command(spec) == ['/bin/echo', 'a']
     assert not any('_psij_stage' in w for w in command(spec, 'multiple'))
 
@@ -55,8 +55,8 @@ def test_single_task_is_wrapped_once() -> None:
     spec = JobSpec('/bin/true', directory='/d', stage_in={StageIn('/src', 'in.txt')})
     cmd = command(spec)
     assert cmd[:2] == ['/bin/sh', '-c'] and '_psij_stage_in copy' in cmd[2]
-    assert cmd[3:5] == ['psij-flux', '/d']
-    assert cmd[5:8] == ['/bin/sh', '-c', TASK_SH] and cmd[-1] == '/bin/true'
+    assert cmd[3:6] == ['psij-flux', '/d', '1']
+    assert cmd[6:9] == ['/bin/sh', '-c', TASK_SH] and cmd[-1] == '/bin/true'
 
 
 @pytest.mark.parametrize('launcher', ['multiple', 'mpirun'])
@@ -67,9 +67,9 @@ def test_flux_ranks_stage_in_the_nested_instance(launcher: str) -> None:
                    resources=ResourceSpecV1(node_count=2, processes_per_node=1))
     cmd = command(spec, launcher)
     assert cmd[:4] == [FLUX, 'broker', '/bin/sh', '-c'] and '_psij_finish' in cmd[4]
-    assert cmd[5:7] == ['psij-flux', '']
-    assert cmd[7:10] == ['/bin/sh', '-c', LEAD_SH]
-    assert cmd[10:15] == ['psij-flux', '', FLUX, '', ''] and cmd[15:17] == [FLUX, 'run']
+    assert cmd[5:8] == ['psij-flux', '', '1']
+    assert cmd[8:11] == ['/bin/sh', '-c', LEAD_SH]
+    assert cmd[11:16] == ['psij-flux', '', FLUX, '', ''] and cmd[16:18] == [FLUX, 'run']
     assert sum('_psij_stage' in w for w in cmd) == 1
 
 
@@ -247,3 +247,21 @@ def test_flux_cancel_stages_out_on_cancel(ex: JobExecutor, tmp_path: Path) -> No
     assert (tmp_path / 'on-cancel').read_text() == 'p\n'
     assert not (tmp_path / 'on-success').exists()
     assert not (tmp_path / 'tmp').exists()
+
+
+@pytest.mark.flux
+@pytest.mark.parametrize('env', [{}, {'PATH': '/nonexistent'}])
+def test_flux_staging_without_a_usable_path(ex: JobExecutor, tmp_path: Path,
+                                            env: dict[str, str]) -> None:
+    """The job's environment need not give the staging commands a PATH, and the command gets
+    the job's own PATH (or none) back."""
+    src, out = tmp_path / 'src', tmp_path / 'env.out'
+    src.write_text('x\n')
+    job, _ = run(ex, JobSpec('/usr/bin/env', directory=tmp_path, inherit_environment=False,
+                             environment=dict(env), stdout_path=out,
+                             stage_in={StageIn(src, 'in')},
+                             stage_out={StageOut('in', tmp_path / 'back')}))
+    assert job.status.state is JobState.COMPLETED, (job.status, out.read_text())
+    assert (tmp_path / 'back').read_text() == 'x\n'
+    paths = [ln for ln in out.read_text().splitlines() if ln.startswith('PATH=')]
+    assert paths == (['PATH=' + env['PATH']] if 'PATH' in env else []), paths

@@ -180,31 +180,42 @@ exit "$rc"'''
 
 
 # Around the job's (wrapped) command when it stages:
-#   sh -c STAGE_SH psij-flux DIR COMMAND [ARG...]
-# The staging lines of psij.executors.batch.staging_script go between the head and the tail.
+#   sh -c STAGE_SH psij-flux DIR HAS_PATH COMMAND [ARG...]
+# HAS_PATH: '1' if the job's environment has PATH (sh gives itself a default PATH when there
+# is none, so the script cannot tell). The staging lines of psij.executors.batch.staging_script
+# go between the head and the tail; they run with PATH=/usr/bin:/bin (cp, mv, ln, rm, mkdir),
+# as the job's environment may have no PATH, or one without them.
 _STAGE_HEAD = '''_psij_end() { exit "$1"; }
-_psij_d=$1
-shift
+_psij_d=$1 _psij_had_path=$2
+shift 2
 if [ -n "$_psij_d" ] && ! cd "$_psij_d" 2>/dev/null; then
     exec "$@"
+fi
+_psij_path=${PATH-}
+PATH=/usr/bin:/bin'''
+# the command gets the job's own PATH (or none), whatever the staging commands were found with
+_STAGE_TAIL = '''if [ -n "$_psij_had_path" ]; then
+    PATH=$_psij_path "$@"
+else
+    (unset PATH; exec "$@")
 fi'''
-_STAGE_TAIL = '"$@"'
 
 
-def stage_script(spec: JobSpec, directory: str) -> List[str]:
+def stage_script(spec: JobSpec, directory: str, has_path: bool) -> List[str]:
     """
-    The argv prefix (``/bin/sh -c SCRIPT psij-flux DIRECTORY``) that stages `spec`'s files
+    The argv prefix (``/bin/sh -c SCRIPT psij-flux DIRECTORY HAS_PATH``) that stages `spec`'s files
     around the command that follows it, or ``[]`` if `spec` stages nothing. SCRIPT enters
     `directory` ('' = stay) and runs the staging lines of
     :mod:`psij.executors.batch.staging_script`; if `directory` cannot be entered it runs the
     command alone (which fails saying so). Exit code: the command's, 1 for a failed stage-in
-    (the command does not run) or a failed stage-out of a successful command.
+    (the command does not run) or a failed stage-out of a successful command. The command
+    gets PATH only if `has_path` (the job's environment has one).
     """
     if not staging_script.stages(spec):
         return []
     text = '\n'.join([_STAGE_HEAD] + staging_script.stage_in_lines(spec) + [_STAGE_TAIL]
                      + staging_script.end_lines(spec))
-    return ['/bin/sh', '-c', text, 'psij-flux', directory]
+    return ['/bin/sh', '-c', text, 'psij-flux', directory, '1' if has_path else '']
 
 
 @dataclass
@@ -433,12 +444,13 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
     task_count: Dict[str, int] = {'per_slot': 1} if flux_started else {'total': 1}
     shell = '/bin/bash' if (pre or post) and os.path.exists('/bin/bash') else '/bin/sh'
     d = directory or ''
+    has_path = 'PATH' in system['environment']
 
     if flux_started and nprocs > 1 and (pre or post or staging):
         sub.mode = 'nested'
         ranks = [flux_command, 'run'] + _flux_run_options(res) + [
             '--', '/bin/sh', '-c', TASK_SH, 'psij-flux', '', flux_command, 'nodefile', '', '']
-        command = [flux_command, 'broker'] + stage_script(spec, d) + [
+        command = [flux_command, 'broker'] + stage_script(spec, d, has_path) + [
             shell, '-c', LEAD_SH, 'psij-flux', d, flux_command, pre, post] + ranks + argv
         opts = system['shell']['options']
         opts['per-resource'] = {'type': 'node'}
@@ -456,7 +468,7 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
             command = argv
         else:
             sub.mode = 'wrapped'
-            command = stage_script(spec, d) + [
+            command = stage_script(spec, d, has_path) + [
                 shell, '-c', TASK_SH, 'psij-flux', d, flux_command,
                 'nodefile' if nodefile else '', pre, post] + argv
     jobspec['tasks'] = [{'command': command, 'slot': 'task', 'count': task_count}]
