@@ -225,10 +225,14 @@ def test_flux_unsupported_scheme_not_submitted(ex: JobExecutor, tmp_path: Path) 
 
 
 @pytest.mark.flux
-def test_flux_cancel_stages_out_on_cancel(ex: JobExecutor, tmp_path: Path) -> None:
-    """Flux's SIGTERM reaches the wrapper's trap: ON_CANCEL entries are staged out, the
-    others not, and cleanup runs."""
-    spec, started, _ = blocking(tmp_path, directory=tmp_path)
+@pytest.mark.parametrize('launcher', ['single', 'multiple'])
+def test_flux_cancel_stages_out_on_cancel(ex: JobExecutor, tmp_path: Path,
+                                          launcher: str) -> None:
+    """Flux's SIGTERM (single task) or the nested instance's SIGHUP (two ranks) reaches the
+    wrapper's trap: ON_CANCEL entries are staged out, the others not, and cleanup runs."""
+    res = ResourceSpecV1(node_count=2, processes_per_node=1) if launcher != 'single' else None
+    spec, started, _ = blocking(tmp_path, directory=tmp_path, launcher=launcher,
+                                resources=res)
     (tmp_path / 'partial').write_text('p\n')
     (tmp_path / 'tmp').write_text('t\n')
     spec.stage_out = {StageOut('partial', tmp_path / 'on-cancel', StageOutFlags.ON_CANCEL),

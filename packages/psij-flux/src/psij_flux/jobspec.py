@@ -62,7 +62,8 @@ A job with ``stage_in``, ``stage_out`` or ``cleanup`` runs under one more wrappe
 `stage_script` from the lines of :mod:`psij.executors.batch.staging_script` (the batch
 executors' staging: copy/link/move, directories, ``IF_PRESENT``, the outcome flags, a failed
 stage-in fails the job without running it, a failed stage-out fails a successful one, an
-``ON_CANCEL`` stage-out from a ``TERM`` trap). It runs once, on the lead node, in the job's
+``ON_CANCEL`` stage-out and the cleanup of a canceled job from a trap: Flux's ``SIGTERM`` to
+the single task, the nested instance's ``SIGHUP`` to its initial program). It runs once, on the lead node, in the job's
 directory, around everything else: around the single task (``single`` and the other
 launchers), or, when Flux starts several ranks, as the initial program of the nested instance
 (the ranks are then always started by ``flux run`` inside it, as for pre/post-launch scripts),
@@ -193,8 +194,10 @@ if [ -n "$_psij_d" ] && ! cd "$_psij_d" 2>/dev/null; then
 fi
 _psij_path=${PATH-}
 PATH=/usr/bin:/bin'''
-# the command gets the job's own PATH (or none), whatever the staging commands were found with
-_STAGE_TAIL = '''if [ -n "$_psij_had_path" ]; then
+# the command gets the job's own PATH (or none), whatever the staging commands were found with;
+# a nested instance canceled by Flux sends its initial program SIGHUP, not SIGTERM
+_STAGE_TAIL = '''trap '_psij_canceled' HUP
+if [ -n "$_psij_had_path" ]; then
     PATH=$_psij_path "$@"
 else
     (unset PATH; exec "$@")
