@@ -63,11 +63,12 @@ A job with ``stage_in``, ``stage_out`` or ``cleanup`` runs under one more wrappe
 executors' staging: copy/link/move, directories, ``IF_PRESENT``, the outcome flags, a failed
 stage-in fails the job without running it, a failed stage-out fails a successful one, an
 ``ON_CANCEL`` stage-out and the cleanup of a canceled job from a trap: Flux's ``SIGTERM`` to
-the single task, the nested instance's ``SIGHUP`` to its initial program). It runs once, on the lead node, in the job's
-directory, around everything else: around the single task (``single`` and the other
-launchers), or, when Flux starts several ranks, as the initial program of the nested instance
-(the ranks are then always started by ``flux run`` inside it, as for pre/post-launch scripts),
-so that all ranks find the staged-in files and have ended before the stage-out. A job whose
+the single task, the nested instance's ``SIGHUP`` to its initial program). It runs once, on
+the lead node, in the job's directory, around everything else: around the single task
+(``single`` and the other launchers), or, when Flux starts several ranks, as the initial
+program of the nested instance (the ranks are then always started by ``flux run`` inside it,
+as for pre/post-launch scripts), so that all ranks find the staged-in files and have ended
+before the stage-out. A job whose
 directory cannot be entered skips staging and fails as it would without it. Only ``file://``
 URLs and plain paths are staged; other schemes are refused at submit. The executor reports
 ``STAGE_IN``, ``STAGE_OUT`` and ``CLEANUP`` as the batch executors do (on the way to
