@@ -217,14 +217,6 @@ def test_custom_attributes() -> None:
             build(JobSpec('/bin/true', attributes=JobAttributes(custom_attributes=bad)))
 
 
-def test_staging_refused() -> None:
-    from psij import StageIn, StageOut
-    for kwargs in ({'stage_in': {StageIn('/a', 'b')}}, {'stage_out': {StageOut('b', '/a')}},
-                   {'cleanup': {'x'}}):
-        with pytest.raises(InvalidJobException, match=next(iter(kwargs))):
-            build(JobSpec('/bin/true', **kwargs))  # type: ignore[arg-type]
-
-
 def test_template_in_path_refused() -> None:
     with pytest.raises(InvalidJobException):
         build(JobSpec('/bin/true', stdout_path='/tmp/{{id}}.out'))

@@ -32,8 +32,8 @@ node / process counts                       ``node[N] > slot[PPN] > core[C]`` wh
 ``duration``                                ``attributes.system.duration`` (seconds)
 ``queue_name`` / ``account``                ``attributes.system.queue`` / ``attributes.system.bank``
 ``reservation_id``                          refused: Flux has no advance reservations
-``stage_in`` / ``stage_out`` / ``cleanup``  refused (not supported yet): the job is not
-                                            submitted
+``stage_in`` / ``stage_out`` / ``cleanup``  done in the job, on the lead node, once, around
+                                            all ranks (see "Staging" below)
 ``flux.*`` custom attributes                see :func:`apply_custom_attributes`
 ==========================================  =====================================================
 
@@ -56,8 +56,27 @@ a nested Flux instance (``flux broker``) over the job's allocation, which starts
 ``flux run`` (so what the pre-launch script exports reaches every rank, and the post-launch
 script runs after they all ended).
 
+Staging
+-------
+A job with ``stage_in``, ``stage_out`` or ``cleanup`` runs under one more wrapper, made by
+`stage_script` from the lines of :mod:`psij.executors.batch.staging_script` (the batch
+executors' staging: copy/link/move, directories, ``IF_PRESENT``, the outcome flags, a failed
+stage-in fails the job without running it, a failed stage-out fails a successful one, an
+``ON_CANCEL`` stage-out and the cleanup of a canceled job from a trap: Flux's ``SIGTERM`` to
+the single task, the nested instance's ``SIGHUP`` to its initial program). It runs once, on
+the lead node, in the job's directory, around everything else: around the single task
+(``single`` and the other launchers), or, when Flux starts several ranks, as the initial
+program of the nested instance (the ranks are then always started by ``flux run`` inside it,
+as for pre/post-launch scripts), so that all ranks find the staged-in files and have ended
+before the stage-out. A job whose
+directory cannot be entered skips staging and fails as it would without it. Only ``file://``
+URLs and plain paths are staged; other schemes are refused at submit. The executor reports
+``STAGE_IN``, ``STAGE_OUT`` and ``CLEANUP`` as the batch executors do (on the way to
+``ACTIVE`` and to the final state). Jobs without staging run exactly as before, unwrapped.
+
 No user string ever becomes shell code: the wrappers are fixed scripts and everything reaches
-them as arguments (``sh -c SCRIPT psij-flux ARG...``).
+them as arguments (``sh -c SCRIPT psij-flux ARG...``); the staging wrapper holds the staged
+paths as single-quoted words (as the batch executors' submit scripts do).
 """
 
 from __future__ import annotations
@@ -70,6 +89,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from psij.exceptions import InvalidJobException
+from psij.executors.batch import staging_script
 from psij.executors.batch.script_writer import custom_attribute_key, directive_value
 from psij.job_spec import JobSpec
 from psij.resource_spec import ResourceSpecV1
@@ -159,6 +179,47 @@ if [ -n "$post" ]; then
     fi
 fi
 exit "$rc"'''
+
+
+# Around the job's (wrapped) command when it stages:
+#   sh -c STAGE_SH psij-flux DIR HAS_PATH COMMAND [ARG...]
+# HAS_PATH: '1' if the job's environment has PATH (sh gives itself a default PATH when there
+# is none, so the script cannot tell). The staging lines of psij.executors.batch.staging_script
+# go between the head and the tail; they run with PATH=/usr/bin:/bin (cp, mv, ln, rm, mkdir),
+# as the job's environment may have no PATH, or one without them.
+_STAGE_HEAD = '''_psij_end() { exit "$1"; }
+_psij_d=$1 _psij_had_path=$2
+shift 2
+if [ -n "$_psij_d" ] && ! cd "$_psij_d" 2>/dev/null; then
+    exec "$@"
+fi
+_psij_path=${PATH-}
+PATH=/usr/bin:/bin'''
+# the command gets the job's own PATH (or none), whatever the staging commands were found with;
+# a nested instance canceled by Flux sends its initial program SIGHUP, not SIGTERM
+_STAGE_TAIL = '''trap '_psij_canceled' HUP
+if [ -n "$_psij_had_path" ]; then
+    PATH=$_psij_path "$@"
+else
+    (unset PATH; exec "$@")
+fi'''
+
+
+def stage_script(spec: JobSpec, directory: str, has_path: bool) -> List[str]:
+    """
+    The argv prefix (``/bin/sh -c SCRIPT psij-flux DIRECTORY HAS_PATH``) that stages `spec`'s files
+    around the command that follows it, or ``[]`` if `spec` stages nothing. SCRIPT enters
+    `directory` ('' = stay) and runs the staging lines of
+    :mod:`psij.executors.batch.staging_script`; if `directory` cannot be entered it runs the
+    command alone (which fails saying so). Exit code: the command's, 1 for a failed stage-in
+    (the command does not run) or a failed stage-out of a successful command. The command
+    gets PATH only if `has_path` (the job's environment has one).
+    """
+    if not staging_script.stages(spec):
+        return []
+    text = '\n'.join([_STAGE_HEAD] + staging_script.stage_in_lines(spec) + [_STAGE_TAIL]
+                     + staging_script.end_lines(spec))
+    return ['/bin/sh', '-c', text, 'psij-flux', directory, '1' if has_path else '']
 
 
 @dataclass
@@ -346,10 +407,9 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
     if not isinstance(res, ResourceSpecV1):
         raise InvalidJobException('Only ResourceSpecV1 resources are supported, not %s'
                                   % type(res).__name__)
-    for name in ('stage_in', 'stage_out', 'cleanup'):
-        if getattr(spec, name):
-            raise InvalidJobException('JobSpec.%s: psij-flux does not stage or clean up files; '
-                                      'the job was not submitted' % name)
+    staging = staging_script.stages(spec)
+    if staging:
+        staging_script.check(spec, 'flux')
     attrs = spec.attributes
     if attrs.reservation_id is not None:
         raise InvalidJobException('JobAttributes.reservation_id=%r: Flux has no advance '
@@ -388,13 +448,14 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
     task_count: Dict[str, int] = {'per_slot': 1} if flux_started else {'total': 1}
     shell = '/bin/bash' if (pre or post) and os.path.exists('/bin/bash') else '/bin/sh'
     d = directory or ''
+    has_path = 'PATH' in system['environment']
 
-    if flux_started and nprocs > 1 and (pre or post):
+    if flux_started and nprocs > 1 and (pre or post or staging):
         sub.mode = 'nested'
         ranks = [flux_command, 'run'] + _flux_run_options(res) + [
             '--', '/bin/sh', '-c', TASK_SH, 'psij-flux', '', flux_command, 'nodefile', '', '']
-        command = [flux_command, 'broker', shell, '-c', LEAD_SH, 'psij-flux', d, flux_command,
-                   pre, post] + ranks + argv
+        command = [flux_command, 'broker'] + stage_script(spec, d, has_path) + [
+            shell, '-c', LEAD_SH, 'psij-flux', d, flux_command, pre, post] + ranks + argv
         opts = system['shell']['options']
         opts['per-resource'] = {'type': 'node'}
         opts['mpi'] = 'none'
@@ -406,13 +467,14 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
                 raise InvalidJobException('launcher %r gave no command' % launcher)
             argv = list(launch_command)
         nodefile = (flux_started and nprocs > 1) or (not flux_started and launcher != SINGLE)
-        if not d and not nodefile and not pre and not post:
+        if not d and not nodefile and not pre and not post and not staging:
             sub.mode = 'direct'
             command = argv
         else:
             sub.mode = 'wrapped'
-            command = [shell, '-c', TASK_SH, 'psij-flux', d, flux_command,
-                       'nodefile' if nodefile else '', pre, post] + argv
+            command = stage_script(spec, d, has_path) + [
+                shell, '-c', TASK_SH, 'psij-flux', d, flux_command,
+                'nodefile' if nodefile else '', pre, post] + argv
     jobspec['tasks'] = [{'command': command, 'slot': 'task', 'count': task_count}]
     apply_custom_attributes(attrs.custom_attributes or {}, jobspec, sub)
     return sub

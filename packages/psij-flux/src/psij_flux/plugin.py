@@ -15,6 +15,5 @@ def psij_executors() -> List[Descriptor]:
     """The ``flux`` executor."""
     return [Descriptor(name='flux', nice_name='Flux', version=VERSION,
                        cls='psij_flux.executor.FluxJobExecutor',
-                       unsupported={'staging': 'psij-flux does not stage files yet',
-                                    'memory_limits': 'Flux (sched-simple) does not schedule '
+                       unsupported={'memory_limits': 'Flux (sched-simple) does not schedule '
                                                      'or enforce memory'})]
