@@ -94,6 +94,7 @@ def test_minimal_document_and_durations():
     ('{"stage_in": [{"source": "/a"}]}', ['stage_in', 'target']),
     ('{"stage_out": [{"source": "a", "target": "/b", "bogus": 1}]}', ['stage_out[0].bogus']),
     ('{"cleanup_flags": ["SOMETIMES"]}', ['cleanup_flags', 'SOMETIMES']),
+    ('{"cleanup": [[]]}', ['cleanup[0]', 'a string']),
     ('{"inherit_environment": "yes"}', ['inherit_environment']),
 ])
 def test_bad_documents_name_the_field(doc, words):

@@ -230,7 +230,7 @@ class Serializer(ABC):
                                             ('source', 'target', 'flags', 'mode'), _stage_out)
                                    for i, x in enumerate(_list(d['stage_out'], 'stage_out'))}
         if 'cleanup' in d:
-            kwargs['cleanup'] = set(_list(d['cleanup'], 'cleanup'))
+            kwargs['cleanup'] = set(_strings(d['cleanup'], 'cleanup'))
         if 'cleanup_flags' in d:
             kwargs['cleanup_flags'] = _names_to_flags(d['cleanup_flags'], 'cleanup_flags')
         try:
@@ -248,6 +248,14 @@ def _list(value: Any, field: str) -> List[Any]:
     if not isinstance(value, list):
         raise _type(field, value, 'a list')
     return value
+
+
+def _strings(value: Any, field: str) -> List[str]:
+    items = _list(value, field)
+    for i, x in enumerate(items):
+        if not isinstance(x, str):
+            raise _type('%s[%d]' % (field, i), x, 'a string')
+    return items
 
 
 def _section(value: Any, field: str, allowed: tuple[str, ...],
