@@ -122,9 +122,15 @@ def test_validate(env, tmp_path):
     assert d['valid'] is False and 'bogus' in d['error']
 
 
+def _default_sigint():
+    # the tests may run where SIGINT is ignored (a background job of a shell), which the
+    # child would inherit; Ctrl-C at a terminal reaches a process that does not ignore it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_job(env):
     p = subprocess.Popen([PY, '-m', 'psij', 'run', '--', 'sleep', '100'], env=env,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     nid = None
     for line in p.stderr:
         if line.startswith('ACTIVE'):
