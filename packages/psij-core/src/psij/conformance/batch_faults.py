@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shlex
 import shutil
 import threading
 import time
@@ -79,6 +80,9 @@ exec %(real)s "$@"
 
 _PASS_WRAPPER = '''#!/bin/sh
 echo "$*" >>%(dir)s/%(name)s-calls
+if rm %(dir)s/%(name)s-lose 2>/dev/null; then
+    exit 0
+fi
 exec %(real)s "$@"
 '''
 
@@ -128,6 +132,11 @@ class FaultyCommands:
         """The arguments of each call of the (not status) command `name`."""
         p = self.state / ('%s-calls' % name)
         return p.read_text().splitlines() if p.exists() else []
+
+    def lose_next(self, name: str) -> None:
+        """The next call of the (not status) command `name` does nothing and exits 0, as a
+        request the scheduler accepted and then lost."""
+        (self.state / ('%s-lose' % name)).touch()
 
     def _ints(self, name: str) -> List[int]:
         p = self.state / name
@@ -444,11 +453,17 @@ class BatchFaultTests:
                            initial_queue_polling_delay=3600, queue_polling_interval=3600,
                            keep_files=True)
         hist = _History()
-        jobs = [hist.follow(Job(self.sh('exit 3'))) for _ in range(3)]
+        # the jobs end only once the engine had its first look (at the first submit): a job
+        # ending before that would be seen ending
+        go = tmp_path / 'go'
+        jobs = [hist.follow(Job(self.sh('while [ ! -e %s ]; do sleep 0.05; done; exit 3'
+                                        % shlex.quote(str(go)))))
+                for _ in range(3)]
         for j in jobs:
             ex.submit(j)
         work = ex.work_directory
         ecs = [work / ((j.native_id or '') + '.ec') for j in jobs]
+        go.touch()
         _until(lambda: all(p.exists() for p in ecs), 'the jobs to end')
         ecs[0].write_bytes(b'\x00\xffnot a number \n')
         ecs[1].unlink()
@@ -469,6 +484,24 @@ class BatchFaultTests:
             assert st.state is JobState.FAILED, st
             assert st.exit_code in (3, None), st
             assert hist.finals(j) == [st]
+
+    # -- a lost cancel ---------------------------------------------------------------------------
+
+    def test_a_cancel_the_scheduler_loses_is_sent_again(self, tmp_path: Path,
+                                                         faulty: FaultyCommands) -> None:
+        # (OpenPBS loses a delete that reaches the mom while it starts the job)
+        ex = self.executor(tmp_path / 'work', faulty, queue_polling_interval=3600)
+        hist = _History()
+        job = hist.follow(Job(self.sh('sleep 600')))
+        ex.submit(job)
+        _until(lambda: job.status.state is JobState.ACTIVE, 'the job to start')
+        cancel = self.commands[2]
+        faulty.lose_next(cancel)
+        job.cancel()
+        st = self.wait_final(job)
+        assert st.state is JobState.CANCELED, st
+        assert len(faulty.calls(cancel)) >= 2, faulty.calls(cancel)
+        assert hist.finals(job) == [st]
 
     # -- the clock -------------------------------------------------------------------------------
 

@@ -280,6 +280,8 @@ class BatchSchedulerExecutor(JobExecutor):
         """Ids of jobs canceled while their `submit` was under way."""
         self._tokens: Dict[str, str] = {}
         """Native id -> token of the submission followed (see `job_files`)."""
+        self._recancel: Dict[str, tuple[float, int]] = {}
+        """Native id -> when to repeat its cancel, and how many repeats were done."""
 
     config_class: type[BatchSchedulerExecutorConfig] = BatchSchedulerExecutorConfig
     """The configuration class of this executor; a configuration of another class given to
@@ -355,8 +357,54 @@ class BatchSchedulerExecutor(JobExecutor):
         return self._is_active(native_id)
 
     def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
-        """The scheduler's statuses of `native_ids` (status commands in chunks)."""
-        return self._query_status(native_ids)
+        """The scheduler's statuses of `native_ids` (status commands in chunks); repeats the
+        cancels that are due (see `RECANCEL_AFTER`)."""
+        statuses = self._query_status(native_ids)
+        if self._recancel:
+            self._repeat_cancels(native_ids, statuses)
+        return statuses
+
+    RECANCEL_AFTER: tuple[float, ...] = (3.0, 15.0)
+    """Seconds after a cancel at which it is sent again while the scheduler still shows the
+    job not finished. A scheduler may lose a cancel that comes while it starts the job: seen
+    on OpenPBS, whose mom signals the job before its processes exist, so that only the
+    SIGKILL of the job's process group follows ``kill_delay`` later, which MPI ranks (in
+    groups of their own) escape. A second cancel reaches the running job."""
+
+    def _repeat_cancels(self, asked: List[str], statuses: Dict[str, JobStatus]) -> None:
+        now = time.monotonic()
+        due = []
+        with self._cancel_lock:
+            for native_id in asked:
+                entry = self._recancel.get(native_id)
+                if entry is None:
+                    continue
+                when, done = entry
+                st = statuses.get(native_id)
+                if st is None or st.state.final:
+                    del self._recancel[native_id]  # ended, or gone from the queue
+                elif when <= now:
+                    due.append(native_id)
+                    if done + 1 < len(self.RECANCEL_AFTER):
+                        self._recancel[native_id] = (
+                            now + self.RECANCEL_AFTER[done + 1] - self.RECANCEL_AFTER[done],
+                            done + 1)
+                    else:
+                        del self._recancel[native_id]
+            # the status command runs at the next repeat (at the latest) whatever the polling
+            # interval, and soon after a repeat, to report the end it brings
+            nxt = min((when for when, _ in self._recancel.values()), default=None)
+        for native_id in due:
+            logger.debug('Job %s: sending its cancel again', native_id)
+            try:
+                run_command(self._resolve(self.get_cancel_command(native_id)),
+                            self._config.command_timeout)
+            except (OSError, subprocess.TimeoutExpired):
+                pass  # the next poll reports what happened
+        if due:
+            self._engine.request_poll(1.0)
+        if nxt is not None:
+            self._engine.request_poll(max(0.0, nxt - now))
 
     def report_status(self, job: Job, status: JobStatus) -> None:
         """A new non-final status of `job`."""
@@ -727,6 +775,8 @@ class BatchSchedulerExecutor(JobExecutor):
         cmd = self._resolve(self.get_cancel_command(native_id))
         with self._cancel_lock:
             self._cancel_requested.add(native_id)
+            if self.RECANCEL_AFTER:
+                self._recancel[native_id] = (time.monotonic() + self.RECANCEL_AFTER[0], 0)
         try:
             res = run_command(cmd, self._config.command_timeout)
         except subprocess.TimeoutExpired as ex:
@@ -857,6 +907,7 @@ class BatchSchedulerExecutor(JobExecutor):
         with self._cancel_lock:
             cancel_requested = native_id in self._cancel_requested
             self._cancel_requested.discard(native_id)
+            self._recancel.pop(native_id, None)
         if cancel_requested and code is None and (st is None or st.state is not
                                                    JobState.CANCELED):
             # the job was killed before it could record an exit code: whatever the scheduler
