@@ -161,6 +161,7 @@ def test_a_killed_keeper_gives_an_unknown_exit_code_not_a_hang(tmp_path):
     os.mkfifo(go)
     job = Job(JobSpec('/bin/sh', ['-c', 'read x < "$0"', str(go)]))
     ex.submit(job)
+    assert job.native_id  # the keeper started it
     keeper = KeeperClient.get().pid
     os.kill(keeper, signal.SIGKILL)
     st = job.wait(timeout=60)
@@ -172,6 +173,32 @@ def test_a_killed_keeper_gives_an_unknown_exit_code_not_a_hang(tmp_path):
     ex.submit(again)
     assert again.wait(timeout=60).exit_code == 4
     assert KeeperClient.get().pid != keeper
+
+
+def test_a_keeper_killed_before_it_starts_a_job_fails_that_job_not_a_hang(tmp_path):
+    # submit returns once the keeper has the request; a keeper that dies before serving it
+    # (stopped here, so that it cannot) ends the job FAILED, naming why, with no native id
+    from psij.executors._keeper_client import KeeperClient
+    ex = executor(tmp_path / 'state')
+    first = Job(JobSpec('/bin/true'))
+    ex.submit(first)
+    assert first.wait(timeout=60).state is JobState.COMPLETED
+    keeper = KeeperClient.get().pid
+    os.kill(keeper, signal.SIGSTOP)
+    try:
+        job = Job(JobSpec('/bin/sh', ['-c', 'exit 0']))
+        ex.submit(job)
+        assert job.status.state is JobState.QUEUED
+    finally:
+        os.kill(keeper, signal.SIGKILL)
+    st = job.wait(timeout=60)
+    assert st.state is JobState.FAILED and st.exit_code is None, st
+    assert 'before it started the job' in st.message and str(keeper) in st.message, st
+    assert job.native_id is None
+    assert st.metadata['submit_exception'].transient
+    again = Job(JobSpec('/bin/sh', ['-c', 'exit 4']))
+    ex.submit(again)
+    assert again.wait(timeout=60).exit_code == 4
 
 
 # -- crash recovery: 50 jobs of a submitter killed mid-flight ---------------------------------

@@ -38,6 +38,21 @@ def _new_ids() -> None:
     _id_counter = itertools.count(1)
 
 
+class PendingNativeId:
+    """What an executor puts in a job's native id while it is still learning it (it set it
+    before `submit` returned): `Job.native_id` calls `resolve`, which waits for it."""
+
+    __slots__ = ()
+
+    def resolve(self) -> Optional[str]:
+        """Waits for the native id and returns it (`None` if the job could not start)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        """``<pending>``."""
+        return '<pending>'
+
+
 class JobStatusCallback(ABC):
     """Receives status changes of jobs."""
 
@@ -110,8 +125,11 @@ class Job:
 
     @property
     def native_id(self) -> Optional[str]:
-        """The backend's identifier for the job, available once the job is submitted."""
+        """The backend's identifier for the job, available once the job is submitted (an
+        executor may still be learning it when `submit` returns: then this waits for it)."""
         n = self._native_id
+        if isinstance(n, PendingNativeId):
+            return n.resolve()
         return None if n is None else str(n)
 
     @property

@@ -25,16 +25,18 @@ from it, as from the jobs.
 
 It talks to the submitter over two private socket pairs (``SOCK_SEQPACKET``: one message per
 datagram) that nothing else holds: requests and their replies on one, job ends on the other.
+The submitter does not wait for a reply before it sends its next request: requests are served
+in the order they come, and the replies name the request they answer.
 A request too large for one datagram travels in a memfd. Messages are `marshal`-encoded
 tuples, which decode to plain data only.
 
 Requests (submitter -> keeper) and replies::
 
     ('s', key, argv, executable, cwd, env, stdio slots, state dir, stderr path, shell,
-     defer end, node file)  + descriptors      -> ('ok', pid, native id) | ('err', errno,
-                                                   strerror, filename, during), during being
-                                                   'start', 'watch' or 'invalid' (argv or
-                                                   environment refused, e.g. a NUL)
+     defer end, node file)  + descriptors      -> ('ok', key, pid, native id) | ('err', key,
+                                                   errno, strerror, filename, during), during
+                                                   being 'start', 'watch' or 'invalid' (argv
+                                                   or environment refused, e.g. a NUL)
     ('c', key, grace period)                    cancel; no reply
     ('e', key, state, exit code, message)       the final state of a job started with
                                                 "defer end" (stage-out may change it); no reply
@@ -218,6 +220,7 @@ class Keeper:
             pass  # the submitter is gone; its EOF is next
 
     def _spawn(self, msg: Tuple[Any, ...], fds: List[int]) -> None:
+        key = msg[1] if len(msg) > 1 else None
         try:
             (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
              nodefile) = msg
@@ -231,10 +234,10 @@ class Keeper:
             start = state.start_estimate()
             pid = start_process(argv, exe, cwd, env, stdio)
         except OSError as ex:
-            self._reply(('err', ex.errno, ex.strerror, ex.filename, 'start'))
+            self._reply(('err', key, ex.errno, ex.strerror, ex.filename, 'start'))
             return
         except Exception as ex:  # e.g. a NUL character: the submitter must get a reply
-            self._reply(('err', errno.EINVAL, str(ex), None, 'invalid'))
+            self._reply(('err', key, errno.EINVAL, str(ex), None, 'invalid'))
             return
         finally:
             _close_all(fds)
@@ -245,7 +248,7 @@ class Keeper:
             # keep a job nobody watches.
             killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            self._reply(('err', ex.errno, ex.strerror, None, 'watch'))
+            self._reply(('err', key, ex.errno, ex.strerror, None, 'watch'))
             return
         native_id = state.make_native_id(pid, start)
         try:
@@ -254,7 +257,7 @@ class Keeper:
             pass  # `attach` will not find the job; the submitter still follows it
         # The submitter waits for nothing else. The end cannot be missed meanwhile (the pidfd
         # reports it whenever it came), and its next request is read only after this.
-        self._reply(('ok', pid, native_id))
+        self._reply(('ok', key, pid, native_id))
         child = _Child(key, pid, pidfd, native_id,
                        (state_dir, stderr_path, shell, defer, nodefile))
         with self.lock:

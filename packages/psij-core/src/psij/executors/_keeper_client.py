@@ -2,22 +2,25 @@
 
 `KeeperClient.get` starts the process's keeper on first use (and again after a fork, or after
 the keeper died): ``python -S`` with only the few psij modules the keeper needs, so it is
-serving within a few tens of milliseconds. A request is one datagram on a private socket pair
-(a submit waits for its reply: the native id, or why the process could not start); job ends
-come back on a second socket pair, read by the process's one `Reaper` thread, which calls the
-handler registered for the job.
+serving within a few tens of milliseconds. A request is one datagram on a private socket pair.
+A submit does not wait for the keeper's answer to its start (the native id, or why the process
+could not start): the answers come back on the same socket, read by the process's one `Reaper`
+thread, or by a thread that needs one now (`wait_started`); job ends come back on a second
+socket pair, read by the `Reaper` thread, which calls the handler registered for the job.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import marshal
 import os
+import select
 import socket
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import psij
 from psij._fork import after_fork_in_child
@@ -26,6 +29,13 @@ from psij.executors._reaper import Reaper
 
 EndHandler = Callable[[str, Optional[int], Optional[str]], None]
 """Called in the reaper thread with a job's final state name, exit code and message."""
+
+StartReply = Tuple[Any, ...]
+"""The keeper's answer to a start: ``('ok', pid, native id)`` or ``('err', errno, strerror,
+filename, during)``."""
+
+StartHandler = Callable[[StartReply], None]
+"""Called once with the keeper's answer to a start."""
 
 _BOOT = ('import sys, types\n'
          # Only a few psij modules are needed, not the public API in psij/__init__.py.
@@ -97,21 +107,57 @@ class KeeperClient:
         self._requests = requests
         self._ends = ends
         ends.setblocking(False)
-        self._submit_lock = threading.Lock()  # one request waiting for its reply at a time
+        self._submit_lock = threading.Lock()  # requests go in the order they were encoded
         self._keys = itertools.count(1)
         self._handlers: Dict[int, EndHandler] = {}
-        self._lock = threading.Lock()
+        self._starting: Dict[int, StartHandler] = {}  # starts the keeper did not answer yet
+        self._inbox: Deque[Tuple[Any, ...]] = collections.deque()  # answers read, not handled
+        self._handling: Set[int] = set()  # starts whose on_started runs now
+        self._lock = threading.Lock()  # guards the four above
+        self._handled = threading.Condition()  # an on_started returned
+        self._dead = False
         self._inherited: Optional[Dict[bytes, bytes]] = None  # the keeper has it
-        Reaper.get().watch(ends.fileno(), self._on_ends, persistent=True)
+        reaper = Reaper.get()
+        reaper.watch(ends.fileno(), self._on_ends, persistent=True)
+        reaper.watch(requests.fileno(), self._on_replies, persistent=True)
 
     # -- requests ---------------------------------------------------------------------------
 
     def start(self, argv: List[str], executable: str, cwd: str, env: Optional[Dict[str, str]],
               stdio: Tuple[List[int], List[int]], job: Tuple[Any, ...],
               on_end: EndHandler) -> Tuple[int, int, str]:
+        """`start_async`, then waits for the keeper's answer: returns the job's key, pid and
+        native id.
+
+        :raises KeeperError: if the process could not start.
+        :raises KeeperGone: if the keeper is not there to start it.
         """
-        Starts a job; returns its key, pid and native id. `on_end` is called once with its
-        final state (never before this returns).
+        answer: List[StartReply] = []
+        key = self.new_key()
+        self.start_async(key, argv, executable, cwd, env, stdio, job, answer.append, on_end)
+        self.wait_started(key)
+        reply = answer[0]
+        if reply[0] != 'ok':
+            raise KeeperError(reply[1], reply[2], reply[3], reply[4])
+        return key, reply[1], reply[2]
+
+    def new_key(self) -> int:
+        """A key for `start_async`, unique in this process."""
+        return next(self._keys)
+
+    def start_async(self, key: int, argv: List[str], executable: str, cwd: str,
+                    env: Optional[Dict[str, str]], stdio: Tuple[List[int], List[int]],
+                    job: Tuple[Any, ...], on_started: StartHandler, on_end: EndHandler) -> None:
+        """
+        Asks the keeper to start a job (`key` from `new_key`) and returns once the request is
+        sent, without waiting for the keeper: the submitter prepares its next job while the
+        keeper starts this one.
+
+        `on_started` is called once with the keeper's answer: ``('ok', pid, native id)`` or
+        ``('err', errno, strerror, filename, during)`` (see `KeeperError`), by whichever
+        thread reads it (the reaper thread, or one in `wait_started`); `on_end` is called once
+        with the job's final state, never before `on_started`. If the keeper dies before it
+        answers, `on_started` gets ``('err', ...)`` with `during` ``'gone'``.
 
         :param env: the job's environment; `None` for this process's current one, which is
             sent only when it changed since the last time (the keeper keeps a copy).
@@ -119,27 +165,50 @@ class KeeperClient:
             descriptors, which the keeper gets copies of.
         :param job: state directory, standard error path, shell, defer end, node file (see
             `psij.executors._keeper`).
-        :raises KeeperError: if the process could not start.
         :raises KeeperGone: if the keeper is not there to start it.
         """
-        key = next(self._keys)
         slots, fds = stdio
         with self._lock:
+            self._starting[key] = on_started
             self._handlers[key] = on_end
         try:
             with self._submit_lock:  # the environment decided in the order requests go
                 msg = marshal.dumps(('s', key, argv, executable, cwd, self._environment(env),
                                      slots) + job)
-                reply = self._request(msg, fds)
+                self._send_request(msg, fds)
         except BaseException:
             with self._lock:
+                self._starting.pop(key, None)
                 self._handlers.pop(key, None)
             raise
-        if reply[0] != 'ok':
+        finally:
+            self._handle_replies()  # those read while sending
+
+    def wait_started(self, key: int) -> None:
+        """Returns once the keeper's answer to the start `key` was handled (its `on_started`
+        returned), reading answers itself meanwhile: it never depends on another thread,
+        so it may be called from a callback in the reaper thread."""
+        while True:
             with self._lock:
-                self._handlers.pop(key, None)
-            raise KeeperError(reply[1], reply[2], reply[3], reply[4])
-        return key, reply[1], reply[2]
+                if key not in self._starting and key not in self._handling:
+                    return
+            self._read_replies()
+            self._handle_replies()
+            with self._lock:
+                if key not in self._starting and key not in self._handling:
+                    return
+                if key in self._handling:  # another thread runs its on_started: let it end
+                    done = self._handled
+                else:
+                    done = None
+            if done is not None:
+                with done:
+                    done.wait(0.01)
+                continue
+            try:
+                select.select([self._requests], [], [], 0.05)
+            except (OSError, ValueError):
+                pass  # closed: the keeper is gone, which the next turn finds out
 
     def _environment(self, env: Optional[Dict[str, str]]) -> Any:
         """What a start request says about the environment (see `psij.executors._keeper`):
@@ -155,8 +224,9 @@ class KeeperClient:
         self._inherited = dict(raw) if raw is not None else None
         return ('=', {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()})
 
-    def _request(self, msg: bytes, fds: List[int]) -> Tuple[Any, ...]:
-        """Sends a request and waits for its reply (with `_submit_lock` held)."""
+    def _send_request(self, msg: bytes, fds: List[int]) -> None:
+        """Sends one request. While the socket is full (the keeper has answers for us that
+        nobody read yet), reads those answers, so that neither side waits for the other."""
         memfd = -1
         if len(msg) > MAX_DATAGRAM:
             memfd = os.memfd_create('psij-job', os.MFD_CLOEXEC)
@@ -164,29 +234,85 @@ class KeeperClient:
             msg = BIG_REQUEST
             fds = [memfd] + fds
         try:
-            if fds:
-                socket.send_fds(self._requests, [msg], fds)
-            else:
-                self._requests.send(msg)
-            reply = self._requests.recv(RECEIVE_BUFFER)
+            while True:
+                try:
+                    if fds:
+                        socket.send_fds(self._requests, [msg], fds, socket.MSG_DONTWAIT)
+                    else:
+                        self._requests.send(msg, socket.MSG_DONTWAIT)
+                    return
+                except BlockingIOError:
+                    self._read_replies()
+                    select.select([self._requests], [self._requests], [], 0.05)
         except OSError as ex:
             self._forget()
             raise KeeperGone('The psij keeper process %d is gone (%s)' % (self.pid, ex)) from ex
         finally:
             if memfd >= 0:
                 os.close(memfd)
-        if not reply:
-            self._forget()
-            raise KeeperGone('The psij keeper process %d is gone' % self.pid)
-        result: Tuple[Any, ...] = marshal.loads(reply)
-        return result
 
     def _send(self, msg: Tuple[Any, ...]) -> None:
-        # One datagram: atomic even while another thread waits for a reply.
+        # One datagram: atomic even while another thread sends.
         try:
-            self._requests.send(marshal.dumps(msg))
+            self._send_request(marshal.dumps(msg), [])
+        except KeeperGone:
+            pass  # the jobs' ends say so
+        finally:
+            self._handle_replies()
+
+    # -- the keeper's answers to starts -------------------------------------------------------
+
+    def _receive(self, sock: socket.socket) -> Optional[bytes]:
+        """The next datagram on `sock`, without waiting; `None` if there is none, or if the
+        keeper is gone (which this handles)."""
+        try:
+            data = sock.recv(RECEIVE_BUFFER, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
         except OSError:
-            pass  # the keeper is gone: the jobs' ends say so
+            data = b''
+        if not data:
+            self._keeper_died()
+            return None
+        return data
+
+    def _read_replies(self) -> None:
+        """Reads the answers that arrived (without waiting) into the inbox."""
+        while True:
+            data = self._receive(self._requests)
+            if data is None:
+                return
+            try:
+                reply = marshal.loads(data)
+            except (ValueError, EOFError, TypeError):
+                continue
+            with self._lock:
+                self._inbox.append(reply)
+
+    def _handle_replies(self) -> None:
+        """Calls the `on_started` handlers of the answers in the inbox (never with a lock
+        held: they report states, whose callbacks may submit)."""
+        while True:
+            with self._lock:
+                if not self._inbox:
+                    return
+                reply = self._inbox.popleft()
+                key = reply[1]
+                handler = self._starting.pop(key, None)
+                if handler is None:
+                    continue
+                self._handling.add(key)
+            try:
+                handler((reply[0],) + tuple(reply[2:]))
+            finally:
+                with self._lock:
+                    self._handling.discard(key)
+                with self._handled:
+                    self._handled.notify_all()
+
+    def _on_replies(self, fd: int) -> None:
+        self._read_replies()
+        self._handle_replies()
 
     def cancel(self, key: int, grace: float) -> None:
         """Cancels the job `key`: SIGTERM to its group now, SIGKILL after `grace` seconds."""
@@ -200,14 +326,8 @@ class KeeperClient:
 
     def _on_ends(self, fd: int) -> None:
         while True:
-            try:
-                data = self._ends.recv(RECEIVE_BUFFER)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b''
-            if not data:
-                self._keeper_died()
+            data = self._receive(self._ends)
+            if data is None:
                 return
             for key, st, code, message in marshal.loads(data):
                 with self._lock:
@@ -216,17 +336,27 @@ class KeeperClient:
                     handler(st, code, message)
 
     def _keeper_died(self) -> None:
-        """The keeper ended while we live: it was killed. Its jobs' ends are lost."""
-        Reaper.get().unwatch(self._ends.fileno())
+        """The keeper ended while we live: it was killed. The starts it did not answer
+        fail, and the ends of its jobs are lost."""
+        with self._lock:
+            if self._dead:
+                return
+            self._dead = True
+        reaper = Reaper.get()
+        reaper.unwatch(self._ends.fileno())
+        reaper.unwatch(self._requests.fileno())
         self._forget()
         self._popen.wait()
         code = self._popen.returncode
+        why = ('killed by signal %d' % -code) if code < 0 else ('exit code %d' % code)
         with self._lock:
+            for key in self._starting:
+                self._handlers.pop(key, None)  # the start fails: no end comes
+                self._inbox.append(('err', key, 0, 'the psij keeper process %d ended (%s) '
+                                    'before it started the job' % (self.pid, why), None, 'gone'))
             handlers = list(self._handlers.values())
             self._handlers.clear()
-        self._requests.close()
-        self._ends.close()
-        why = ('killed by signal %d' % -code) if code < 0 else ('exit code %d' % code)
+        self._handle_replies()
         for handler in handlers:
             handler('FAILED', None, 'The psij keeper process %d that started the job ended '
                     '(%s): the exit code of the job is unknown' % (self.pid, why))

@@ -14,12 +14,13 @@ import shutil
 import signal
 import stat
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Set, Tuple, Union
 
 from psij._fork import after_fork_in_child
 from psij.exceptions import ExecutableError, InvalidJobException, SubmitException
 
 _VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+_SHEBANG_WORDS = re.compile(rb'[ \t]+')
 
 # Errors about a path the spec names: submitting the same spec again fails the same way.
 _SPEC_ERRNOS = frozenset((errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
@@ -95,6 +96,56 @@ def _check_executable_file(path: str, shown: str) -> None:
         raise ExecutableError('Cannot run executable %s: not a regular file' % shown)
     if not os.access(path, os.X_OK):
         raise ExecutableError('Cannot run executable %s: the file is not executable' % shown)
+    key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    if key not in _runnable:
+        _check_format(path, shown)
+        if len(_runnable) > 256:
+            _runnable.clear()
+        _runnable.add(key)
+
+
+_runnable: Set[Tuple[str, int, int, int]] = set()
+"""Executables found runnable (path, inode, mtime, size): the keeper execs them later, so
+what exec would refuse is found here, to be raised by `submit`."""
+
+
+def _binfmt_misc() -> bool:
+    """Whether the kernel has extra executable formats (binfmt_misc: Java, Wine, qemu...)."""
+    try:
+        return bool(set(os.listdir('/proc/sys/fs/binfmt_misc')) - {'register', 'status'})
+    except OSError:
+        return False
+
+
+def _check_format(path: str, shown: str) -> None:
+    """Raises `ExecutableError` for a file exec would refuse: neither a binary nor a script
+    starting with ``#!``, or a script whose interpreter is missing or not executable."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(256)
+    except OSError:
+        return  # executable but not readable: exec decides
+    if head.startswith(b'\x7fELF'):
+        return
+    if head.startswith(b'#!'):
+        # as the kernel reads it: up to a space, tab or newline (a CR is part of the name)
+        words = _SHEBANG_WORDS.split(head[2:].split(b'\n', 1)[0].strip(b' \t'))
+        if not words[0]:
+            raise ExecutableError('Cannot run executable %s: its #! line names no interpreter'
+                                  % shown)
+        interp = os.fsdecode(words[0])
+        try:
+            ok = stat.S_ISREG(os.stat(interp).st_mode) and os.access(interp, os.X_OK)
+        except OSError:
+            ok = False
+        if not ok:
+            raise ExecutableError('Cannot run executable %s: its interpreter %s (#! line) '
+                                  'does not exist or is not executable'
+                                  % (shown, interp if interp.isprintable() else ascii(interp)))
+        return
+    if not _binfmt_misc():
+        raise ExecutableError('Cannot run executable %s: not a binary or a script starting '
+                              'with #!' % shown)
 
 
 def resolve_executable(executable: str, directory: Optional[Path],

@@ -26,13 +26,14 @@ import socket
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
+from psij._bulk import SUBMIT_EXCEPTION
 from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
 from psij.executors._keeper import Outcome, killpg, unlink
-from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone
+from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
 from psij.executors._local_spawn import (
     Stdio,
     absolute,
@@ -52,7 +53,7 @@ from psij.executors._local_staging import (
     stage_out_items,
 )
 from psij.executors._reaper import Reaper, Timer
-from psij.job import Job
+from psij.job import Job, PendingNativeId
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_launcher import Launcher
@@ -100,13 +101,13 @@ def _shell() -> str:
 class _Submitted:
     """A job this executor submits, from `submit` to its final state.
 
-    `lock` guards `canceled`, `key`, `active` and `early_end`, which the submitting thread,
-    cancelling threads and the reaper thread share; the other fields are set once, by the
-    submitting thread, before the keeper can report the job's end.
+    `lock` guards `canceled`, `sent`, `active` and `early_end`, which the submitting thread,
+    cancelling threads and the threads that handle the keeper's messages share; the other
+    fields are set once, by the submitting thread, before the keeper gets the job.
     """
 
     __slots__ = ('job', 'spec', 'directory', 'launcher', 'keeper', 'defer', 'lock', 'canceled',
-                 'key', 'active', 'early_end')
+                 'key', 'sent', 'active', 'early_end')
 
     def __init__(self, job: Job, spec: JobSpec) -> None:
         self.job = job
@@ -117,9 +118,28 @@ class _Submitted:
         self.defer = bool(spec.stage_out)  # stage-out may change the final state
         self.lock = threading.Lock()
         self.canceled = False  # cancel() was called
-        self.key: Optional[int] = None  # the keeper's name for the job, once it started
+        self.key: Optional[int] = None  # the keeper's name for the job
+        self.sent = False  # the keeper has the start request: a cancel may follow it
         self.active = False  # ACTIVE was reported: the end may be reported too
         self.early_end: Optional[Outcome] = None  # an end that came before that
+
+
+class _PendingNativeId(PendingNativeId):
+    """The native id of a job whose start the keeper has not answered yet."""
+
+    __slots__ = ('run',)
+
+    def __init__(self, run: _Submitted) -> None:
+        self.run = run
+
+    def resolve(self) -> Optional[str]:
+        """Waits for the keeper's answer (reading it if no other thread does)."""
+        run = self.run
+        keeper, key = run.keeper, run.key
+        if keeper is not None and key is not None:
+            keeper.wait_started(key)
+        n = run.job._native_id
+        return None if n is None or isinstance(n, PendingNativeId) else str(n)
 
 
 class _Attached:
@@ -152,9 +172,22 @@ class LocalJobExecutor(JobExecutor):
     Native ids have the form ``<pid>-<start time>@<host>``. `attach` works from any process of
     the same user on the same machine as long as the job's record exists in the state
     directory, also after the submitting process has ended; `list` returns the native ids of
-    the live jobs recorded there. Callbacks are delivered from the thread that calls `submit`
-    (up to ``ACTIVE``) and from the shared reaper thread (the end): they must return quickly
-    and must not wait for other jobs.
+    the live jobs recorded there.
+
+    `submit` returns once the keeper has the job, with the job ``QUEUED``; the keeper starts
+    it while the caller goes on (so a loop of submits keeps both busy), and the job becomes
+    ``ACTIVE`` with its native id when the keeper answers. `Job.native_id` waits for that
+    answer when asked earlier. What the keeper cannot start (an executable exec refuses
+    although it looked runnable, no process slots or descriptors left) ends the job
+    ``FAILED`` with the exception `submit` would have raised in its status metadata under
+    ``'submit_exception'``, as `submit_many` reports refusals; what can be checked before
+    (missing or non-executable files, scripts without a usable ``#!`` line, bad paths)
+    raises from `submit` as before.
+
+    Callbacks are delivered from the thread that calls `submit` (``QUEUED``, and
+    ``STAGE_IN`` for a job with stage-in), from the shared reaper thread, and for ``ACTIVE``
+    possibly from a thread that waits in `Job.native_id`: they must return quickly and must
+    not wait for other jobs.
     """
 
     def __init__(self, url: Optional[str] = None,
@@ -296,53 +329,73 @@ class LocalJobExecutor(JobExecutor):
                     unlink(nodefile)
                 self._end_without_process(run, JobState.CANCELED, 'Canceled before it started')
                 return
-            keeper, key, pid, native_id = self._start(run, argv, exe, cwd, env, stdio,
-                                                      nodefile)
+            self._start(run, argv, exe, cwd, env, stdio, nodefile)
         except BaseException:
             if nodefile:
                 unlink(nodefile)
             raise
         finally:
             stdio.close()
-        run.keeper = keeper
-        run.job._native_id = native_id
-        self._set_job_status(run.job, JobStatus(JobState.ACTIVE,
-                                                metadata={'nativeId': native_id}))
         with run.lock:
-            run.key = key
-            run.active = True
+            run.sent = True
             canceled = run.canceled
-            early = run.early_end
-        if canceled:  # cancel() came while the process was being started
-            keeper.cancel(key, self._grace)
-        if early is not None:
-            self._on_end(run, *early)
+        if canceled:  # cancel() came while the request was being sent
+            assert run.keeper is not None and run.key is not None
+            run.keeper.cancel(run.key, self._grace)
+        # ACTIVE comes with the keeper's answer, unless it came already
+        self._set_job_status(run.job, JobStatus(JobState.QUEUED))
 
     def _start(self, run: _Submitted, argv: List[str], exe: str, cwd: str,
-               env: Optional[Dict[str, str]], stdio: Stdio,
-               nodefile: str) -> Tuple[KeeperClient, int, int, str]:
+               env: Optional[Dict[str, str]], stdio: Stdio, nodefile: str) -> None:
+        """Asks the keeper to start the job. The submitter does not wait for the keeper's
+        answer (`_started`): `Job.native_id` does, when asked."""
         stderr = ''
         p = run.spec.stderr_path
         if p is not None and not str(p).startswith('/dev/'):
             stderr = str(absolute(p, run.directory))
         job = (str(self._state_dir), stderr, run.launcher is not None, run.defer, nodefile)
         try:
-            keeper = KeeperClient.get()
-            key, pid, native_id = keeper.start(argv, exe, cwd, env, stdio.passed(), job,
-                                               partial(self._on_end, run))
-        except KeeperError as ex:
-            if ex.during == 'invalid':
-                raise InvalidJobException('Cannot run executable %s: %s'
-                                          % (exe, ex.strerror), ex) from ex
-            if ex.during == 'watch':
-                raise SubmitException('Cannot watch the job process (%s); with many jobs '
-                                      'running at once, raise the limit of open files '
-                                      '(ulimit -n)' % (ex.strerror or ex), ex,
-                                      transient=True) from ex
-            raise spawn_error(ex, exe, cwd) from ex
+            keeper = run.keeper = KeeperClient.get()
+            run.key = keeper.new_key()
+            run.job._native_id = _PendingNativeId(run)
+            keeper.start_async(run.key, argv, exe, cwd, env, stdio.passed(), job,
+                               partial(self._started, run, exe, cwd, nodefile),
+                               partial(self._on_end, run))
         except KeeperGone as ex:
+            run.job._native_id = None
             raise SubmitException(str(ex), ex, transient=True) from ex
-        return keeper, key, pid, native_id
+
+    def _started(self, run: _Submitted, exe: str, cwd: str, nodefile: str,
+                 reply: StartReply) -> None:
+        """The keeper's answer to the start of the job (in whichever thread read it)."""
+        if reply[0] == 'ok':
+            native_id = reply[2]
+            run.job._native_id = native_id
+            self._set_job_status(run.job, JobStatus(JobState.ACTIVE,
+                                                    metadata={'nativeId': native_id}))
+            with run.lock:
+                run.active = True
+                early = run.early_end
+            if early is not None:
+                self._on_end(run, *early)
+            return
+        run.job._native_id = None
+        if nodefile:
+            unlink(nodefile)
+        ex = KeeperError(reply[1], reply[2], reply[3], reply[4])
+        error: Exception
+        if ex.during == 'invalid':
+            error = InvalidJobException('Cannot run executable %s: %s' % (exe, ex.strerror), ex)
+        elif ex.during == 'watch':
+            error = SubmitException('Cannot watch the job process (%s); with many jobs '
+                                    'running at once, raise the limit of open files '
+                                    '(ulimit -n)' % (ex.strerror or ex), ex, transient=True)
+        elif ex.during == 'gone':
+            error = SubmitException(str(ex.strerror), ex, transient=True)
+        else:
+            error = spawn_error(ex, exe, cwd)
+        self._end_without_process(run, JobState.FAILED, str(error),
+                                  {SUBMIT_EXCEPTION: error})
 
     def _script_path(self, p: Optional[Path], directory: Optional[Path], what: str) -> str:
         if p is None:
@@ -409,12 +462,13 @@ class LocalJobExecutor(JobExecutor):
         self._forget(run.job)
         self._set_job_status(run.job, st)
 
-    def _end_without_process(self, run: _Submitted, outcome: JobState, message: str) -> None:
+    def _end_without_process(self, run: _Submitted, outcome: JobState, message: str,
+                             metadata: Optional[Dict[str, Any]] = None) -> None:
         # No CLEANUP state here: reporting it would make ACTIVE appear for a job that never ran.
         if cleanup_applies(run.spec, outcome):
             cleanup(run.spec, run.directory)
         self._forget(run.job)
-        self._set_job_status(run.job, JobStatus(outcome, message=message))
+        self._set_job_status(run.job, JobStatus(outcome, message=message, metadata=metadata))
 
     # -- cancel --------------------------------------------------------------------------------
 
@@ -439,10 +493,12 @@ class LocalJobExecutor(JobExecutor):
             if run.canceled:
                 return
             run.canceled = True
-            key = run.key
-        # Before the start, _launch sees the flag: it starts nothing, or cancels right after.
-        if key is not None and run.keeper is not None:
-            run.keeper.cancel(key, self._grace)
+            sent = run.sent
+        # Before the start request went, _launch sees the flag: it starts nothing, or cancels
+        # right after. After it, the keeper gets the cancel after the start (requests are
+        # served in order).
+        if sent and run.keeper is not None and run.key is not None:
+            run.keeper.cancel(run.key, self._grace)
 
     def _cancel_attached(self, run: _Attached) -> None:
         with run.lock:
