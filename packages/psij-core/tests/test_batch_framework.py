@@ -24,6 +24,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.script_writer import directive_value
+from psij.executors.batch.status_engine import POLL, StatusEngine
 
 FAKE = str(pathlib.Path(__file__).parent / 'fake_scheduler.py')
 STATES = {'QUEUED': JobState.QUEUED, 'RUNNING': JobState.ACTIVE, 'DONE': JobState.COMPLETED,
@@ -498,11 +499,26 @@ def test_executors_with_other_commands_do_not_share_a_failing_status_command(sch
             work_directory=tmp_path / name, queue_polling_interval=0.5,
             initial_queue_polling_delay=0.1, file_check_interval=0.1,
             command_directory=cmd_dir))
-    stuck = Job(JobSpec('/bin/sleep', ['30']))
+    flag = tmp_path / 'flag'
+    stuck = Job(JobSpec('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.05; done',
+                                    str(flag)]))
     make(bad, 'w1').submit(stuck)  # tracked first: its executor used to poll for everyone
-    _, st, _ = run(make(good, 'w2'), JobSpec('/bin/sh', ['-c', 'exit 3']))
-    assert st.state is JobState.FAILED and st.exit_code == 3
-    stuck.cancel()
+    engine = StatusEngine.for_scheduler('fake')
+    # its failing status command backs the engine off...
+    deadline = time.monotonic() + 60
+    while engine._backoff < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine._backoff >= 4
+    # ...which must not hold back the first status of another executor's job
+    good_ex = make(good, 'w2')
+    job = Job(JobSpec('/bin/sh', ['-c', 'exit 3']))
+    good_ex.submit(job)
+    due = engine._deadlines.due(POLL)
+    assert due is not None and due - time.monotonic() < 1.0, due
+    st = job.wait(timeout=30)
+    assert st is not None and st.state is JobState.FAILED and st.exit_code == 3
+    flag.touch()  # the stuck job ends with exit code 0, which its file tells: not left behind
+    assert stuck.wait(timeout=30) is not None
 
 
 @pytest.mark.parametrize('field', ['stage_in', 'stage_out', 'cleanup'])

@@ -252,6 +252,8 @@ class StatusEngine:
         """The wait before retrying the status command; 0 while it succeeds."""
         self._retry_at = 0.0
         """No status command before this (monotonic) time: the scheduler failed until then."""
+        self._failing_groups: set[str] = set()
+        """The status groups whose command failed in the last poll."""
         self._threads: List[threading.Thread] = []
         self._polling = False
         """A status command runs now (in the poll thread)."""
@@ -277,6 +279,10 @@ class StatusEngine:
                 # a fresh start: what was scheduled for jobs that are gone does not apply
                 self._deadlines.clear()
                 self._backoff = self._retry_at = 0.0
+            elif self._retry_at and client.status_group() not in self._failing_groups:
+                # only other executors' status commands failed (a broken command directory):
+                # their backoff must not hold back this job's first status
+                self._retry_at = 0.0
             self._jobs[job.id] = _Tracked(job, client)
             if not self._threads:
                 self._threads = [
@@ -427,8 +433,10 @@ class StatusEngine:
         groups: Dict[str, List[_Tracked]] = {}
         for t in jobs:
             groups.setdefault(t.client.status_group(), []).append(t)
-        results = [self._poll_group(group) for group in groups.values()]
-        return any(results)
+        results = {key: self._poll_group(group) for key, group in groups.items()}
+        with self._cv:
+            self._failing_groups = {key for key, ok in results.items() if not ok}
+        return any(results.values())
 
     def _poll_group(self, jobs: List[_Tracked]) -> bool:
         """One status command for `jobs` (which share their executor's commands); False if
