@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 
 import psij
 from psij._fork import after_fork_in_child
@@ -30,9 +30,8 @@ from psij.executors._reaper import Reaper
 EndHandler = Callable[[str, Optional[int], Optional[str]], None]
 """Called in the reaper thread with a job's final state name, exit code and message."""
 
-StartReply = Tuple[Any, ...]
-"""The keeper's answer to a start: ``('ok', pid, native id)`` or ``('err', errno, strerror,
-filename, during)``."""
+StartReply = Union[Tuple[int, str], 'KeeperError']
+"""The keeper's answer to a start: ``(pid, native id)``, or why it could not start the job."""
 
 StartHandler = Callable[[StartReply], None]
 """Called once with the keeper's answer to a start."""
@@ -50,8 +49,9 @@ class KeeperError(OSError):
     """The keeper could not start a job (`errno`, `strerror`, `filename` say why)."""
 
     def __init__(self, code: int, strerror: str, filename: Optional[str], during: str) -> None:
-        """:param during: ``'start'`` (starting the process), ``'watch'`` (watching it) or
-            ``'invalid'`` (argv or environment refused, e.g. for a NUL character)."""
+        """:param during: ``'start'`` (starting the process), ``'watch'`` (watching it),
+            ``'invalid'`` (argv or environment refused, e.g. for a NUL character) or ``'gone'``
+            (the keeper died before it answered)."""
         super().__init__(code, strerror, filename)
         self.during = during
 
@@ -113,8 +113,8 @@ class KeeperClient:
         self._starting: Dict[int, StartHandler] = {}  # starts the keeper did not answer yet
         self._inbox: Deque[Tuple[Any, ...]] = collections.deque()  # answers read, not handled
         self._handling: Set[int] = set()  # starts whose on_started runs now
-        self._lock = threading.Lock()  # guards the four above
-        self._handled = threading.Condition()  # an on_started returned
+        self._lock = threading.Condition()  # guards the four above; notified when an
+        # on_started returned
         self._dead = False
         self._inherited: Optional[Dict[bytes, bytes]] = None  # the keeper has it
         reaper = Reaper.get()
@@ -137,9 +137,9 @@ class KeeperClient:
         self.start_async(key, argv, executable, cwd, env, stdio, job, answer.append, on_end)
         self.wait_started(key)
         reply = answer[0]
-        if reply[0] != 'ok':
-            raise KeeperError(reply[1], reply[2], reply[3], reply[4])
-        return key, reply[1], reply[2]
+        if isinstance(reply, KeeperError):
+            raise reply
+        return key, reply[0], reply[1]
 
     def new_key(self) -> int:
         """A key for `start_async`, unique in this process."""
@@ -153,11 +153,11 @@ class KeeperClient:
         sent, without waiting for the keeper: the submitter prepares its next job while the
         keeper starts this one.
 
-        `on_started` is called once with the keeper's answer: ``('ok', pid, native id)`` or
-        ``('err', errno, strerror, filename, during)`` (see `KeeperError`), by whichever
-        thread reads it (the reaper thread, or one in `wait_started`); `on_end` is called once
-        with the job's final state, never before `on_started`. If the keeper dies before it
-        answers, `on_started` gets ``('err', ...)`` with `during` ``'gone'``.
+        `on_started` is called once with the keeper's answer, ``(pid, native id)`` or a
+        `KeeperError`, by whichever thread reads it (the reaper thread, or one in
+        `wait_started`); `on_end` is called once with the job's final state, never before
+        `on_started`. If the keeper dies before it answers, the `KeeperError`'s `during` is
+        ``'gone'``.
 
         :param env: the job's environment; `None` for this process's current one, which is
             sent only when it changed since the last time (the keeper keeps a copy).
@@ -198,13 +198,8 @@ class KeeperClient:
                 if key not in self._starting and key not in self._handling:
                     return
                 if key in self._handling:  # another thread runs its on_started: let it end
-                    done = self._handled
-                else:
-                    done = None
-            if done is not None:
-                with done:
-                    done.wait(0.01)
-                continue
+                    self._lock.wait(0.01)
+                    continue
             try:
                 select.select([self._requests], [], [], 0.05)
             except (OSError, ValueError):
@@ -302,13 +297,14 @@ class KeeperClient:
                 if handler is None:
                     continue
                 self._handling.add(key)
+            answer: StartReply = (reply[2], reply[3]) if reply[0] == 'ok' else \
+                KeeperError(reply[2], reply[3], reply[4], reply[5])
             try:
-                handler((reply[0],) + tuple(reply[2:]))
+                handler(answer)
             finally:
                 with self._lock:
                     self._handling.discard(key)
-                with self._handled:
-                    self._handled.notify_all()
+                    self._lock.notify_all()
 
     def _on_replies(self, fd: int) -> None:
         self._read_replies()

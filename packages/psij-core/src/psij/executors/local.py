@@ -368,8 +368,8 @@ class LocalJobExecutor(JobExecutor):
     def _started(self, run: _Submitted, exe: str, cwd: str, nodefile: str,
                  reply: StartReply) -> None:
         """The keeper's answer to the start of the job (in whichever thread read it)."""
-        if reply[0] == 'ok':
-            native_id = reply[2]
+        if not isinstance(reply, KeeperError):
+            native_id = reply[1]
             run.job._native_id = native_id
             self._set_job_status(run.job, JobStatus(JobState.ACTIVE,
                                                     metadata={'nativeId': native_id}))
@@ -382,18 +382,19 @@ class LocalJobExecutor(JobExecutor):
         run.job._native_id = None
         if nodefile:
             unlink(nodefile)
-        ex = KeeperError(reply[1], reply[2], reply[3], reply[4])
         error: Exception
-        if ex.during == 'invalid':
-            error = InvalidJobException('Cannot run executable %s: %s' % (exe, ex.strerror), ex)
-        elif ex.during == 'watch':
+        if reply.during == 'invalid':
+            error = InvalidJobException('Cannot run executable %s: %s' % (exe, reply.strerror),
+                                        reply)
+        elif reply.during == 'watch':
             error = SubmitException('Cannot watch the job process (%s); with many jobs '
                                     'running at once, raise the limit of open files '
-                                    '(ulimit -n)' % (ex.strerror or ex), ex, transient=True)
-        elif ex.during == 'gone':
-            error = SubmitException(str(ex.strerror), ex, transient=True)
+                                    '(ulimit -n)' % (reply.strerror or reply), reply,
+                                    transient=True)
+        elif reply.during == 'gone':
+            error = SubmitException(str(reply.strerror), reply, transient=True)
         else:
-            error = spawn_error(ex, exe, cwd)
+            error = spawn_error(reply, exe, cwd)
         self._end_without_process(run, JobState.FAILED, str(error),
                                   {SUBMIT_EXCEPTION: error})
 
