@@ -483,6 +483,22 @@ class DirStatusExecutor(FakeExecutor):
         return ['fakestat', *ids]
 
 
+def test_a_canceled_job_that_dies_of_the_signal_is_canceled_when_the_scheduler_missed_it(
+        sched, tmp_path):
+    # seen with LSF: the status command answered without the job (ended, not yet in the
+    # accounting) right after the cancel; the job had recorded 143 (the shell's SIGTERM)
+    ex = make_executor(tmp_path)
+    for code, expected in ((143, JobState.CANCELED), (-9, JobState.CANCELED),
+                           (3, JobState.FAILED)):
+        job = Job(JobSpec('/bin/sleep', ['30']))
+        job.executor = ex
+        job._native_id = 'gone-%d' % code
+        with ex._cancel_lock:
+            ex._cancel_requested.add(job.native_id)
+        ex._finish(job, code, None)
+        assert (job.status.state, job.status.exit_code) == (expected, code), job.status
+
+
 def test_executors_with_other_commands_do_not_share_a_failing_status_command(sched,
                                                                             tmp_path):
     # one executor's commands are broken (a wrong command directory, a test's stand-in): the

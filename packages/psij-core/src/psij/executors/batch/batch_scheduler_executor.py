@@ -908,11 +908,12 @@ class BatchSchedulerExecutor(JobExecutor):
             cancel_requested = native_id in self._cancel_requested
             self._cancel_requested.discard(native_id)
             self._recancel.pop(native_id, None)
-        if cancel_requested and code is None and (st is None or st.state is not
-                                                   JobState.CANCELED):
-            # the job was killed before it could record an exit code: whatever the scheduler
-            # makes of a job killed while starting (OpenPBS: "finished", Exit_status 0), it
-            # was canceled
+        if cancel_requested and (st is None or st.state is not JobState.CANCELED) and \
+                (code is None or (st is None and (code < 0 or code > 128))):
+            # the job was killed before it could record an exit code (whatever the scheduler
+            # makes of a job killed while starting, e.g. OpenPBS: "finished", Exit_status 0),
+            # or it died of a signal (143: the shell's SIGTERM) and the scheduler's status
+            # missed its end: it was canceled
             st = JobStatus(JobState.CANCELED, message='Canceled (%s)' % (
                 st.message if st is not None and st.message else 'at the user\'s request'),
                 exit_code=st.exit_code if st is not None else None,
