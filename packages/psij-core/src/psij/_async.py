@@ -6,7 +6,9 @@ callbacks ran, the moment `Job.wait` would return), from whichever thread delive
 one inbox per loop: the first status posted wakes the loop once (``call_soon_threadsafe``),
 and the loop then hands every posted status to its waiters, in order, on the loop's thread.
 Submitting runs the executor's blocking `submit` on a small fixed pool of threads
-(`SUBMIT_THREADS`), shared by all loops, so scheduler commands never block the loop.
+(`SUBMIT_THREADS`), shared by all loops, so scheduler commands never block the loop (an
+executor whose `submit` never waits may override `JobExecutor.submit_async` to submit on the
+loop: the local executor does).
 
 Cancelling a task that awaits a job stops the waiting, never the job (use `Job.cancel`).
 """

@@ -86,6 +86,12 @@ class KeeperClient:
                 cls._instance = KeeperClient()
             return cls._instance
 
+    @classmethod
+    def running(cls) -> bool:
+        """Whether this process has a live keeper already (`get` would not start one)."""
+        inst = cls._instance
+        return inst is not None and not inst._dead
+
     def __init__(self) -> None:
         """Starts a keeper process."""
         requests, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
