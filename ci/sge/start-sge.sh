@@ -212,7 +212,9 @@ log "cell up: apt $((t_apt-t0))s, daemons+config $((t_up-t_apt))s, total $((t_up
 # ---------------------------------------------------------------- 5. smoke test
 if [ "$SMOKE" = 1 ]; then
     d=$(mktemp -d -t sge-smoke.XXXXXX); chmod 755 "$d"; cd "$d"
-    gone() { for _ in $(seq 600); do qstat -j "$1" >/dev/null 2>&1 || return 0; sleep 0.1; done; return 1; }
+    # gone: qstat -j says the job does not exist (not merely that it failed: a qmaster that
+    # is restarting fails it too)
+    gone() { for _ in $(seq 600); do qstat -j "$1" 2>&1 | grep -q 'do not exist' && return 0; sleep 0.1; done; return 1; }
     acct() { for _ in $(seq 100); do qacct -j "$1" >/dev/null 2>&1 && { qacct -j "$1"; return 0; }; sleep 0.2; done; return 1; }
     # shellcheck disable=SC2016  # expanded by the job
     j1=$(qsub -terse -cwd -N smoke-ok -j y -o ok.out -pe smp 2 -b y 'echo JOB_ID=$JOB_ID NSLOTS=$NSLOTS')
