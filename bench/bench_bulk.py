@@ -8,6 +8,8 @@ For an executor (``slurm`` by default; ``pbs``, ``flux`` where their schedulers 
   submission is measured, then canceled;
 - scheduler submit commands run (counted by a wrapper in the executor's command directory,
   for the batch executors): ``submit_many`` target 1 per ``MaxArraySize`` (1001) jobs;
+- attaching the N held jobs from a new executor instance: ``attach_many`` vs. N ``attach``
+  calls (time, and status commands run: ``attach_many`` target 1 per 2,000 jobs);
 - one run of N jobs that do run, through ``submit_many``, with mixed exit codes (0, 1, 2, 3):
   every job's final state and exit code checked, the time until all ended, and the threads of
   the process.
@@ -32,37 +34,52 @@ from psij import Job, JobExecutor, JobSpec, JobState
 
 SUBMIT = {'slurm': ('sbatch', ['squeue', 'scancel', 'sacct', 'scontrol']),
           'pbs': ('qsub', ['qstat', 'qdel', 'qselect', 'qmgr'])}
+STATUS = {'slurm': 'squeue', 'pbs': 'qstat'}
 DEFAULT_DIRS = {'pbs': '/opt/pbs/bin'} if os.path.isdir('/opt/pbs/bin') else {}
 HOLD = {'slurm': {'slurm.hold': True}, 'pbs': {'pbs.h': True}}
 
 
-def _wrap(bindir: Path, name: str, others: List[str], real_dir: str | None) -> Path:
+def _wrap(bindir: Path, names: List[str], others: List[str], real_dir: str | None) -> Path:
+    """A command directory where `names` are counted (``calls.NAME``) and `others` linked."""
     bindir.mkdir(parents=True)
     for o in others:
         real = shutil.which(o, path=real_dir) if real_dir else shutil.which(o)
         if real:
             (bindir / o).symlink_to(real)
-    real = shutil.which(name, path=real_dir) if real_dir else shutil.which(name)
-    if real is None:
-        sys.exit('%s not found' % name)
-    w = bindir / name
-    w.write_text('#!/bin/sh\necho x >>%s/calls\nexec %s "$@"\n' % (bindir, real))
-    w.chmod(0o755)
+    for name in names:
+        real = shutil.which(name, path=real_dir) if real_dir else shutil.which(name)
+        if real is None:
+            sys.exit('%s not found' % name)
+        w = bindir / name
+        w.write_text('#!/bin/sh\necho x >>%s/calls.%s\nexec %s "$@"\n' % (bindir, name, real))
+        w.chmod(0o755)
     return bindir
 
 
-def _calls(bindir: Path | None) -> int:
-    if bindir is None or not (bindir / 'calls').exists():
-        return -1
-    return len((bindir / 'calls').read_text().splitlines())
+def _calls(bindir: Path | None, name: str) -> int:
+    if bindir is None or not (bindir / ('calls.' + name)).exists():
+        return -1 if bindir is None else 0
+    return len((bindir / ('calls.' + name)).read_text().splitlines())
 
 
-def _executor(name: str, work: Path, bindir: Path | None) -> JobExecutor:
+def _bindir(name: str, work: Path, counted: List[str]) -> Path | None:
+    if name not in SUBMIT:
+        return None
+    sub, others = SUBMIT[name]
+    real_dir = os.environ.get('PSIJ_%s_COMMAND_DIR' % name.upper()) or DEFAULT_DIRS.get(name)
+    return _wrap(Path(tempfile.mkdtemp(dir=work)) / 'bin', counted,
+                 [c for c in [sub] + others if c not in counted], real_dir)
+
+
+def _executor(name: str, work: Path, bindir: Path | None,
+              first_poll: float = 2) -> JobExecutor:
     if name == 'flux':
         return JobExecutor.get_instance('flux')
     from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutorConfig
     cfg = BatchSchedulerExecutorConfig(work_directory=work, command_directory=bindir,
-                                       queue_polling_interval=2, file_check_interval=0.5)
+                                       queue_polling_interval=max(2, first_poll),
+                                       initial_queue_polling_delay=first_poll,
+                                       file_check_interval=0.5)
     return JobExecutor.get_instance(name, config=cfg)
 
 
@@ -87,12 +104,7 @@ def _cancel_all(jobs: List[Job]) -> None:
 
 
 def _submit_round(name: str, n: int, work: Path, many: bool) -> Tuple[float, int]:
-    bindir = None
-    if name in SUBMIT:
-        sub, others = SUBMIT[name]
-        real_dir = os.environ.get('PSIJ_%s_COMMAND_DIR' % name.upper()) or \
-            DEFAULT_DIRS.get(name)
-        bindir = _wrap(Path(tempfile.mkdtemp(dir=work)) / 'bin', sub, others, real_dir)
+    bindir = _bindir(name, work, [SUBMIT[name][0]] if name in SUBMIT else [])
     ex = _executor(name, work / ('w%d' % time.monotonic_ns()), bindir)
     jobs = [Job(_spec(name, i, 0, True)) for i in range(n)]
     t = time.perf_counter()
@@ -103,9 +115,40 @@ def _submit_round(name: str, n: int, work: Path, many: bool) -> Tuple[float, int
         for j in jobs:
             ex.submit(j)
     dt = time.perf_counter() - t
-    calls = _calls(bindir)
+    calls = _calls(bindir, SUBMIT[name][0]) if name in SUBMIT else -1
+    if many:
+        _ATTACH.append(_attach_round(name, jobs, ex, work))
     _cancel_all(jobs)
     return dt, calls
+
+
+_ATTACH: List[Tuple[float, int, float, int]] = []
+
+
+def _attach_round(name: str, jobs: List[Job], submitter: JobExecutor,
+                  work: Path) -> Tuple[float, int, float, int]:
+    """Attaches `jobs` (held) from two new executor instances, with attach_many and with a
+    loop of attach: times and status commands run by each during the attach."""
+    wd = getattr(submitter, 'work_directory', work)
+    out: List[float] = []
+    for many in (True, False):
+        status = [STATUS[name]] if name in STATUS else []
+        bindir = _bindir(name, work, status)
+        # the engine's own polls of the attached jobs come after the attach (first_poll)
+        ex = _executor(name, wd, bindir, first_poll=600)
+        pairs = [(Job(), j.native_id or '') for j in jobs]
+        t = time.perf_counter()
+        if many:
+            refused = ex.attach_many(pairs)
+            assert not refused, refused[0]
+        else:
+            for job, nid in pairs:
+                ex.attach(job, nid)
+        out.append(time.perf_counter() - t)
+        out.append(_calls(bindir, status[0]) if status else -1)
+        wrong = [job for job, _ in pairs if job.status.state is not JobState.QUEUED]
+        assert not wrong, 'attached held job %s is %s' % (wrong[0].native_id, wrong[0].status)
+    return out[0], int(out[1]), out[2], int(out[3])
 
 
 def _run_round(name: str, n: int, work: Path) -> Dict[str, Any]:
@@ -137,6 +180,16 @@ def _print_comparison(a: argparse.Namespace, many: List[float], single: List[flo
     print('%s, %d held jobs: submit_many median %.3f s (%s submit commands), one submit per '
           'job median %.3f s (%s submit commands); ratio %.1fx' % (
               a.executor, a.jobs, m, many_calls, s, single_calls, s / m))
+
+
+def _print_attach() -> None:
+    if not _ATTACH:
+        return
+    m = statistics.median(a[0] for a in _ATTACH)
+    s = statistics.median(a[2] for a in _ATTACH)
+    print('attach of the held jobs from a new executor: attach_many median %.3f s (%d status '
+          'commands), one attach per job median %.3f s (%d status commands); ratio %.1fx'
+          % (m, _ATTACH[-1][1], s, _ATTACH[-1][3], s / m))
 
 
 def _run_and_print(a: argparse.Namespace, work: Path) -> None:
@@ -171,6 +224,7 @@ def main() -> None:
                                                                   single[-1]))
     if a.repeat > 0:
         _print_comparison(a, many, single, many_calls, single_calls)
+        _print_attach()
     if not a.no_run:
         _run_and_print(a, work)
     shutil.rmtree(work, ignore_errors=True)

@@ -277,6 +277,54 @@ def test_attach_to_a_job_gone_from_the_queue_and_forged_status_files(sched, tmp_
     assert 'without recording an exit code' in st.message
 
 
+def test_attach_many_asks_the_scheduler_once_for_all_jobs(sched, tmp_path):
+    """attach_many: one status command for 12 jobs (attach runs one per job); each job gets
+    its true state at once, the running ones are followed to their end; a pair attach would
+    refuse is returned with its exception and does not stop the others."""
+    ex = make_executor(tmp_path)
+    go = tmp_path / 'go'
+    jobs = [Job(JobSpec('/bin/sh', ['-c', 'exit %d' % (5 if i % 2 else 0)])) for i in range(8)]
+    jobs += [Job(JobSpec('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.05; done; exit 6',
+                                     str(go)])) for _ in range(4)]
+    for j in jobs:
+        ex.submit(j)
+    for j in jobs[:8]:
+        assert j.wait(timeout=30) is not None
+
+    main = threading.get_ident()
+
+    class Counting(FakeExecutor):
+        asked: List[List[str]] = []
+
+        def get_status_command(self, ids):
+            if threading.get_ident() == main:
+                self.asked.append(list(ids))
+            return super().get_status_command(ids)
+
+    b = Counting(config=ex.config)
+    pairs = [(Job(), j.native_id) for j in jobs]
+    busy = Job()
+    b.attach(busy, jobs[0].native_id)
+    Counting.asked.clear()
+    refused = b.attach_many(pairs + [(busy, jobs[1].native_id)])
+    assert Counting.asked == [[j.native_id for j in jobs]]
+    assert [(j, type(e)) for j, e in refused] == [(busy, InvalidJobException)]
+    for (a, _), j in zip(pairs[:8], jobs[:8], strict=True):
+        assert a.status.state is j.status.state and a.status.exit_code == j.status.exit_code
+        assert a.status.exit_code == (5 if jobs.index(j) % 2 else 0)
+    for a, _ in pairs[8:]:
+        assert a.status.state in (JobState.QUEUED, JobState.ACTIVE)
+    go.touch()
+    for a, _ in pairs[8:]:
+        st = a.wait(timeout=30)
+        assert st is not None and st.state is JobState.FAILED and st.exit_code == 6
+    with pytest.raises(TypeError):
+        b.attach_many([(Job(), 7)])
+    with pytest.raises(ValueError):
+        again = Job()
+        b.attach_many([(again, '1'), (again, '2')])
+
+
 def test_list_and_transient_submit_errors(sched, tmp_path):
     ex = make_executor(tmp_path)
     j = Job(JobSpec('/bin/true'))

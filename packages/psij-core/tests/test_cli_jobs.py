@@ -104,6 +104,22 @@ def test_submit_leaves_no_runner_behind(env, tmp_path):
     assert p.returncode == 125 and str(tmp_path / 'nope') in p.stderr
 
 
+def test_status_and_cancel_of_several_jobs(env):
+    """Several native ids: a line each, starting with the id (JSON: an object per line); an
+    unknown id is reported on stderr with exit code 125 and does not hide the others."""
+    ids = [psij(env, 'submit', '--', 'sh', '-c', 'exit %d' % c).stdout.strip() for c in (0, 3)]
+    p = psij(env, 'status', '--wait', *ids)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ['%s COMPLETED exit_code=0' % ids[0],
+                                     '%s FAILED exit_code=3: Exit code 3' % ids[1]]
+    sleepers = [psij(env, 'submit', '--', 'sleep', '100').stdout.strip() for _ in range(2)]
+    p = psij(env, 'cancel', '--json', *sleepers, '1-1')
+    assert p.returncode == 125 and 'No local job' in p.stderr
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [(d['native_id'], d['state']) for d in lines] == [(n, 'CANCELED') for n in sleepers]
+    assert not set(sleepers) & set(psij(env, 'list').stdout.split())
+
+
 def test_status_unknown(env):
     p = psij(env, 'status', '1-1')
     assert p.returncode == 125

@@ -1,6 +1,6 @@
 """
-What `JobExecutor.submit_many` does for every executor: the checks of the list, the default
-loop, and how a job the backend refused is reported.
+What `JobExecutor.submit_many` and `JobExecutor.attach_many` do for every executor: the checks
+of the list, the default loops, and how a job the backend refused is reported.
 
 A refused job is never left half-submitted: it ends ``FAILED`` (its callbacks are called like
 those of any job), with the refusal as the status message and the exception itself in the
@@ -9,7 +9,7 @@ status metadata under ``'submit_exception'``. Jobs accepted before or after it r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, List
+from typing import TYPE_CHECKING, Iterable, List, Tuple
 
 from psij._log import get_logger
 from psij.job import Job
@@ -66,4 +66,37 @@ def submit_each(executor: JobExecutor, jobs: List[Job]) -> List[Job]:
         except Exception as ex:
             refuse(executor, job, ex)
             refused.append(job)
+    return refused
+
+
+def check_pairs(pairs: Iterable[Tuple[Job, str]]) -> List[Tuple[Job, str]]:
+    """
+    The ``(job, native id)`` pairs given to `JobExecutor.attach_many` as a list, checked.
+
+    :raises TypeError: for an item that is not a pair of a `Job` and a non-empty string.
+    :raises ValueError: for a job given twice.
+    """
+    out = list(pairs)
+    seen = set()
+    for item in out:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Job)
+                and isinstance(item[1], str) and item[1]):
+            raise TypeError('attach_many() takes (psij.Job, native id) pairs, not %r'
+                            % (item,))
+        if id(item[0]) in seen:
+            raise ValueError('Job %s appears twice in the list given to attach_many()'
+                             % item[0].id)
+        seen.add(id(item[0]))
+    return out
+
+
+def attach_each(executor: JobExecutor,
+                pairs: List[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
+    """The default `attach_many`: `attach` for each pair in turn; returns the refusals."""
+    refused: List[Tuple[Job, Exception]] = []
+    for job, native_id in pairs:
+        try:
+            executor.attach(job, native_id)
+        except Exception as ex:
+            refused.append((job, ex))
     return refused

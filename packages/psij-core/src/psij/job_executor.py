@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Iterable, List, Optional, Set, cast
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from packaging.version import Version
 
@@ -119,6 +119,27 @@ class JobExecutor(ABC):
         """
         from psij import _bulk
         return _bulk.submit_each(self, _bulk.check_list(jobs))
+
+    def attach_many(self, pairs: Iterable[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
+        """
+        Attaches many jobs at once: `attach` for each ``(job, native id)`` pair, in as few
+        backend calls as the backend allows (batch schedulers: one status command for all
+        of them, where `attach` runs one per job); returns when each job's status is known.
+
+        A pair that `attach` would refuse (a job not ``NEW``, an id the backend cannot
+        follow) does not stop the others: it is returned with the exception `attach` would
+        have raised, and its job stays ``NEW``.
+
+        The base class attaches the jobs one by one with `attach`; executors with a bulk
+        status query override it.
+
+        :param pairs: ``(job, native id)`` pairs, each job ``NEW``.
+        :return: the refused pairs' jobs, each with its exception (empty if all attached).
+        :raises TypeError: for an item that is not a ``(Job, str)`` pair.
+        :raises ValueError: for a job given twice.
+        """
+        from psij import _bulk
+        return _bulk.attach_each(self, _bulk.check_pairs(pairs))
 
     async def submit_async(self, job: Job) -> None:
         """

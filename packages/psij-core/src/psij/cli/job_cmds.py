@@ -18,7 +18,7 @@ import json
 import signal
 import sys
 import threading
-from typing import IO, Any, Dict, Optional
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.job import Job
@@ -43,17 +43,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _spec_args(p)
     p.set_defaults(func=cmd_submit)
 
-    p = sub.add_parser('status', help="print a job's status")
+    p = sub.add_parser('status', help="print jobs' status",
+                       description='Print the status of each job named, a line each (with '
+                       'several jobs, the line starts with the native id; with --json, a '
+                       'JSON object per line). The scheduler is asked once for all of them.')
     _common(p)
-    p.add_argument('native_id')
-    p.add_argument('--wait', action='store_true', help='wait for the job to end')
+    p.add_argument('native_id', nargs='+')
+    p.add_argument('--wait', action='store_true', help='wait for the jobs to end')
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser('cancel', help='cancel a job')
+    p = sub.add_parser('cancel', help='cancel jobs',
+                       description='Cancel each job named and print its status, as status '
+                       'does.')
     _common(p)
-    p.add_argument('native_id')
+    p.add_argument('native_id', nargs='+')
     p.add_argument('--no-wait', action='store_true',
-                   help='return once the request is sent, without waiting for the job to end')
+                   help='return once the requests are sent, without waiting for the jobs to '
+                   'end')
     p.set_defaults(func=cmd_cancel)
 
     p = sub.add_parser('list', help="list the native ids of the user's jobs")
@@ -286,36 +292,57 @@ def _print_id(native_id: Optional[str], as_json: bool) -> None:
     print(json.dumps({'native_id': native_id}) if as_json else native_id)
 
 
-def _attach(args: argparse.Namespace) -> Job:
+def _attach(args: argparse.Namespace) -> Tuple[List[Job], int]:
+    """The jobs named on the command line, attached with one `attach_many`; those refused
+    are reported on stderr. Returns the attached jobs and the exit code so far."""
     ex = _executor(args)
-    job = Job()
-    ex.attach(job, args.native_id)
-    return job
+    ids: List[str] = list(dict.fromkeys(args.native_id))
+    jobs = [Job() for _ in ids]
+    refused = ex.attach_many(list(zip(jobs, ids, strict=True)))
+    for _, e in refused:
+        _error(e)
+    bad = {id(j) for j, _ in refused}
+    return [j for j in jobs if id(j) not in bad], PSIJ_ERROR if refused else 0
+
+
+def _print_statuses(args: argparse.Namespace, jobs: List[Job],
+                    statuses: List[Optional[JobStatus]]) -> None:
+    several = len(args.native_id) > 1
+    for job, st in zip(jobs, statuses, strict=True):
+        assert st is not None
+        if args.json:
+            print(json.dumps(status_dict(job, st)))
+        else:
+            print('%s %s' % (job.native_id, format_status(job, st)) if several
+                  else format_status(job, st))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """``psij status``: prints the status; exits 0 if the job is known."""
+    """``psij status``: prints the jobs' status; exits 0 if every job is known."""
     try:
-        job = _attach(args)
+        jobs, rc = _attach(args)
     except (InvalidJobException, SubmitException, ValueError, OSError) as e:
         return _error(e)
-    st = job.wait() if args.wait else job.status
-    assert st is not None
-    print(json.dumps(status_dict(job, st)) if args.json else format_status(job, st))
-    return 0
+    _print_statuses(args, jobs, [j.wait() if args.wait else j.status for j in jobs])
+    return rc
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    """``psij cancel``: cancels, and by default waits for the job to end."""
+    """``psij cancel``: cancels, and by default waits for the jobs to end."""
     try:
-        job = _attach(args)
-        job.cancel()
+        jobs, rc = _attach(args)
     except (InvalidJobException, SubmitException, ValueError, OSError) as e:
         return _error(e)
-    st = job.status if args.no_wait else job.wait()
-    assert st is not None
-    print(json.dumps(status_dict(job, st)) if args.json else format_status(job, st))
-    return 0
+    canceled = []
+    for job in jobs:
+        try:
+            job.cancel()
+            canceled.append(job)
+        except (InvalidJobException, SubmitException, OSError) as e:
+            rc = _error('%s: %s' % (job.native_id, e))
+    _print_statuses(args, canceled,
+                    [j.status if args.no_wait else j.wait() for j in canceled])
+    return rc
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -5,8 +5,9 @@ every one of them.
 A helper process (:mod:`psij.conformance._crash_child`) submits ``--psij-crash-jobs`` (50)
 jobs with mixed outcomes, writing each native id as it goes, and is killed with SIGKILL while
 some of them still run. Half of the running jobs are then let end while no process follows
-them; the check attaches every job with a new executor instance, lets the other half end, and
-each job must reach its true final state and exit code; none may hang.
+them; the check attaches every job with a new executor instance (the other half of the running
+ones with `attach`, each released at once; all the rest in one `attach_many`), lets the other
+half end, and each job must reach its true final state and exit code; none may hang.
 """
 
 from __future__ import annotations
@@ -135,14 +136,25 @@ class CrashChecks(KitBase):
         # the still running ones first, released as soon as they are attached: attach() may
         # ask the scheduler once per job, and they must not outwait their own time limit
         late = [i for i, p in enumerate(plan) if p.release is not None][1::2]
-        for i in late + [i for i in range(len(plan)) if i not in late]:
+        for i in range(len(plan)):
             p = plan[i]
             p.native_id = ids[i]
             p.job = Job()
             p.job.set_job_status_callback(kit.recorder.job_callback)
             kit.jobs.append(p.job)
+        for i in late:
+            p = plan[i]
+            assert p.job is not None and p.native_id is not None and p.release is not None
             ex.attach(p.job, p.native_id)
-            if p.release is not None:
+            p.release.touch()
+        # the others all at once, through attach_many
+        rest = [(p.job, p.native_id) for i, p in enumerate(plan)
+                if i not in late and p.job is not None and p.native_id is not None]
+        refused_attach = ex.attach_many(rest)
+        assert not refused_attach, 'attach_many() refused jobs: %s' % ', '.join(
+            '%s: %s' % (j.native_id, e) for j, e in refused_attach)
+        for i, p in enumerate(plan):
+            if i not in late and p.release is not None:
                 p.release.touch()
         attach_time = time.monotonic() - t1
         timing.append('%.1f s to attach %d jobs' % (attach_time, len(plan)))

@@ -29,7 +29,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Collection, Dict, Iterable, List, Optional, Pattern, cast
+from typing import IO, Any, Collection, Dict, Iterable, List, Optional, Pattern, Tuple, cast
 
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
@@ -796,6 +796,31 @@ class BatchSchedulerExecutor(JobExecutor):
         Follows an existing job by native id; its real status is known when this returns
         (even for a job that already left the queue).
         """
+        self._bind(job, native_id)
+        self._follow_attached([(job, native_id)])
+
+    def attach_many(self, pairs: Iterable[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
+        """
+        `attach` for many jobs with one status command for all of them (split in commands
+        of `ids_per_status_command` ids), where `attach` runs one per job; see
+        :meth:`psij.JobExecutor.attach_many`.
+        """
+        from psij import _bulk
+        refused: List[Tuple[Job, Exception]] = []
+        bound: List[Tuple[Job, str]] = []
+        for job, native_id in _bulk.check_pairs(pairs):
+            try:
+                self._bind(job, native_id)
+            except InvalidJobException as ex:
+                refused.append((job, ex))
+            else:
+                bound.append((job, native_id))
+        if bound:
+            self._follow_attached(bound)
+        return refused
+
+    def _bind(self, job: Job, native_id: str) -> None:
+        """Makes `job` this executor's job `native_id`, with the job's token if it has one."""
         if job.status.state is not JobState.NEW:
             raise InvalidJobException('Job %s must be NEW to be attached' % job.id)
         if job.executor is not None:
@@ -806,24 +831,34 @@ class BatchSchedulerExecutor(JobExecutor):
         if token is not None:
             with self._cancel_lock:
                 self._tokens[native_id] = token
-        code = self._read_exit_code(native_id)
+
+    def _follow_attached(self, bound: List[Tuple[Job, str]]) -> None:
+        """Gives jobs just bound their status now (final ones end here) and follows the others:
+        one status query for all, then accounting for those the queue no longer knows."""
+        ids = list(dict.fromkeys(native_id for _, native_id in bound))
+        codes = {native_id: self._read_exit_code(native_id) for native_id in ids}
         try:
-            st = self._query_status([native_id]).get(native_id)
+            statuses = self._query_status(ids)
         except (subprocess.SubprocessError, OSError, RuntimeError) as ex:
-            logger.warning('Status of %s not available yet: %s', native_id, ex)
-            st = None
-        if st is None and code is None:
-            st = self.get_final_status([native_id]).get(native_id)
-        if (st is not None and st.state.final) or (st is None and code is not None):
-            self._finish(job, code, st)
-            return
-        if st is not None:
-            self._set_job_status(job, st)
-        elif self._is_active(native_id):
-            self._set_job_status(job, JobStatus(JobState.ACTIVE))
-        else:
-            self._set_job_status(job, JobStatus(JobState.QUEUED))
-        self._engine.register(job, self)
+            logger.warning('Status of %s not available yet: %s', ', '.join(ids[:10]), ex)
+            statuses = {}
+        unknown = [i for i in ids if statuses.get(i) is None and codes[i] is None]
+        n = self._config.ids_per_status_command
+        for i in range(0, len(unknown), n):
+            statuses.update(self.get_final_status(unknown[i:i + n]))
+        for job, native_id in bound:
+            code = codes[native_id]
+            st = statuses.get(native_id)
+            if (st is not None and st.state.final) or (st is None and code is not None):
+                self._finish(job, code, st)
+                continue
+            if st is not None:
+                self._set_job_status(job, st)
+            elif self._is_active(native_id):
+                self._set_job_status(job, JobStatus(JobState.ACTIVE))
+            else:
+                self._set_job_status(job, JobStatus(JobState.QUEUED))
+            self._engine.register(job, self)
 
     def list(self) -> List[str]:
         """The native ids of this user's jobs known to the scheduler."""
