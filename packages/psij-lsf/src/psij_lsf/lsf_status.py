@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import json
 import re
-import signal as _signal
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple, Optional
+
+from psij.executors.batch.exit_codes import signal_name
 
 __all__ = [
     'QUEUED', 'ACTIVE', 'COMPLETED', 'FAILED', 'CANCELED',
@@ -363,13 +364,6 @@ def decode_exit_code(code: Optional[int]) -> tuple[Optional[int], Optional[int]]
     return code, None
 
 
-def _signal_name(sig: int) -> str:
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return 'signal %d' % sig
-
-
 def is_final(stat: str) -> bool:
     """True if LSF never moves a job out of `stat`."""
     return stat.strip().upper() in FINAL_LSF_STATES
@@ -398,7 +392,7 @@ def to_psij(status: LsfJobStatus) -> Optional[PsijStatus]:
     if status.exit_reason:
         details.append(status.exit_reason)
     if sig:
-        details.append('killed by %s' % _signal_name(sig))
+        details.append('killed by %s' % signal_name(sig))
     elif code:
         details.append('exit code %d' % code)
     if key in CANCEL_REASONS:

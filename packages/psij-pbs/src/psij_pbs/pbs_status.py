@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import re
-import signal as _signal
 from typing import Any, Dict, Mapping, NamedTuple, Optional
+
+from psij.executors.batch.exit_codes import signal_name
 
 __all__ = ['PbsJob', 'parse_qstat_json', 'parse_qstat_text', 'describe_pbs_failure',
            'QUEUED_STATES', 'ACTIVE_STATES', 'FINAL_STATES', 'SUBSTATE_DELETED',
@@ -234,14 +235,6 @@ def parse_qstat_text(text: str) -> Dict[str, PbsJob]:
             attrs[last] += '\n' + line  # a multi-line value (e.g. an exported bash function)
     close()
     return result
-
-
-def signal_name(sig: int) -> str:
-    """``9`` -> ``'SIGKILL'``."""
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return 'signal %d' % sig
 
 
 def describe_pbs_failure(exit_status: int) -> Optional[str]:

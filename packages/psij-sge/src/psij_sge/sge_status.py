@@ -16,10 +16,10 @@ and the mapping of Grid Engine's states and ``failed`` codes to PSI/J states.
 from __future__ import annotations
 
 import re
-import signal as _signal
 import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional
 
+from psij.executors.batch.exit_codes import signal_name
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 
@@ -233,14 +233,6 @@ def parse_qacct(text: str) -> Dict[str, AcctRecord]:
             fields[key] = value.strip()
     close()
     return result
-
-
-def signal_name(sig: int) -> str:
-    """``9`` -> ``'SIGKILL'``."""
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return 'signal %d' % sig
 
 
 def acct_to_job_status(rec: AcctRecord) -> JobStatus:

@@ -22,9 +22,10 @@ Facts behind the choices are in ``ci/slurm/FACTS.md`` of the psij repository.
 from __future__ import annotations
 
 import re
-import signal as _signal
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple, Optional
+
+from psij.executors.batch.exit_codes import signal_name
 
 __all__ = [
     'QUEUED', 'ACTIVE', 'COMPLETED', 'FAILED', 'CANCELED',
@@ -371,13 +372,6 @@ def is_final(slurm_state: str) -> bool:
     return normalize_state(slurm_state) in FINAL_SLURM_STATES
 
 
-def _signal_name(sig: int) -> str:
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return 'signal %d' % sig
-
-
 def to_psij(status: SlurmJobStatus) -> Optional[PsijStatus]:
     """PSI/J view of a Slurm status, with a message naming the cause of a failure.
 
@@ -395,7 +389,7 @@ def to_psij(status: SlurmJobStatus) -> Optional[PsijStatus]:
     if status.reason:
         details.append('reason %s' % status.reason)
     if status.signal:
-        details.append('killed by %s' % _signal_name(status.signal))
+        details.append('killed by %s' % signal_name(status.signal))
     elif status.exit_code:
         details.append('exit code %d' % status.exit_code)
     if psij == CANCELED:
