@@ -254,6 +254,28 @@ def test_another_schedulers_qstat_is_named(tmp_path: Path, version: str, ok: boo
     assert str(d / 'qstat') in str(ei.value) and 'PSIJ_PBS_COMMAND_DIR' in str(ei.value)
 
 
+def test_each_flavour_checks_the_same_qstat_for_itself(tmp_path: Path) -> None:
+    """OpenPBS's qstat, found right by `pbs`, is still refused by `pbs_classic` (Torque):
+    the check's verdict is remembered per executor class, not per path alone."""
+    d = tmp_path / 'openpbs-bin'
+    d.mkdir()
+    _qstat(d, (REAL / 'qsub_--version.out').read_text())
+    _command(d, 'qsub', '12.server\n')
+    _command(d, 'qdel')
+    pbs = PBSJobExecutor(config=PBSExecutorConfig(work_directory=tmp_path / 'w1',
+                                                  command_directory=d))
+    job = Job(JobSpec('/bin/true'))
+    pbs.submit(job)
+    assert job.native_id == '12.server'
+    pbs.cancel(job)
+    torque = PBSClassicJobExecutor(config=PBSClassicExecutorConfig(
+        work_directory=tmp_path / 'w2', command_directory=d))
+    with pytest.raises(SubmitException) as ei:
+        torque.submit(Job(JobSpec('/bin/true')))
+    assert 'is not the qstat of Torque' in str(ei.value)
+    assert 'PSIJ_PBS_CLASSIC_COMMAND_DIR' in str(ei.value)
+
+
 def test_command_directory_from_the_environment(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('PSIJ_PBS_COMMAND_DIR', '/somewhere/bin')

@@ -62,8 +62,9 @@ class PBSClassicJobExecutor(PbsExecutorBase):
             lines.append('#PBS -n')
         return lines
 
-    def _flavour_problem(self, version_output: str) -> Optional[str]:
-        text = version_output.strip()
+    def command_problem(self, path: str, output: str) -> Optional[str]:
+        """Torque's ``qstat --version`` prints ``Version: N``, and no other scheduler's name."""
+        text = output.strip()
         if re.search(r'^\s*Version:\s*\d', text, re.MULTILINE | re.IGNORECASE) and \
                 not re.search(r'slurm|grid ?engine|\bSGE\b|\bGE \d', text, re.IGNORECASE):
             return None
@@ -71,7 +72,7 @@ class PBSClassicJobExecutor(PbsExecutorBase):
                 'Engine and Slurm\'s Torque wrappers also install a qstat). Set '
                 'PSIJ_PBS_CLASSIC_COMMAND_DIR (or the command_directory of the executor\'s '
                 'config) to the directory of the Torque commands'
-                % (self.command_path('qstat'), text[:200]))
+                % (path, text[:200]))
 
     def get_status_command(self, native_ids: Collection[str]) -> List[str]:
         """``qstat -f ID...`` (text)."""

@@ -70,8 +70,6 @@ import getpass
 import math
 import os
 import re
-import subprocess
-import threading
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
 
@@ -82,7 +80,6 @@ from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutorConfig,
     InvalidJobStateError,
 )
-from psij.executors.batch.commands import run_command
 from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
@@ -203,9 +200,8 @@ class PbsExecutorBase(BatchSchedulerExecutor):
     transient_errors = _TRANSIENT
     """PBS's phrases for an unreachable server."""
 
-    _checked_commands: Dict[str, Optional[str]] = {}
-    """qstat path -> `None` if it is this flavour's, else why not (shared by instances)."""
-    _checked_lock = threading.Lock()
+    command_check = ('qstat', '--version')
+    """OpenPBS, Torque and Grid Engine each install a ``qstat``: `command_problem` tells."""
 
     config_class = PBSExecutorConfig
 
@@ -220,8 +216,9 @@ class PbsExecutorBase(BatchSchedulerExecutor):
         """The ``#PBS`` lines requesting the job's resources."""
         raise NotImplementedError
 
-    def _flavour_problem(self, version_output: str) -> Optional[str]:
-        """Why ``qstat --version`` printing `version_output` is not this flavour's qstat."""
+    def command_problem(self, path: str, output: str) -> Optional[str]:
+        """Why the ``qstat`` at `path`, whose ``--version`` printed `output`, is not this
+        flavour's."""
         raise NotImplementedError
 
     # -- the submit script -----------------------------------------------------------------------
@@ -309,39 +306,9 @@ class PbsExecutorBase(BatchSchedulerExecutor):
 
     # -- submit ----------------------------------------------------------------------------------
 
-    def submit(self, job: Job) -> None:
-        """
-        Checks (once per ``qstat``) that the commands are this PBS flavour's, then submits.
-
-        :raises SubmitException: if the ``qstat`` found is another scheduler's.
-        :raises InvalidJobException: for a request PBS can never accept (unknown queue or
-            resource, malformed value, over the queue's limits) or that cannot be written
-            safely.
-        """
-        self._check_commands()
-        super().submit(job)
-
     def is_invalid_request(self, exit_code: int, message: str) -> bool:
         """PBS errors meaning the request can never be accepted (exit code = error & 0xff)."""
         return exit_code in _INVALID_REQUEST
-
-    def _check_commands(self) -> None:
-        qstat = self.command_path('qstat')
-        with self._checked_lock:
-            known = qstat in self._checked_commands
-            problem = self._checked_commands.get(qstat)
-        if not known:
-            try:
-                p = run_command([qstat, '--version'], self._config.command_timeout)
-            except (OSError, subprocess.SubprocessError) as ex:
-                raise SubmitException('Cannot run %s: %s (set PSIJ_PBS_COMMAND_DIR or the '
-                                      'command_directory of the executor\'s config to the '
-                                      'directory of the PBS commands)' % (qstat, ex), ex) from ex
-            problem = self._flavour_problem(p.stdout + p.stderr)
-            with self._checked_lock:
-                self._checked_commands[qstat] = problem
-        if problem is not None:
-            raise SubmitException(problem)
 
     def get_submit_command(self, job: Job, submit_file_path: Path) -> List[str]:
         """``qsub <script>``."""
@@ -472,14 +439,15 @@ class PBSJobExecutor(PbsExecutorBase):
             lines.append('#PBS -l place=%s' % ':'.join(place))
         return lines
 
-    def _flavour_problem(self, version_output: str) -> Optional[str]:
-        if 'pbs_version' in version_output:
+    def command_problem(self, path: str, output: str) -> Optional[str]:
+        """Not OpenPBS's unless ``qstat --version`` printed ``pbs_version``."""
+        if 'pbs_version' in output:
             return None
         return ('%s is not the qstat of PBS Professional/OpenPBS (`qstat --version` printed %r; '
                 'Grid Engine and Slurm\'s Torque wrappers also install a qstat). Set '
                 'PSIJ_PBS_COMMAND_DIR (or the command_directory of the executor\'s config) to '
                 'the directory of the PBS commands, e.g. /opt/pbs/bin'
-                % (self.command_path('qstat'), version_output.strip()[:200]))
+                % (path, output.strip()[:200]))
 
     def get_status_command(self, native_ids: Collection[str]) -> List[str]:
         """``qstat -x -f -F json ID...`` (without ``-x`` where qstat refuses it; with ``-t``

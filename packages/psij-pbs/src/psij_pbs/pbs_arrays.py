@@ -66,10 +66,7 @@ class PbsArrays(ArrayScheme):
 
     def submit_command(self, executor: BatchSchedulerExecutor, job: Job, script: Path,
                        first: int, last: int, token: str) -> List[str]:
-        """``qsub -J F-L script`` (after the check that the commands are PBS's)."""
-        check = getattr(executor, '_check_commands', None)
-        if check is not None:
-            check()
+        """``qsub -J F-L script``."""
         return ['qsub', '-J', '%d-%d' % (first, last), str(script)]
 
     def array_id(self, executor: BatchSchedulerExecutor, out: str) -> str:

@@ -91,7 +91,6 @@ import math
 import os
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional, Set, Tuple
@@ -285,9 +284,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     job_id_variable = 'JOB_ID'
     """Grid Engine's variable holding the job id inside the job."""
 
-    _checked_commands: Dict[str, Optional[str]] = {}
-    """qstat path -> `None` if it is Grid Engine's, else why not (shared by instances)."""
-    _checked_lock = threading.Lock()
+    command_check = ('qstat', '-help')
+    """OpenPBS, Torque and Grid Engine each install a ``qstat``: `command_problem` tells."""
 
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
@@ -430,7 +428,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         :raises InvalidJobException: for a request Grid Engine can never accept (unknown
             queue, PE or resource, malformed value) or that cannot be written safely.
         """
-        self._check_commands()
+        self.check_commands()  # before the try: its refusal is no refusal of the request
         try:
             super().submit(job)
         except SubmitException as ex:
@@ -444,30 +442,14 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             self._book.submitted(job.native_id, time.time(),
                                  None if duration is None else duration.total_seconds())
 
-    def _check_commands(self) -> None:
-        qstat = self.command_path('qstat')
-        with self._checked_lock:
-            known = qstat in self._checked_commands
-            problem = self._checked_commands.get(qstat)
-        if not known:
-            try:
-                p = run_command([qstat, '-help'], self._config.command_timeout)
-            except (OSError, subprocess.SubprocessError) as ex:
-                raise SubmitException('Cannot run %s: %s (set PSIJ_SGE_COMMAND_DIR or the '
-                                      'command_directory of the executor\'s config to the '
-                                      'directory of the Grid Engine commands)' % (qstat, ex),
-                                      ex) from ex
-            out = p.stdout + p.stderr
-            problem = None if is_grid_engine_banner(out) else (
-                '%s is not Grid Engine\'s qstat (`qstat -help` printed %r; OpenPBS and Slurm\'s '
-                'Torque wrappers also install a qstat). Set PSIJ_SGE_COMMAND_DIR (or the '
-                'command_directory of the executor\'s config) to the directory of the Grid '
-                'Engine commands, e.g. /usr/bin or $SGE_ROOT/bin/lx-amd64'
-                % (qstat, out.strip()[:200]))
-            with self._checked_lock:
-                self._checked_commands[qstat] = problem
-        if problem is not None:
-            raise SubmitException(problem)
+    def command_problem(self, path: str, output: str) -> Optional[str]:
+        """Not Grid Engine's unless ``qstat -help`` printed its banner."""
+        return None if is_grid_engine_banner(output) else (
+            '%s is not Grid Engine\'s qstat (`qstat -help` printed %r; OpenPBS and Slurm\'s '
+            'Torque wrappers also install a qstat). Set PSIJ_SGE_COMMAND_DIR (or the '
+            'command_directory of the executor\'s config) to the directory of the Grid '
+            'Engine commands, e.g. /usr/bin or $SGE_ROOT/bin/lx-amd64'
+            % (path, output.strip()[:200]))
 
     def get_submit_command(self, job: Job, submit_file_path: Path) -> List[str]:
         """``qsub -terse [-wd DIR] <script>`` (the directory as an argument: any path works)."""

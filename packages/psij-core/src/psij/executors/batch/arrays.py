@@ -384,6 +384,7 @@ def _submit_chunk(executor: BatchSchedulerExecutor, scheme: ArrayScheme, chunk: 
             written.append(path)
         _write_private(script, text.encode())
         written.append(script)
+        executor.check_commands()
         cmd = scheme.submit_command(executor, template, script, first, first + len(chunk) - 1,
                                     token)
         submitted = time.time()

@@ -11,8 +11,9 @@ executors written for psij-python keep working:
 - `get_cancel_command` and `process_cancel_command_output`,
 - `get_list_command` and `parse_list_output`,
 - optionally `get_final_status` (e.g. an accounting query for jobs gone from the queue),
-  `job_id_variable` (the variable holding the job's id inside the job), and
-  `nodefile_commands` (shell lines that write ``$PSIJ_NODEFILE``).
+  `job_id_variable` (the variable holding the job's id inside the job),
+  `nodefile_commands` (shell lines that write ``$PSIJ_NODEFILE``), and `command_check` with
+  `command_problem` (tell this scheduler's commands from another's of the same name).
 
 The submit script records the job's start and exit code in the work directory (see
 :mod:`psij.executors.batch.job_files`), so a job that has left the queue still gets its true
@@ -256,6 +257,16 @@ class BatchSchedulerExecutor(JobExecutor):
     """The scheduler's own phrases for errors a retry may cure, besides the common ones of
     :data:`psij.executors.batch.commands.COMMON_TRANSIENT_ERRORS`."""
 
+    command_check: Optional[Tuple[str, ...]] = None
+    """A command and its arguments whose output tells this scheduler's commands from another
+    scheduler's of the same name (``('qstat', '--version')``: OpenPBS, Torque and Grid Engine
+    each install a ``qstat``), judged by `command_problem`; run by `check_commands` before the
+    first submit, once per executor class and command path. `None`: no check."""
+
+    _checked_commands: Dict[Tuple[type, str], Optional[str]] = {}
+    """(executor class, command path) -> `None` if it is that scheduler's, else why not."""
+    _checked_lock = threading.Lock()
+
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
         """
@@ -308,9 +319,12 @@ class BatchSchedulerExecutor(JobExecutor):
     def _command_directory(self, config: BatchSchedulerExecutorConfig) -> Optional[Path]:
         if config.command_directory is not None:
             return config.command_directory
-        var = 'PSIJ_%s_COMMAND_DIR' % re.sub(r'[^A-Z0-9]', '_', self._scheduler().upper())
-        value = os.environ.get(var)
+        value = os.environ.get(self._command_dir_variable())
         return Path(value) if value else None
+
+    def _command_dir_variable(self) -> str:
+        """``PSIJ_<SCHEDULER>_COMMAND_DIR``."""
+        return 'PSIJ_%s_COMMAND_DIR' % re.sub(r'[^A-Z0-9]', '_', self._scheduler().upper())
 
     def command_path(self, name: str) -> str:
         """
@@ -320,6 +334,38 @@ class BatchSchedulerExecutor(JobExecutor):
         if self.command_directory is None or '/' in name:
             return name
         return str(self.command_directory / name)
+
+    def command_problem(self, path: str, output: str) -> Optional[str]:
+        """Why the command `path` of `command_check`, which printed `output`, is not this
+        scheduler's (a message saying what to set); `None` if it is."""
+        return None
+
+    def check_commands(self) -> None:
+        """
+        Runs `command_check` unless it ran for this executor class and command path already.
+
+        :raises SubmitException: if the command cannot run, or is another scheduler's.
+        """
+        if self.command_check is None:
+            return
+        path = self.command_path(self.command_check[0])
+        key = (type(self), path)
+        with self._checked_lock:
+            known = key in self._checked_commands
+            problem = self._checked_commands.get(key)
+        if not known:
+            try:
+                p = run_command([path, *self.command_check[1:]], self._config.command_timeout)
+            except (OSError, subprocess.SubprocessError) as ex:
+                raise SubmitException('Cannot run %s: %s (set %s or the command_directory of '
+                                      'the executor\'s config to the directory of the %s '
+                                      'commands)' % (path, ex, self._command_dir_variable(),
+                                                     self._scheduler()), ex) from ex
+            problem = self.command_problem(path, p.stdout + p.stderr)
+            with self._checked_lock:
+                self._checked_commands[key] = problem
+        if problem is not None:
+            raise SubmitException(problem)
 
     def _resolve(self, cmd: List[str]) -> List[str]:
         if not cmd or self.command_directory is None:
@@ -669,13 +715,14 @@ class BatchSchedulerExecutor(JobExecutor):
 
     def submit(self, job: Job) -> None:
         """
-        Writes the job's submit script and submits it.
+        Writes the job's submit script and submits it (after `check_commands`).
 
         :raises InvalidJobException: for a specification the scheduler cannot be given safely
             or that the scheduler rejects as invalid.
         :raises SubmitException: if the scheduler cannot be reached or refuses the job;
             ``transient`` is `True` for time-outs and "try again" kinds of errors.
         """
+        self.check_commands()
         spec = self._check_job(job)
         try:
             self._refuse_fields_not_passed(spec)
