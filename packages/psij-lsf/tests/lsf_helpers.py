@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from psij import Job, JobSpec, JobState, JobStatus
+from psij import Job, JobStatus
+from psij.conformance.executor_test_helpers import (  # noqa: F401 (for the tests)
+    PYTHON,
+    WAIT,
+    sh,
+    wait_final,
+    wait_state,
+)
 from psij_lsf.executor import LsfExecutorConfig, LsfJobExecutor
-
-# generous bounds against hangs only; nothing asserts how long anything took
-WAIT = 240.0
-PYTHON = '/usr/bin/python3' if Path('/usr/bin/python3').exists() else sys.executable
 
 
 def executor(work: Path, **kw: Any) -> LsfJobExecutor:
@@ -23,24 +25,6 @@ def executor(work: Path, **kw: Any) -> LsfJobExecutor:
     return LsfJobExecutor(config=LsfExecutorConfig(**args))
 
 
-def wait_final(job: Job, timeout: float = WAIT) -> JobStatus:
-    """The job's final status; fails the test if it does not end within `timeout`."""
-    st = job.wait(timeout=timeout)
-    assert st is not None and st.state.final, 'job %s (%s) did not end: %s' % (
-        job.id, job.native_id, job.status)
-    return st
-
-
-def wait_state(job: Job, state: JobState, timeout: float = WAIT) -> JobStatus:
-    """Waits until the job reaches `state` (or a later one)."""
-    st = job.wait(timeout=timeout, target_states=[state])
-    assert st is not None, 'job %s did not reach %s: %s' % (job.native_id, state, job.status)
-    return st
-
-
-def sh(script: str, **kw: Any) -> JobSpec:
-    """A job running `script` with /bin/sh."""
-    return JobSpec('/bin/sh', ['-c', script], **kw)
 
 
 def history(job: Job) -> List[JobStatus]:

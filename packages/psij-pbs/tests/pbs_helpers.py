@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from psij import Job, JobSpec, JobState, JobStatus
+from psij.conformance.executor_test_helpers import (  # noqa: F401 (for the tests)
+    PYTHON,
+    WAIT,
+    sh,
+    wait_final,
+    wait_state,
+)
 from psij_pbs.executor import PBSExecutorConfig, PBSJobExecutor
 
-# generous bounds against hangs only; nothing asserts how long anything took
-WAIT = 240.0
-PYTHON = '/usr/bin/python3' if Path('/usr/bin/python3').exists() else sys.executable
 SAMPLES = Path(__file__).resolve().parent / 'samples'
 REPO = Path(__file__).resolve().parents[3]
 
@@ -73,23 +75,3 @@ def pbs_command(*args: str) -> subprocess.CompletedProcess[str]:
     """Runs a PBS command from the PBS command directory."""
     return subprocess.run([str(Path(pbs_bin()) / args[0]), *args[1:]], capture_output=True,
                           text=True, timeout=60)
-
-
-def wait_final(job: Job, timeout: float = WAIT) -> JobStatus:
-    """The job's final status; fails the test if it does not end within `timeout`."""
-    st = job.wait(timeout=timeout)
-    assert st is not None and st.state.final, 'job %s (%s) did not end: %s' % (
-        job.id, job.native_id, job.status)
-    return st
-
-
-def wait_state(job: Job, state: JobState, timeout: float = WAIT) -> JobStatus:
-    """Waits until the job reaches `state` (or a later one)."""
-    st = job.wait(timeout=timeout, target_states=[state])
-    assert st is not None, 'job %s did not reach %s: %s' % (job.native_id, state, job.status)
-    return st
-
-
-def sh(script: str, **kw: Any) -> JobSpec:
-    """A job running `script` with /bin/sh."""
-    return JobSpec('/bin/sh', ['-c', script], **kw)

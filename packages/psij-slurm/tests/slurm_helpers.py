@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 import pytest
-from psij import Job, JobSpec, JobState, JobStatus
+from psij.conformance.executor_test_helpers import (  # noqa: F401 (for the tests)
+    PYTHON,
+    WAIT,
+    sh,
+    wait_final,
+    wait_state,
+)
 from psij_slurm.executor import SlurmExecutorConfig, SlurmJobExecutor
-
-# generous bounds against hangs only; nothing asserts how long anything took
-WAIT = 240.0
-PYTHON = '/usr/bin/python3' if Path('/usr/bin/python3').exists() else sys.executable
 
 
 def executor(work: Path, **kw: Any) -> SlurmJobExecutor:
@@ -23,21 +24,6 @@ def executor(work: Path, **kw: Any) -> SlurmJobExecutor:
                                 file_check_interval=0.2, work_directory=work)
     args.update(kw)
     return SlurmJobExecutor(config=SlurmExecutorConfig(**args))
-
-
-def wait_final(job: Job, timeout: float = WAIT) -> JobStatus:
-    """The job's final status; fails the test if it does not end within `timeout`."""
-    st = job.wait(timeout=timeout)
-    assert st is not None and st.state.final, 'job %s (%s) did not end: %s' % (
-        job.id, job.native_id, job.status)
-    return st
-
-
-def wait_state(job: Job, state: JobState, timeout: float = WAIT) -> JobStatus:
-    """Waits until the job reaches `state` (or a later one)."""
-    st = job.wait(timeout=timeout, target_states=[state])
-    assert st is not None, 'job %s did not reach %s: %s' % (job.native_id, state, job.status)
-    return st
 
 
 def scontrol_show(native_id: str) -> Dict[str, str]:
@@ -53,9 +39,6 @@ def scontrol_show(native_id: str) -> Dict[str, str]:
     return out
 
 
-def sh(script: str, **kw: Any) -> JobSpec:
-    """A job running `script` with /bin/sh."""
-    return JobSpec('/bin/sh', ['-c', script], **kw)
 
 
 def require_enforced(problem: Optional[str]) -> None:
