@@ -24,28 +24,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List
 
+from _bench_common import ThreadPeak
 from psij import Job, JobExecutor, JobSpec
-
-
-class _Peak:
-    """Samples the number of threads every 20 ms while running."""
-
-    def __init__(self) -> None:
-        self.peak = threading.active_count()
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, threading.active_count())
-
-    def __enter__(self) -> _Peak:
-        self._t.start()
-        return self
-
-    def __exit__(self, *a: object) -> None:
-        self._stop.set()
-        self._t.join()
 
 
 def _jobs(n: int) -> List[Job]:
@@ -107,7 +87,7 @@ def main() -> None:
     base = threading.active_count()
     for _ in range(a.repeat):
         for name, fn in ways.items():
-            with _Peak() as pk:
+            with ThreadPeak(interval=0.02, count_sampler=True) as pk:
                 times[name].append(fn(ex, a.jobs, a.threads))
             peaks[name] = max(peaks[name], pk.peak)
     print('%d local jobs (/bin/true), %d rounds; threads before: %d' % (a.jobs, a.repeat, base))

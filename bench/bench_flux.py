@@ -42,32 +42,13 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+from _bench_common import ThreadPeak
+
 # -- the worker: runs in either implementation's interpreter, public PSI/J API only -------------
 
 
 def _threads() -> int:
     return len(os.listdir('/proc/self/task'))
-
-
-class _Peak:
-    """Samples the thread count every 10 ms while active."""
-
-    def __init__(self) -> None:
-        self.peak = _threads()
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, _threads() - 1)  # minus the sampler itself
-
-    def __enter__(self) -> _Peak:
-        self._t.start()
-        return self
-
-    def __exit__(self, *a: object) -> None:
-        self._stop.set()
-        self._t.join()
 
 
 def _flux_records(ids: List[str]) -> Dict[str, Dict[str, Any]]:
@@ -114,7 +95,7 @@ def _round(n: int, tmp: Path) -> Dict[str, Any]:
                        resources=ResourceSpecV1(process_count=1, cpu_cores_per_process=1))
 
     # warm-up and threads with a few jobs
-    with _Peak() as few:
+    with ThreadPeak(interval=0.01, count=_threads) as few:
         warm = [Job(spec(100000 + i)) for i in range(5)]
         expected[0] = 5
         for j in warm:
@@ -139,7 +120,7 @@ def _round(n: int, tmp: Path) -> Dict[str, Any]:
     # N jobs at once
     jobs = [Job(spec(i)) for i in range(n)]
     expected[0] = n
-    with _Peak() as many:
+    with ThreadPeak(interval=0.01, count=_threads) as many:
         t0 = time.time()
         for j in jobs:
             ex.submit(j)

@@ -24,55 +24,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List
+
+import _bench_common as common
 
 PBS_BIN = Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 WRAPPED = ('qsub', 'qstat', 'qdel', 'qselect')
 
 
-def _wrappers(bindir: Path, log: Path) -> None:
-    bindir.mkdir(parents=True, exist_ok=True)
-    for name in WRAPPED:
-        w = bindir / name
-        w.write_text('#!/bin/sh\nprintf "%%s %%s %%s\\n" %s "$(date +%%s.%%N)" "$*" >>%s\n'
-                     'exec %s "$@"\n' % (name, log, PBS_BIN / name))
-        w.chmod(0o755)
-
-
-class _ThreadSampler:
-    def __init__(self) -> None:
-        self.max = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.max = max(self.max, threading.active_count() - 1)  # not the sampler
-            time.sleep(0.05)
-
-    def __enter__(self) -> _ThreadSampler:
-        self._t.start()
-        return self
-
-    def __exit__(self, *a: object) -> None:
-        self._stop.set()
-        self._t.join()
-
-
 def worker(impl: str, n: int, n_executors: int, tmp: Path) -> Dict[str, Any]:
     """Runs in the implementation's own interpreter; returns the figures as a dict."""
     import psij
-    from psij import Job, JobSpec, JobStatus
+    from psij import Job, JobSpec
 
     bindir, log = tmp / 'bin', tmp / 'calls.log'
-    _wrappers(bindir, log)
+    common.write_logging_wrappers(bindir, log, {name: PBS_BIN / name for name in WRAPPED},
+                                  timestamps=True)
     stamps = tmp / 'stamps'
     stamps.mkdir()
     if impl == 'ours':
@@ -83,64 +54,40 @@ def worker(impl: str, n: int, n_executors: int, tmp: Path) -> Dict[str, Any]:
         from psij.executors.batch.pbs import PBSExecutorConfig as OldConfig
         cfg = OldConfig(work_directory=tmp / 'work')
     executors = [psij.JobExecutor.get_instance('pbs', config=cfg) for _ in range(n_executors)]
-    ends: Dict[str, float] = {}
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def cb(job: Job, st: JobStatus) -> None:
-        if st.state.final:
-            with lock:
-                ends[job.id] = time.time()
-                if len(ends) == n:
-                    done.set()
-
+    finals = common.FinalTimes(expected=n)
     # the bare loop submits the same kind of script: a job writing its end time
     bare = tmp / 'bare.sh'
     bare.write_text('#!/bin/sh\n#PBS -j oe\n#PBS -o /dev/null\n#PBS -l select=1:ncpus=1\n'
                     'date +%s.%N > /dev/null\n')
     jobs: List[Job] = []
-    t_ours = t_bare = 0.0
-    with _ThreadSampler() as threads:
-        for i in range(n):
-            job = Job(JobSpec('/bin/sh', ['-c', 'date +%%s.%%N > %s/%d' % (stamps, i)],
-                              stdout_path=Path('/dev/null')))
-            job.set_job_status_callback(cb)
-            t0 = time.perf_counter()
-            executors[i % n_executors].submit(job)
-            t1 = time.perf_counter()
-            subprocess.run([str(bindir / 'qsub'), str(bare)], capture_output=True, check=True,
-                           cwd=tmp)
-            t2 = time.perf_counter()
-            t_ours += t1 - t0
-            t_bare += t2 - t1
-            jobs.append(job)
-        done.wait(1800)
-    delays = []
+    for i in range(n):
+        job = Job(JobSpec('/bin/sh', ['-c', 'date +%%s.%%N > %s/%d' % (stamps, i)],
+                          stdout_path=Path('/dev/null')))
+        job.set_job_status_callback(finals)
+        jobs.append(job)
+    with common.ThreadPeak() as threads:
+        t_ours, t_bare, _ = common.submit_alternating(
+            jobs, executors, lambda: subprocess.run([str(bindir / 'qsub'), str(bare)],
+                                                    capture_output=True, check=True, cwd=tmp))
+        finals.done.wait(1800)
+    ends = finals.ends
     if os.environ.get('BENCH_PBS_DEBUG'):
         for i, job in enumerate(jobs):
             f = stamps / str(i)
             sys.stderr.write('%s %s end=%s cb=%s\n' % (job.native_id, job.status.state,
                              f.read_text().strip() if f.exists() else None, ends.get(job.id)))
-    for i, job in enumerate(jobs):
-        f = stamps / str(i)
-        if job.id in ends and f.exists() and f.read_text().strip():
-            delays.append(ends[job.id] - float(f.read_text()))
+    delays = common.stamped_delays(jobs, stamps, ends)
     calls = [line.split(' ', 2) for line in log.read_text().splitlines()]
     qstats = [(float(c[1]), len([w for w in c[2].split() if '.' in w and w[0].isdigit()]))
               for c in calls if c[0] == 'qstat' and '--version' not in c[2]]
     gaps = [b[0] - a[0] for a, b in zip(qstats, qstats[1:], strict=False)]
-    states = {}
-    for job in jobs:
-        states[str(job.status.state)] = states.get(str(job.status.state), 0) + 1
-    return {'impl': impl, 'jobs': n, 'finished': len(ends), 'states': states,
+    return {'impl': impl, 'jobs': n, 'finished': len(ends), 'states': common.state_counts(jobs),
             'submit_rate': n / t_ours, 'bare_rate': n / t_bare,
             'qstat_calls': len(qstats), 'max_ids_per_qstat': max((q[1] for q in qstats),
                                                                  default=0),
             'qstat_within_1s': sum(1 for g in gaps if g < 1.0),
-            'delay_median': statistics.median(delays) if delays else None,
-            'delay_p90': (statistics.quantiles(delays, n=10)[-1] if len(delays) > 1
-                          else None),
-            'threads_max': threads.max}
+            **common.delay_figures(delays),
+            'threads_max': threads.peak}
 
 
 def _run(python: str, impl: str, args: argparse.Namespace) -> Dict[str, Any]:
@@ -151,10 +98,6 @@ def _run(python: str, impl: str, args: argparse.Namespace) -> Dict[str, Any]:
     if p.returncode != 0:
         return {'impl': impl, 'error': (p.stderr or p.stdout)[-2000:]}
     return dict(json.loads(p.stdout.strip().splitlines()[-1]))
-
-
-def _fmt(v: Any, spec: str = '%.1f') -> str:
-    return '-' if v is None else spec % v
 
 
 def main() -> None:
@@ -186,25 +129,23 @@ def main() -> None:
         if 'error' in r:
             print('%s failed: %s' % (r['impl'], r['error']))
     ok = [r for r in results if 'error' not in r]
-    print('| figure | %s |' % ' | '.join(r['impl'] for r in ok))
-    print('|---|' + '---|' * len(ok))
-    rows = [
+    rows: List[common.Figure] = [
         ('jobs finished / final states', lambda r: '%d %s' % (r['finished'], r['states'])),
-        ('submit rate (jobs/s)', lambda r: _fmt(r['submit_rate'])),
-        ('bare qsub loop (jobs/s)', lambda r: _fmt(r['bare_rate'])),
-        ('submit rate / bare qsub', lambda r: _fmt(100 * r['submit_rate'] / r['bare_rate'],
-                                                   '%.0f %%')),
+        ('submit rate (jobs/s)', lambda r: common.fmt_or_dash(r['submit_rate'])),
+        ('bare qsub loop (jobs/s)', lambda r: common.fmt_or_dash(r['bare_rate'])),
+        ('submit rate / bare qsub',
+         lambda r: common.fmt_or_dash(100 * r['submit_rate'] / r['bare_rate'], '%.0f %%')),
         ('qstat calls in all', lambda r: str(r['qstat_calls'])),
         ('most job ids in one qstat', lambda r: str(r['max_ids_per_qstat'])),
         ('qstat calls < 1 s after the previous', lambda r: str(r['qstat_within_1s'])),
-        ('end -> final callback, median (s)', lambda r: _fmt(r['delay_median'], '%.2f')),
-        ('end -> final callback, p90 (s)', lambda r: _fmt(r['delay_p90'], '%.2f')),
+        ('end -> final callback, median (s)',
+         lambda r: common.fmt_or_dash(r['delay_median'], '%.2f')),
+        ('end -> final callback, p90 (s)', lambda r: common.fmt_or_dash(r['delay_p90'], '%.2f')),
         ('threads (max sampled)', lambda r: str(r['threads_max'])),
         ('threads with 10 jobs, 1 executor', lambda r: str(few.get(r['impl'], {}).get(
             'threads_max', '-'))),
     ]
-    for name, f in rows:
-        print('| %s | %s |' % (name, ' | '.join(f(r) for r in ok)))
+    common.print_figure_table([r['impl'] for r in ok], ok, rows)
 
 
 if __name__ == '__main__':

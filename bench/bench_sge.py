@@ -23,124 +23,71 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any, Dict, List
+
+import _bench_common as common
 
 SGE_BIN = Path(os.environ.get('PSIJ_SGE_COMMAND_DIR', '/usr/bin'))
 WRAPPED = ('qsub', 'qstat', 'qdel', 'qacct')
 
 
-def _wrappers(bindir: Path, log: Path) -> None:
-    bindir.mkdir(parents=True, exist_ok=True)
-    for name in WRAPPED:
-        w = bindir / name
-        w.write_text('#!/bin/sh\nprintf "%%s %%s %%s\\n" %s "$(date +%%s.%%N)" "$*" >>%s\n'
-                     'exec %s "$@"\n' % (name, log, SGE_BIN / name))
-        w.chmod(0o755)
-
-
-class _ThreadSampler:
-    def __init__(self) -> None:
-        self.max = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.max = max(self.max, threading.active_count() - 1)  # not the sampler
-            time.sleep(0.05)
-
-    def __enter__(self) -> _ThreadSampler:
-        self._t.start()
-        return self
-
-    def __exit__(self, *a: object) -> None:
-        self._stop.set()
-        self._t.join()
-
-
 def worker(n: int, n_executors: int, tmp: Path) -> Dict[str, Any]:
     """Runs the benchmark in this process; returns the figures as a dict."""
     import psij
-    from psij import Job, JobSpec, JobState, JobStatus
+    from psij import Job, JobSpec, JobState
     from psij.executors.batch.status_engine import StatusEngine
     from psij_sge.executor import SGEExecutorConfig
 
     bindir, log = tmp / 'bin', tmp / 'calls.log'
-    _wrappers(bindir, log)
+    common.write_logging_wrappers(bindir, log, {name: SGE_BIN / name for name in WRAPPED},
+                                  timestamps=True)
     stamps = tmp / 'stamps'
     stamps.mkdir()
     cfg = SGEExecutorConfig(work_directory=tmp / 'work', command_directory=bindir)
     executors = [psij.JobExecutor.get_instance('sge', config=cfg) for _ in range(n_executors)]
-    ends: Dict[str, float] = {}
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def cb(job: Job, st: JobStatus) -> None:
-        if st.state.final:
-            with lock:
-                ends[job.id] = time.time()
-                if len(ends) == n:
-                    done.set()
-
+    finals = common.FinalTimes(expected=n)
     bare = tmp / 'bare.sh'
     bare.write_text('#!/bin/bash\n#$ -S /bin/bash\n#$ -j y\n#$ -o /dev/null\n#$ -cwd\n'
                     'date +%s.%N > /dev/null\n')
     jobs: List[Job] = []
     to_cancel: List[Job] = []
-    t_ours = t_bare = 0.0
+    for i in range(n):
+        cancel = i % 10 == 9
+        script = 'sleep 600' if cancel else 'date +%%s.%%N > %s/%d' % (stamps, i)
+        job = Job(JobSpec('/bin/sh', ['-c', script], stdout_path=Path('/dev/null')))
+        job.set_job_status_callback(finals)
+        jobs.append(job)
+        if cancel:
+            to_cancel.append(job)
     polls0 = StatusEngine.for_scheduler('sge').polls
-    with _ThreadSampler() as threads:
-        for i in range(n):
-            cancel = i % 10 == 9
-            script = 'sleep 600' if cancel else 'date +%%s.%%N > %s/%d' % (stamps, i)
-            job = Job(JobSpec('/bin/sh', ['-c', script], stdout_path=Path('/dev/null')))
-            job.set_job_status_callback(cb)
-            t0 = time.perf_counter()
-            executors[i % n_executors].submit(job)
-            t1 = time.perf_counter()
-            subprocess.run([str(bindir / 'qsub'), '-terse', str(bare)], capture_output=True,
-                           check=True, cwd=tmp)
-            t2 = time.perf_counter()
-            t_ours += t1 - t0
-            t_bare += t2 - t1
-            jobs.append(job)
-            if cancel:
-                to_cancel.append(job)
+    with common.ThreadPeak() as threads:
+        t_ours, t_bare, _ = common.submit_alternating(
+            jobs, executors, lambda: subprocess.run([str(bindir / 'qsub'), '-terse', str(bare)],
+                                                    capture_output=True, check=True, cwd=tmp))
         for job in to_cancel:
             job.wait(timeout=1800, target_states=[JobState.ACTIVE])
             job.cancel()
-        done.wait(1800)
+        finals.done.wait(1800)
     polls = StatusEngine.for_scheduler('sge').polls - polls0
-    delays = []
-    for i, job in enumerate(jobs):
-        f = stamps / str(i)
-        if job.id in ends and f.exists() and f.read_text().strip():
-            delays.append(ends[job.id] - float(f.read_text()))
+    ends = finals.ends
+    delays = common.stamped_delays(jobs, stamps, ends)
     calls = [line.split(' ', 2) for line in log.read_text().splitlines()]
     qstats = [c for c in calls if c[0] == 'qstat' and c[2].startswith('-xml')]
     qaccts = [c for c in calls if c[0] == 'qacct']
     with_ec = {j.native_id for j in jobs if j not in to_cancel}
     named = [w for c in qaccts for w in c[2].split() if w.isdigit()]
-    states: Dict[str, int] = {}
-    for job in jobs:
-        states[str(job.status.state)] = states.get(str(job.status.state), 0) + 1
-    return {'jobs': n, 'finished': len(ends), 'states': states,
+    return {'jobs': n, 'finished': len(ends), 'states': common.state_counts(jobs),
             'submit_rate': n / t_ours, 'bare_rate': n / t_bare,
             'polls': polls, 'qstat_calls': len(qstats), 'qacct_calls': len(qaccts),
             'qacct_batched': sum(1 for c in qaccts if '*' in c[2]),
             'qacct_naming_jobs_with_ec': len([w for w in named if w in with_ec]),
             'canceled': len(to_cancel),
-            'delay_median': statistics.median(delays) if delays else None,
-            'delay_p90': (statistics.quantiles(delays, n=10)[-1] if len(delays) > 1
-                          else None),
-            'threads_max': threads.max}
+            **common.delay_figures(delays),
+            'threads_max': threads.peak}
 
 
 def _run(n: int, n_executors: int) -> Dict[str, Any]:
@@ -151,10 +98,6 @@ def _run(n: int, n_executors: int) -> Dict[str, Any]:
     if p.returncode != 0:
         return {'error': (p.stderr or p.stdout)[-2000:]}
     return dict(json.loads(p.stdout.strip().splitlines()[-1]))
-
-
-def _fmt(v: Any, spec: str = '%.1f') -> str:
-    return '-' if v is None else spec % v
 
 
 def main() -> None:
@@ -176,29 +119,27 @@ def main() -> None:
         if 'error' in r:
             print('%s failed: %s' % (name, r['error']))
     ok = {k: r for k, r in results.items() if 'error' not in r}
-    print('| figure | %s |' % ' | '.join(ok))
-    print('|---|' + '---|' * len(ok))
-    rows = [
+    rows: List[common.Figure] = [
         ('jobs finished / final states', lambda r: '%d %s' % (r['finished'], r['states'])),
-        ('submit rate (jobs/s)', lambda r: _fmt(r['submit_rate'])),
-        ('bare qsub loop (jobs/s)', lambda r: _fmt(r['bare_rate'])),
-        ('submit rate / bare qsub', lambda r: _fmt(100 * r['submit_rate'] / r['bare_rate'],
-                                                   '%.0f %%')),
+        ('submit rate (jobs/s)', lambda r: common.fmt_or_dash(r['submit_rate'])),
+        ('bare qsub loop (jobs/s)', lambda r: common.fmt_or_dash(r['bare_rate'])),
+        ('submit rate / bare qsub',
+         lambda r: common.fmt_or_dash(100 * r['submit_rate'] / r['bare_rate'], '%.0f %%')),
         ('status cycles (engine polls)', lambda r: str(r['polls'])),
         ('qstat -xml calls', lambda r: str(r['qstat_calls'])),
-        ('qstat calls per cycle', lambda r: _fmt(r['qstat_calls'] / max(1, r['polls']),
-                                                 '%.2f')),
+        ('qstat calls per cycle',
+         lambda r: common.fmt_or_dash(r['qstat_calls'] / max(1, r['polls']), '%.2f')),
         ('jobs without exit-code file (canceled)', lambda r: str(r['canceled'])),
         ('qacct calls (batched -j \'*\')', lambda r: '%d (%d)' % (r['qacct_calls'],
                                                                    r['qacct_batched'])),
         ('qacct calls naming a job with an exit-code file',
          lambda r: str(r['qacct_naming_jobs_with_ec'])),
-        ('end -> final callback, median (s)', lambda r: _fmt(r['delay_median'], '%.2f')),
-        ('end -> final callback, p90 (s)', lambda r: _fmt(r['delay_p90'], '%.2f')),
+        ('end -> final callback, median (s)',
+         lambda r: common.fmt_or_dash(r['delay_median'], '%.2f')),
+        ('end -> final callback, p90 (s)', lambda r: common.fmt_or_dash(r['delay_p90'], '%.2f')),
         ('threads (max sampled)', lambda r: str(r['threads_max'])),
     ]
-    for name, f in rows:
-        print('| %s | %s |' % (name, ' | '.join(f(r) for r in ok.values())))
+    common.print_figure_table(list(ok), list(ok.values()), rows)
 
 
 if __name__ == '__main__':
