@@ -13,6 +13,7 @@ from typing import Dict, List
 
 import pytest
 from psij import Job, JobAttributes, JobExecutor, JobSpec, JobState, ResourceSpecV1
+from psij.conformance.executor_test_helpers import check_native_id_forms
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutorConfig,
@@ -327,3 +328,10 @@ def test_nodefile_without_csm_launch_node(tmp_path: Path) -> None:
     assert _nodefile(ex, tmp_path, {'LSB_DJOB_HOSTFILE': str(hf)}) == ['n1', 'n1', 'n2', 'n2']
     hf.write_text('n1\nn1\n')
     assert _nodefile(ex, tmp_path, {'LSB_DJOB_HOSTFILE': str(hf)}) == ['n1', 'n1']
+
+
+def test_attach_refuses_what_is_no_job_id(ex: LsfJobExecutor) -> None:
+    """An id that is not one of this scheduler's never reaches a command (``-uroot`` would be
+    an option of the cancel command; a malformed id would break the shared status command)."""
+    check_native_id_forms(ex, good=['1234', '1234[7]'],
+                          bad=['abc', '1234[]', '1234[x]', '12.3'])

@@ -16,6 +16,7 @@ from typing import List, Optional
 import pytest
 from pbs_helpers import SAMPLES
 from psij import Job, JobAttributes, JobExecutor, JobSpec, JobState, ResourceSpecV1
+from psij.conformance.executor_test_helpers import check_native_id_forms
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import InvalidJobStateError
 from psij_pbs.classic import PBSClassicExecutorConfig, PBSClassicJobExecutor
@@ -398,3 +399,10 @@ def test_psij_script_shows_the_pbs_script(tmp_path: Path) -> None:
     p = subprocess.run([str(psij), 'script', '-x', 'local', '--', '/bin/true'],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and 'writes no submit script' in p.stderr
+
+
+def test_attach_refuses_what_is_no_job_id(ex: PBSJobExecutor) -> None:
+    """An id that is not one of this scheduler's never reaches a command (``-uroot`` would be
+    an option of the cancel command; a malformed id would break the shared status command)."""
+    check_native_id_forms(ex, good=['12', '12.server', '12[].server', '12[7].pbs-1.example.org'],
+                          bad=['abc', '12.', '12[7', 'server.12', '12.ser ver', '12.$(id)'])

@@ -16,6 +16,7 @@ from typing import List
 
 import pytest
 from psij import Job, JobAttributes, JobExecutor, JobSpec, JobState, ResourceSpecV1
+from psij.conformance.executor_test_helpers import check_native_id_forms
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import InvalidJobStateError
 from psij.executors.batch.status_engine import StatusEngine
@@ -538,3 +539,10 @@ def test_a_queued_job_deleted_from_outside_is_canceled_without_waiting(
     assert got['17'].state is JobState.QUEUED
     assert got['11'].state is JobState.CANCELED  # never ran, no record, a zombie
     assert got['5'].state is JobState.QUEUED  # a zombie too, but it ran: await its record
+
+
+def test_attach_refuses_what_is_no_job_id(ex: SGEJobExecutor) -> None:
+    """An id that is not one of this scheduler's never reaches a command (``-uroot`` would be
+    an option of the cancel command; a malformed id would break the shared status command)."""
+    check_native_id_forms(ex, good=['12', '12345'],
+                          bad=['abc', '12.3', '12.1-3:1', '12;x'])

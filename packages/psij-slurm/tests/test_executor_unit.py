@@ -16,6 +16,7 @@ from typing import Dict, List
 
 import pytest
 from psij import Job, JobAttributes, JobSpec, JobState, JobStatus, ResourceSpecV1
+from psij.conformance.executor_test_helpers import check_native_id_forms
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import InvalidJobStateError
 from psij_slurm.executor import SlurmExecutorConfig, SlurmJobExecutor, slurm_job_name
@@ -449,3 +450,10 @@ def test_50000_tracked_jobs_are_asked_about_in_chunks(tmp_path: Path) -> None:
     assert len(calls) == 25
     longest = max(int(n) for c in calls for n in c.split())
     assert longest < 128 * 1024
+
+
+def test_attach_refuses_what_is_no_job_id(ex: SlurmJobExecutor) -> None:
+    """An id that is not one of this scheduler's never reaches a command (``-uroot`` would be
+    an option of the cancel command; a malformed id would break the shared status command)."""
+    check_native_id_forms(ex, good=['1234', '1234_7'],
+                          bad=['abc', '1234_', '_7', '12.3', '1234;cluster', '1234_7_8'])

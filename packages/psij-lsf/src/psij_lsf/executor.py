@@ -199,6 +199,9 @@ class LsfJobExecutor(BatchSchedulerExecutor):
     message; anything else a :class:`~psij.SubmitException` with LSF's message.
     """
 
+    native_id_pattern = re.compile(r'\d+(?:\[\d+\])?')
+    """A job (``1234``) or an element of a job array (``1234[7]``)."""
+
     _NAME_ = 'lsf'
     config_class = LsfExecutorConfig
     job_id_variable = 'LSB_JOBID'

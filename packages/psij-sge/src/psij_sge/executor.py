@@ -265,6 +265,9 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     :class:`~psij.SubmitException` with Grid Engine's message.
     """
 
+    native_id_pattern = re.compile(r'\d+')
+    """The number ``qsub -terse`` prints."""
+
     _NAME_ = 'sge'
     config_class = SGEExecutorConfig
     custom_attribute_prefixes = ('sge', 'gridengine')

@@ -171,6 +171,13 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
     :class:`~psij.SubmitException` with Slurm's message.
     """
 
+    native_id_pattern = re.compile(r'\d+(?:_\d+)?')
+    """A job (``1234``) or an element of a job array (``1234_7``)."""
+
+    def native_id_example(self) -> str:
+        """For messages."""
+        return '1234 or 1234_7'
+
     _NAME_ = 'slurm'
     config_class = SlurmExecutorConfig
     job_id_variable = 'SLURM_JOB_ID'

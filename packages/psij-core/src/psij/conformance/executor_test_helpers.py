@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
+from psij.exceptions import InvalidJobException
 from psij.job import Job
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
@@ -43,3 +44,27 @@ def wait_state(job: Job, state: JobState, timeout: float = WAIT) -> JobStatus:
 def sh(script: str, **kw: Any) -> JobSpec:
     """A job running `script` with /bin/sh (`kw`: the other `JobSpec` arguments)."""
     return JobSpec('/bin/sh', ['-c', script], **kw)
+
+
+NOT_JOB_IDS = ['', '-u', '-uroot', '--jobs=1', '1 2', '1,2', '1\n2', '1\t', '1\x00']
+"""Strings no scheduler's job id looks like: options, lists, blanks, control characters."""
+
+
+def check_native_id_forms(executor: Any, good: List[str], bad: List[str]) -> None:
+    """
+    Checks that `executor` (on the batch framework) takes each of `good` as a job id and
+    refuses each of `bad` and of `NOT_JOB_IDS` with an `InvalidJobException` from `attach`,
+    leaving the job ``NEW`` and unbound.
+    """
+    for native_id in good:
+        executor.check_native_id(native_id)
+    for native_id in bad + NOT_JOB_IDS:
+        job = Job()
+        try:
+            executor.attach(job, native_id)
+        except InvalidJobException as ex:
+            assert repr(native_id) in str(ex), ex
+        else:
+            raise AssertionError('attach() took %r as a job id' % (native_id,))
+        assert job.status.state is JobState.NEW and job.executor is None
+        assert job.native_id is None

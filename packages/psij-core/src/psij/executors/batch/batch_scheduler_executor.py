@@ -12,8 +12,9 @@ executors written for psij-python keep working:
 - `get_list_command` and `parse_list_output`,
 - optionally `get_final_status` (e.g. an accounting query for jobs gone from the queue),
   `job_id_variable` (the variable holding the job's id inside the job),
-  `nodefile_commands` (shell lines that write ``$PSIJ_NODEFILE``), and `command_check` with
-  `command_problem` (tell this scheduler's commands from another's of the same name).
+  `nodefile_commands` (shell lines that write ``$PSIJ_NODEFILE``), `command_check` with
+  `command_problem` (tell this scheduler's commands from another's of the same name), and
+  `native_id_pattern` (what `attach` accepts as a job id).
 
 The submit script records the job's start and exit code in the work directory (see
 :mod:`psij.executors.batch.job_files`), so a job that has left the queue still gets its true
@@ -58,6 +59,8 @@ from psij.resource_spec import ResourceSpecV1
 logger = get_logger(__name__)
 
 UNKNOWN_ERROR = 'Failed for an unknown reason'
+
+_UNSAFE_ID_CHARACTER = re.compile(r'[\s,\x00-\x1f\x7f]')
 
 
 class BatchSchedulerExecutorConfig(JobExecutorConfig):
@@ -256,6 +259,13 @@ class BatchSchedulerExecutor(JobExecutor):
     transient_errors: Optional[Pattern[str]] = None
     """The scheduler's own phrases for errors a retry may cure, besides the common ones of
     :data:`psij.executors.batch.commands.COMMON_TRANSIENT_ERRORS`."""
+
+    native_id_pattern: Optional[Pattern[str]] = None
+    """What this scheduler's job ids look like (e.g. ``\\d+(_\\d+)?`` for Slurm): `attach`
+    refuses an id that does not match it entirely (`InvalidJobException`), so that a stray
+    string never reaches a scheduler command (where ``-u root`` would be an option, and a
+    malformed id would break the one status command shared by all jobs). `None`: only ids
+    that start with ``-`` or hold blanks, control characters or commas are refused."""
 
     command_check: Optional[Tuple[str, ...]] = None
     """A command and its arguments whose output tells this scheduler's commands from another
@@ -868,6 +878,7 @@ class BatchSchedulerExecutor(JobExecutor):
 
     def _bind(self, job: Job, native_id: str) -> None:
         """Makes `job` this executor's job `native_id`, with the job's token if it has one."""
+        self.check_native_id(native_id)
         if job.status.state is not JobState.NEW:
             raise InvalidJobException('Job %s must be NEW to be attached' % job.id)
         if job.executor is not None:
@@ -878,6 +889,29 @@ class BatchSchedulerExecutor(JobExecutor):
         if token is not None:
             with self._cancel_lock:
                 self._tokens[native_id] = token
+
+    def check_native_id(self, native_id: str) -> None:
+        """
+        Refuses what cannot be one of this scheduler's job ids (see `native_id_pattern`).
+
+        :raises InvalidJobException: naming the id and what the scheduler's ids look like.
+        """
+        if not isinstance(native_id, str):
+            raise InvalidJobException('A native id is a string, not %r' % (native_id,))
+        pattern = self.native_id_pattern
+        if pattern is not None:
+            if pattern.fullmatch(native_id) is None:
+                raise InvalidJobException('%r is not a %s job id (they look like %s)' % (
+                    native_id, self._scheduler(), self.native_id_example()))
+        elif not native_id or native_id.startswith('-') or \
+                _UNSAFE_ID_CHARACTER.search(native_id) is not None:
+            raise InvalidJobException('%r is not a %s job id: a job id does not start with '
+                                      '"-" and holds no blanks, control characters or commas'
+                                      % (native_id, self._scheduler()))
+
+    def native_id_example(self) -> str:
+        """An example of this scheduler's job ids, for messages (``1234``)."""
+        return '1234'
 
     def _follow_attached(self, bound: List[Tuple[Job, str]]) -> None:
         """Gives jobs just bound their status now (final ones end here) and follows the others:
