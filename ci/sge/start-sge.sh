@@ -214,7 +214,16 @@ if [ "$SMOKE" = 1 ]; then
     d=$(mktemp -d -t sge-smoke.XXXXXX); chmod 755 "$d"; cd "$d"
     # gone: qstat -j says the job does not exist (not merely that it failed: a qmaster that
     # is restarting fails it too)
-    gone() { for _ in $(seq 600); do qstat -j "$1" 2>&1 | grep -q 'do not exist' && return 0; sleep 0.1; done; return 1; }
+    gone() {
+        local out
+        for _ in $(seq 600); do
+            out=$(qstat -j "$1" 2>&1 || true)
+            case "$out" in *'do not exist'*) return 0 ;; esac
+            sleep 0.1
+        done
+        echo "job $1 still known to qstat after 60 s: $out" >&2
+        return 1
+    }
     acct() { for _ in $(seq 100); do qacct -j "$1" >/dev/null 2>&1 && { qacct -j "$1"; return 0; }; sleep 0.2; done; return 1; }
     # shellcheck disable=SC2016  # expanded by the job
     j1=$(qsub -terse -cwd -N smoke-ok -j y -o ok.out -pe smp 2 -b y 'echo JOB_ID=$JOB_ID NSLOTS=$NSLOTS')
