@@ -10,7 +10,6 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Dict, Union
 
 import lsf_sim
 import pytest
@@ -24,14 +23,17 @@ from psij import (
     Launcher,
     ResourceSpecV1,
 )
+from psij.conformance.executor_test_helpers import (
+    DUMP,
+    check_byte_exact,
+    check_exit_code,
+    check_missing_directory_fails,
+    check_stdio_and_directory,
+)
 from psij.exceptions import InvalidJobException
 from psij_lsf.executor import LsfJobExecutor
 
 pytestmark = pytest.mark.usefixtures('lsf_sim')
-
-_DUMP = ('import json, os, sys\n'
-         'json.dump({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}, '
-         'open(os.environ["OUT_FILE"], "w"))\n')
 
 
 @pytest.fixture
@@ -41,61 +43,26 @@ def ex(tmp_path: Path) -> LsfJobExecutor:
 
 @pytest.mark.parametrize('code', [0, 3])
 def test_exit_code(ex: LsfJobExecutor, code: int) -> None:
-    job = Job(sh('exit %d' % code))
-    seen = history(job)
-    ex.submit(job)
+    job, st = check_exit_code(ex, code)
     assert job.native_id is not None and job.native_id.isdigit()
-    st = wait_final(job)
-    assert st.exit_code == code
-    assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
-    states = [s.state for s in seen]
-    assert states[-1] is st.state and JobState.ACTIVE in states
-    assert states == sorted(set(states), key=states.index)
     info = bjobs_json(job.native_id, 'stat exit_code')
     assert info == {'STAT': 'DONE' if code == 0 else 'EXIT',
                     'EXIT_CODE': '' if code == 0 else '3'}
 
 
 def test_arguments_and_environment_are_byte_exact(ex: LsfJobExecutor, tmp_path: Path) -> None:
-    args = ['plain', 'two words', "it's", '"dq"', '$HOME', '`id`', '$(id)', 'a\\b', 'new\nline',
-            '*', '', ' lead', 'ünï', '-x', '--', ';|&<>', '#BSUB -q x']
-    env: Dict[str, Union[str, int]] = {
-        'PSIJ_T_BASE': 'base', 'V1': 'two words', 'V2': '$HOME `id` $(id) \\ \' "', 'V3': '',
-        'V4': 'ünï\nx', 'V5': '${PSIJ_T_BASE}/x'}
-    out = tmp_path / 'dump.json'
-    env['OUT_FILE'] = str(out)
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP] + args, environment=env))
-    ex.submit(job)
-    assert wait_final(job).state is JobState.COMPLETED
-    got = json.loads(out.read_text())
-    assert got['argv'] == args
-    for k, v in env.items():
-        if k != 'V5':
-            assert got['env'][k] == v, k
-    assert got['env']['V5'] == 'base/x'
+    job, got = check_byte_exact(ex, tmp_path, ['#BSUB -q x'])
     # LSF's own variables reach the job
     assert got['env']['LSB_JOBID'] == job.native_id
     assert got['env']['LSB_JOBNAME'] == '_usr_bin_python3' or got['env']['LSB_JOBNAME']
 
 
 def test_stdio_and_directory(ex: LsfJobExecutor, tmp_path: Path) -> None:
-    d = tmp_path / 'job dir'
-    d.mkdir()
-    (d / 'in.txt').write_text('from stdin\n')
-    job = Job(sh('cat; echo out; echo err >&2; pwd', directory=d, stdin_path=d / 'in.txt',
-                 stdout_path=d / 'out.txt', stderr_path=d / 'err.txt'))
-    ex.submit(job)
-    assert wait_final(job).state is JobState.COMPLETED
-    assert (d / 'out.txt').read_text() == 'from stdin\nout\n%s\n' % d
-    assert (d / 'err.txt').read_text() == 'err\n'
+    check_stdio_and_directory(ex, tmp_path)
 
 
 def test_missing_directory_fails_the_job(ex: LsfJobExecutor, tmp_path: Path) -> None:
-    job = Job(sh('true', directory=tmp_path / 'nope'))
-    ex.submit(job)
-    st = wait_final(job)
-    assert st.state is JobState.FAILED and st.exit_code == 1
-    assert 'cannot change to the job directory' in (st.message or '')
+    check_missing_directory_fails(ex, tmp_path)
 
 
 def test_two_nodes_nodefile_from_lsf_variables(ex: LsfJobExecutor, tmp_path: Path) -> None:
@@ -135,14 +102,14 @@ def test_inherit_environment_false(ex: LsfJobExecutor, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('PSIJ_T_FROM_SUBMITTER', 'leak')
     out = tmp_path / 'dump.json'
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP], inherit_environment=False,
+    job = Job(JobSpec(PYTHON, ['-c', DUMP], inherit_environment=False,
                       environment={'OUT_FILE': str(out), 'MINE': 'yes'}))
     ex.submit(job)
     assert wait_final(job).state is JobState.COMPLETED
     env = json.loads(out.read_text())['env']
     assert 'PSIJ_T_FROM_SUBMITTER' not in env
     assert env['MINE'] == 'yes' and 'LSB_JOBID' in env
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP], environment={'OUT_FILE': str(out)}))
+    job = Job(JobSpec(PYTHON, ['-c', DUMP], environment={'OUT_FILE': str(out)}))
     ex.submit(job)
     assert wait_final(job).state is JobState.COMPLETED
     assert json.loads(out.read_text())['env']['PSIJ_T_FROM_SUBMITTER'] == 'leak'

@@ -14,10 +14,16 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Dict, List, Union
 
 import pytest
-from psij import Job, JobAttributes, JobSpec, JobState, JobStatus, ResourceSpecV1
+from psij import Job, JobAttributes, JobSpec, JobState, ResourceSpecV1
+from psij.conformance.executor_test_helpers import (
+    DUMP,
+    check_byte_exact,
+    check_exit_code,
+    check_stdio_and_directory,
+    history,
+)
 from psij.exceptions import InvalidJobException
 from psij_sge.conformance import scheduler_view
 from psij_sge.executor import SGEJobExecutor
@@ -34,34 +40,16 @@ from sge_helpers import (
 
 pytestmark = pytest.mark.usefixtures('sge_cell')
 
-_DUMP = ('import json, os, sys\n'
-         'json.dump({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}, '
-         'open(os.environ["OUT_FILE"], "w"))\n')
-
 
 @pytest.fixture
 def ex(tmp_path: Path) -> SGEJobExecutor:
     return executor(tmp_path / 'work')
 
 
-def _history(job: Job) -> List[JobStatus]:
-    seen: List[JobStatus] = []
-    job.set_job_status_callback(lambda j, s: seen.append(s))
-    return seen
-
-
 @pytest.mark.parametrize('code', [0, 3])
 def test_exit_code(ex: SGEJobExecutor, code: int) -> None:
-    job = Job(sh('echo to-the-log; exit %d' % code))
-    seen = _history(job)
-    ex.submit(job)
+    job, st = check_exit_code(ex, code, 'echo to-the-log; ')
     assert job.native_id is not None and job.native_id.isdigit()
-    st = wait_final(job)
-    assert st.exit_code == code
-    assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
-    states = [s.state for s in seen]
-    assert states[-1] is st.state and JobState.ACTIVE in states
-    assert states == sorted(set(states), key=states.index)  # no state twice
     if code:
         assert st.message is not None and '3' in st.message and 'to-the-log' in st.message
 
@@ -74,22 +62,7 @@ def test_killed_by_a_signal(ex: SGEJobExecutor) -> None:
 
 
 def test_arguments_and_environment_are_byte_exact(ex: SGEJobExecutor, tmp_path: Path) -> None:
-    args = ['plain', 'two words', "it's", '"dq"', '$HOME', '`id`', '$(id)', 'a\\b', 'new\nline',
-            '*', '', ' lead', 'ünï', '-x', '--', ';|&<>', '#$ -q nope', '%j', '$JOB_ID']
-    env: Dict[str, Union[str, int]] = {
-        'PSIJ_T_BASE': 'base', 'V1': 'two words', 'V2': '$HOME `id` $(id) \\ \' "', 'V3': '',
-        'V4': 'ünï\nx', 'V5': '${PSIJ_T_BASE}/x', 'V6': '#$ -l h_rt=1'}
-    out = tmp_path / 'dump.json'
-    env['OUT_FILE'] = str(out)
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP] + args, environment=env))
-    ex.submit(job)
-    assert wait_final(job).state is JobState.COMPLETED
-    got = json.loads(out.read_text())
-    assert got['argv'] == args
-    for k, v in env.items():
-        if k != 'V5':
-            assert got['env'][k] == v, k
-    assert got['env']['V5'] == 'base/x'
+    check_byte_exact(ex, tmp_path, ['#$ -q nope', '%j', '$JOB_ID'], {'V6': '#$ -l h_rt=1'})
 
 
 def test_environment_inherited_or_not(ex: SGEJobExecutor, tmp_path: Path,
@@ -98,7 +71,7 @@ def test_environment_inherited_or_not(ex: SGEJobExecutor, tmp_path: Path,
     results = {}
     for inherit in (True, False):
         out = tmp_path / ('env-%s.json' % inherit)
-        job = Job(JobSpec(PYTHON, ['-c', _DUMP], inherit_environment=inherit,
+        job = Job(JobSpec(PYTHON, ['-c', DUMP], inherit_environment=inherit,
                           environment={'OUT_FILE': str(out)}))
         ex.submit(job)
         assert wait_final(job).state is JobState.COMPLETED
@@ -114,22 +87,14 @@ def test_runs_where_submitted(ex: SGEJobExecutor, tmp_path: Path,
     here.mkdir()
     monkeypatch.chdir(here)
     out = tmp_path / 'cwd.json'
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP], environment={'OUT_FILE': str(out)}))
+    job = Job(JobSpec(PYTHON, ['-c', DUMP], environment={'OUT_FILE': str(out)}))
     ex.submit(job)
     assert wait_final(job).state is JobState.COMPLETED
     assert json.loads(out.read_text())['cwd'] == str(here)
 
 
 def test_stdio_and_directory(ex: SGEJobExecutor, tmp_path: Path) -> None:
-    d = tmp_path / 'job dir: odd @ name'
-    d.mkdir()
-    (d / 'in.txt').write_text('from stdin\n')
-    job = Job(sh('cat; echo out; echo err >&2; pwd', directory=d, stdin_path=d / 'in.txt',
-                 stdout_path=d / 'out.txt', stderr_path=d / 'err.txt'))
-    ex.submit(job)
-    assert wait_final(job).state is JobState.COMPLETED
-    assert (d / 'out.txt').read_text() == 'from stdin\nout\n%s\n' % d
-    assert (d / 'err.txt').read_text() == 'err\n'
+    check_stdio_and_directory(ex, tmp_path, 'job dir: odd @ name')
 
 
 def test_slots_through_the_mpi_pe_and_the_nodefile(ex: SGEJobExecutor, tmp_path: Path) -> None:
@@ -169,7 +134,7 @@ def test_attributes_reach_grid_engine_and_cancel_of_held_job(ex: SGEJobExecutor)
                                           custom_attributes={'sge.h': True,
                                                              'sge.P': 'psijproj',
                                                              'sge.js': '5'})))
-    seen = _history(job)
+    seen = history(job)
     ex.submit(job)
     assert job.native_id is not None
     assert qstat_state(job.native_id) == 'hqw'

@@ -14,7 +14,6 @@ import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Dict, List, Union
 
 import pytest
 from psij import (
@@ -23,9 +22,16 @@ from psij import (
     JobExecutor,
     JobSpec,
     JobState,
-    JobStatus,
     Launcher,
     ResourceSpecV1,
+)
+from psij.conformance.executor_test_helpers import (
+    DUMP,
+    check_byte_exact,
+    check_exit_code,
+    check_missing_directory_fails,
+    check_stdio_and_directory,
+    history,
 )
 from psij.exceptions import InvalidJobException
 from psij.executors.batch.job_files import ensure_private_dir
@@ -43,78 +49,31 @@ from slurm_helpers import (
 
 pytestmark = pytest.mark.usefixtures('slurm_cluster')
 
-_DUMP = ('import json, os, sys\n'
-         'json.dump({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}, '
-         'open(os.environ["OUT_FILE"], "w"))\n')
-
 
 @pytest.fixture
 def ex(tmp_path: Path) -> SlurmJobExecutor:
     return executor(tmp_path / 'work')
 
 
-def _history(job: Job) -> List[JobStatus]:
-    seen: List[JobStatus] = []
-    job.set_job_status_callback(lambda j, s: seen.append(s))
-    return seen
-
-
 @pytest.mark.parametrize('code', [0, 3])
 def test_exit_code(ex: SlurmJobExecutor, code: int) -> None:
-    job = Job(sh('exit %d' % code))
-    seen = _history(job)
-    ex.submit(job)
+    job, st = check_exit_code(ex, code)
     assert job.native_id is not None and job.native_id.isdigit()
-    st = wait_final(job)
-    assert st.exit_code == code
-    assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED)
-    states = [s.state for s in seen]
-    assert states[-1] is st.state and JobState.ACTIVE in states
-    assert states == sorted(set(states), key=states.index)  # no state twice
     if code:
         assert st.message is not None and '3' in st.message
 
 
 def test_arguments_and_environment_are_byte_exact(ex: SlurmJobExecutor,
                                                   tmp_path: Path) -> None:
-    args = ['plain', 'two words', "it's", '"dq"', '$HOME', '`id`', '$(id)', 'a\\b', 'new\nline',
-            '*', '', ' lead', 'ünï', '-x', '--', ';|&<>']
-    env: Dict[str, Union[str, int]] = {
-        'PSIJ_T_BASE': 'base', 'V1': 'two words', 'V2': '$HOME `id` $(id) \\ \' "', 'V3': '',
-        'V4': 'ünï\nx', 'V5': '${PSIJ_T_BASE}/x'}
-    out = tmp_path / 'dump.json'
-    env['OUT_FILE'] = str(out)
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP] + args, environment=env))
-    ex.submit(job)
-    assert wait_final(job).state is JobState.COMPLETED
-    got = json.loads(out.read_text())
-    assert got['argv'] == args
-    for k, v in env.items():
-        if k == 'V5':
-            continue
-        assert got['env'][k] == v, k
-    # ${NAME} references (to variables defined before) are expanded in the job
-    assert got['env']['V5'] == 'base/x'
+    check_byte_exact(ex, tmp_path, ['#SBATCH --wrap=x', '%j'], {'V6': '#SBATCH -p nope'})
 
 
 def test_stdio_and_directory(ex: SlurmJobExecutor, tmp_path: Path) -> None:
-    d = tmp_path / 'job dir'
-    d.mkdir()
-    (d / 'in.txt').write_text('from stdin\n')
-    job = Job(sh('cat; echo out; echo err >&2; pwd', directory=d, stdin_path=d / 'in.txt',
-                 stdout_path=d / 'out.txt', stderr_path=d / 'err.txt'))
-    ex.submit(job)
-    assert wait_final(job).state is JobState.COMPLETED
-    assert (d / 'out.txt').read_text() == 'from stdin\nout\n%s\n' % d
-    assert (d / 'err.txt').read_text() == 'err\n'
+    check_stdio_and_directory(ex, tmp_path)
 
 
 def test_missing_directory_fails_the_job(ex: SlurmJobExecutor, tmp_path: Path) -> None:
-    job = Job(sh('true', directory=tmp_path / 'nope'))
-    ex.submit(job)
-    st = wait_final(job)
-    assert st.state is JobState.FAILED and st.exit_code == 1
-    assert 'cannot change to the job directory' in (st.message or '')
+    check_missing_directory_fails(ex, tmp_path)
 
 
 def test_multi_node_nodefile(ex: SlurmJobExecutor, tmp_path: Path) -> None:
@@ -153,7 +112,7 @@ def test_inherit_environment_false(ex: SlurmJobExecutor, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('PSIJ_T_FROM_SUBMITTER', 'leak')
     out = tmp_path / 'dump.json'
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP], inherit_environment=False,
+    job = Job(JobSpec(PYTHON, ['-c', DUMP], inherit_environment=False,
                       environment={'OUT_FILE': str(out), 'MINE': 'yes'}))
     ex.submit(job)
     assert wait_final(job).state is JobState.COMPLETED
@@ -163,7 +122,7 @@ def test_inherit_environment_false(ex: SlurmJobExecutor, tmp_path: Path,
     # what is left: the login environment Slurm builds and its own SLURM_* variables
     assert 'PATH' in env and 'SLURM_JOB_ID' in env
 
-    job = Job(JobSpec(PYTHON, ['-c', _DUMP], environment={'OUT_FILE': str(out)}))
+    job = Job(JobSpec(PYTHON, ['-c', DUMP], environment={'OUT_FILE': str(out)}))
     ex.submit(job)
     assert wait_final(job).state is JobState.COMPLETED
     assert json.loads(out.read_text())['env']['PSIJ_T_FROM_SUBMITTER'] == 'leak'
@@ -173,7 +132,7 @@ def test_attributes_visible_to_slurm_and_cancel_of_queued_job(ex: SlurmJobExecut
     job = Job(sh('true', name='psij test name', attributes=JobAttributes(
         queue_name='debug', account='psijacct', duration=timedelta(minutes=7),
         custom_attributes={'slurm.comment': 'psij-custom-attr', 'slurm.hold': True})))
-    seen = _history(job)
+    seen = history(job)
     ex.submit(job)
     info = scontrol_show(job.native_id or '')
     assert info['Comment'] == 'psij-custom-attr'
@@ -271,7 +230,7 @@ def test_files_left_by_an_earlier_job_with_the_same_id_are_ignored(ex: SlurmJobE
             f.write_text(text)
             os.utime(f, (old, old))
     job = Job(sh('sleep 1; exit 5'))
-    seen = _history(job)
+    seen = history(job)
     ex.submit(job)
     assert int(job.native_id or 0) < last + 200, 'too many jobs submitted meanwhile'
     st = wait_final(job)

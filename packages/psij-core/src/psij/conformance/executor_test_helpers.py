@@ -8,9 +8,10 @@ took.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from psij.exceptions import InvalidJobException
 from psij.job import Job
@@ -68,3 +69,96 @@ def check_native_id_forms(executor: Any, good: List[str], bad: List[str]) -> Non
             raise AssertionError('attach() took %r as a job id' % (native_id,))
         assert job.status.state is JobState.NEW and job.executor is None
         assert job.native_id is None
+
+
+# -- checks every batch executor's own tests run on its real scheduler ----------------------------
+
+DUMP = ('import json, os, sys\n'
+        'json.dump({"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}, '
+        'open(os.environ["OUT_FILE"], "w"))\n')
+"""A Python program writing its arguments, environment and directory as JSON to
+``$OUT_FILE``."""
+
+TRICKY_ARGUMENTS = ['plain', 'two words', "it's", '"dq"', '$HOME', '`id`', '$(id)', 'a\\b',
+                    'new\nline', '*', '', ' lead', 'ünï', '-x', '--', ';|&<>']
+"""Arguments a shell or a careless script writer would change."""
+
+TRICKY_ENVIRONMENT = {'PSIJ_T_BASE': 'base', 'V1': 'two words', 'V2': '$HOME `id` $(id) \\ \' "',
+                      'V3': '', 'V4': 'ünï\nx', 'V5': '${PSIJ_T_BASE}/x'}
+"""Environment values to pass unchanged, except V5: a ``${NAME}`` reference to a variable
+defined before, which the job expands (``base/x``)."""
+
+
+def history(job: Job) -> List[JobStatus]:
+    """Every status the job goes through from now on (its callback appends them)."""
+    seen: List[JobStatus] = []
+    job.set_job_status_callback(lambda j, s: seen.append(s))
+    return seen
+
+
+def check_exit_code(executor: Any, code: int, script: str = '') -> Tuple[Job, JobStatus]:
+    """
+    Runs ``SCRIPT exit CODE``: the job ends COMPLETED (0) or FAILED with exactly `code`,
+    passed through ACTIVE, with no state twice, and had a native id once submitted. Returns
+    the job and its final status for the scheduler's own checks.
+    """
+    job = Job(sh('%sexit %d' % (script, code)))
+    seen = history(job)
+    executor.submit(job)
+    assert job.native_id is not None
+    st = wait_final(job)
+    assert st.exit_code == code, st
+    assert st.state is (JobState.COMPLETED if code == 0 else JobState.FAILED), st
+    states = [s.state for s in seen]
+    assert states[-1] is st.state and JobState.ACTIVE in states, states
+    assert states == sorted(set(states), key=states.index), states  # no state twice
+    return job, st
+
+
+def check_byte_exact(executor: Any, tmp_path: Path, more_arguments: Sequence[str] = (),
+                     more_environment: Optional[Dict[str, str]] = None) -> Tuple[Job, Any]:
+    """
+    Runs `DUMP` with `TRICKY_ARGUMENTS` + `more_arguments` and `TRICKY_ENVIRONMENT` +
+    `more_environment` (e.g. the scheduler's own directive lines): the job sees each byte for
+    byte. Returns the job and what it saw (``argv``, ``env``, ``cwd``).
+    """
+    args = TRICKY_ARGUMENTS + list(more_arguments)
+    env: Dict[str, Union[str, int]] = dict(TRICKY_ENVIRONMENT, **(more_environment or {}))
+    out = tmp_path / 'dump.json'
+    env['OUT_FILE'] = str(out)
+    job = Job(JobSpec(PYTHON, ['-c', DUMP] + args, environment=env))
+    executor.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.COMPLETED, st
+    got = json.loads(out.read_text())
+    assert got['argv'] == args
+    for k, v in env.items():
+        if k != 'V5':
+            assert got['env'][k] == v, k
+    assert got['env']['V5'] == 'base/x'
+    return job, got
+
+
+def check_stdio_and_directory(executor: Any, tmp_path: Path, name: str = 'job dir') -> None:
+    """A job in a directory called `name` (a blank in it by default) reads its stdin and
+    writes its stdout and stderr where the spec says, and runs in that directory."""
+    d = tmp_path / name
+    d.mkdir()
+    (d / 'in.txt').write_text('from stdin\n')
+    job = Job(sh('cat; echo out; echo err >&2; pwd', directory=d, stdin_path=d / 'in.txt',
+                 stdout_path=d / 'out.txt', stderr_path=d / 'err.txt'))
+    executor.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.COMPLETED, st
+    assert (d / 'out.txt').read_text() == 'from stdin\nout\n%s\n' % d
+    assert (d / 'err.txt').read_text() == 'err\n'
+
+
+def check_missing_directory_fails(executor: Any, tmp_path: Path) -> JobStatus:
+    """A job whose directory does not exist ends FAILED with exit code 1, saying why."""
+    job = Job(sh('true', directory=tmp_path / 'nope'))
+    executor.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED and st.exit_code == 1, st
+    assert 'cannot change to the job directory' in (st.message or ''), st
+    return st
