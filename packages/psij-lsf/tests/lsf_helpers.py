@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict
 
-from psij import Job, JobStatus
 from psij.conformance.executor_test_helpers import (  # noqa: F401 (for the tests)
     PYTHON,
     WAIT,
+    history,
     sh,
     wait_final,
     wait_state,
@@ -23,15 +23,6 @@ def executor(work: Path, **kw: Any) -> LsfJobExecutor:
                                 file_check_interval=0.2, work_directory=work)
     args.update(kw)
     return LsfJobExecutor(config=LsfExecutorConfig(**args))
-
-
-
-
-def history(job: Job) -> List[JobStatus]:
-    """Records every status the job goes through."""
-    seen: List[JobStatus] = []
-    job.set_job_status_callback(lambda j, s: seen.append(s))
-    return seen
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess[str]:

@@ -201,6 +201,7 @@ class LsfJobExecutor(BatchSchedulerExecutor):
 
     native_id_pattern = re.compile(r'\d+(?:\[\d+\])?')
     """A job (``1234``) or an element of a job array (``1234[7]``)."""
+    native_id_example = '1234 or 1234[7]'
 
     _NAME_ = 'lsf'
     config_class = LsfExecutorConfig

@@ -189,10 +189,7 @@ class PbsExecutorBase(BatchSchedulerExecutor):
 
     native_id_pattern = _JOB_ID
     """``12``, ``12.server``, an array ``12[].server`` or its element ``12[7].server``."""
-
-    def native_id_example(self) -> str:
-        """For messages."""
-        return '12.server or 12[7].server'
+    native_id_example = '12.server or 12[7].server'
 
     job_id_variable = 'PBS_JOBID'
 

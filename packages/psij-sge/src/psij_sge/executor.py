@@ -267,6 +267,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
 
     native_id_pattern = re.compile(r'\d+')
     """The number ``qsub -terse`` prints."""
+    native_id_example = '12'
 
     _NAME_ = 'sge'
     config_class = SGEExecutorConfig

@@ -173,10 +173,7 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
 
     native_id_pattern = re.compile(r'\d+(?:_\d+)?')
     """A job (``1234``) or an element of a job array (``1234_7``)."""
-
-    def native_id_example(self) -> str:
-        """For messages."""
-        return '1234 or 1234_7'
+    native_id_example = '1234 or 1234_7'
 
     _NAME_ = 'slurm'
     config_class = SlurmExecutorConfig

@@ -1,6 +1,9 @@
 """
 Helpers for an executor's own tests (ours share them; a third party's may too): waiting for a
-job without hanging or passing on a `None`, and a ``/bin/sh`` job.
+job without hanging or passing on a `None`, a ``/bin/sh`` job, a job's status history, and
+the checks every batch executor's tests run on its real scheduler (exit codes, byte-exact
+arguments and environment, stdio and directory, a missing directory, what `attach` takes as a
+native id).
 
 The bounds are generous and only guard against hangs: tests never assert how long anything
 took.
@@ -14,7 +17,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from psij.exceptions import InvalidJobException
+from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
 from psij.job import Job
+from psij.job_executor import JobExecutor
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
@@ -51,7 +56,8 @@ NOT_JOB_IDS = ['', '-u', '-uroot', '--jobs=1', '1 2', '1,2', '1\n2', '1\t', '1\x
 """Strings no scheduler's job id looks like: options, lists, blanks, control characters."""
 
 
-def check_native_id_forms(executor: Any, good: List[str], bad: List[str]) -> None:
+def check_native_id_forms(executor: BatchSchedulerExecutor, good: List[str],
+                          bad: List[str]) -> None:
     """
     Checks that `executor` (on the batch framework) takes each of `good` as a job id and
     refuses each of `bad` and of `NOT_JOB_IDS` with an `InvalidJobException` from `attach`,
@@ -96,7 +102,7 @@ def history(job: Job) -> List[JobStatus]:
     return seen
 
 
-def check_exit_code(executor: Any, code: int, script: str = '') -> Tuple[Job, JobStatus]:
+def check_exit_code(executor: JobExecutor, code: int, script: str = '') -> Tuple[Job, JobStatus]:
     """
     Runs ``SCRIPT exit CODE``: the job ends COMPLETED (0) or FAILED with exactly `code`,
     passed through ACTIVE, with no state twice, and had a native id once submitted. Returns
@@ -115,7 +121,7 @@ def check_exit_code(executor: Any, code: int, script: str = '') -> Tuple[Job, Jo
     return job, st
 
 
-def check_byte_exact(executor: Any, tmp_path: Path, more_arguments: Sequence[str] = (),
+def check_byte_exact(executor: JobExecutor, tmp_path: Path, more_arguments: Sequence[str] = (),
                      more_environment: Optional[Dict[str, str]] = None) -> Tuple[Job, Any]:
     """
     Runs `DUMP` with `TRICKY_ARGUMENTS` + `more_arguments` and `TRICKY_ENVIRONMENT` +
@@ -139,7 +145,7 @@ def check_byte_exact(executor: Any, tmp_path: Path, more_arguments: Sequence[str
     return job, got
 
 
-def check_stdio_and_directory(executor: Any, tmp_path: Path, name: str = 'job dir') -> None:
+def check_stdio_and_directory(executor: JobExecutor, tmp_path: Path, name: str = 'job dir') -> None:
     """A job in a directory called `name` (a blank in it by default) reads its stdin and
     writes its stdout and stderr where the spec says, and runs in that directory."""
     d = tmp_path / name
@@ -154,7 +160,7 @@ def check_stdio_and_directory(executor: Any, tmp_path: Path, name: str = 'job di
     assert (d / 'err.txt').read_text() == 'err\n'
 
 
-def check_missing_directory_fails(executor: Any, tmp_path: Path) -> JobStatus:
+def check_missing_directory_fails(executor: JobExecutor, tmp_path: Path) -> JobStatus:
     """A job whose directory does not exist ends FAILED with exit code 1, saying why."""
     job = Job(sh('true', directory=tmp_path / 'nope'))
     executor.submit(job)

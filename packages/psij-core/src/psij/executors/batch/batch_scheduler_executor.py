@@ -267,6 +267,9 @@ class BatchSchedulerExecutor(JobExecutor):
     malformed id would break the one status command shared by all jobs). `None`: only ids
     that start with ``-`` or hold blanks, control characters or commas are refused."""
 
+    native_id_example = '1234'
+    """What this scheduler's job ids look like, for the message of a refused one."""
+
     command_check: Optional[Tuple[str, ...]] = None
     """A command and its arguments whose output tells this scheduler's commands from another
     scheduler's of the same name (``('qstat', '--version')``: OpenPBS, Torque and Grid Engine
@@ -902,16 +905,12 @@ class BatchSchedulerExecutor(JobExecutor):
         if pattern is not None:
             if pattern.fullmatch(native_id) is None:
                 raise InvalidJobException('%r is not a %s job id (they look like %s)' % (
-                    native_id, self._scheduler(), self.native_id_example()))
+                    native_id, self._scheduler(), self.native_id_example))
         elif not native_id or native_id.startswith('-') or \
                 _UNSAFE_ID_CHARACTER.search(native_id) is not None:
             raise InvalidJobException('%r is not a %s job id: a job id does not start with '
                                       '"-" and holds no blanks, control characters or commas'
                                       % (native_id, self._scheduler()))
-
-    def native_id_example(self) -> str:
-        """An example of this scheduler's job ids, for messages (``1234``)."""
-        return '1234'
 
     def _follow_attached(self, bound: List[Tuple[Job, str]]) -> None:
         """Gives jobs just bound their status now (final ones end here) and follows the others:
