@@ -6,6 +6,7 @@ Staging on ``flux``: the jobspec (wrapper only when the job stages), the wrapper
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ def command(spec: JobSpec, launcher: str = 'single') -> list[str]:
 def test_no_staging_no_wrapper() -> None:
     """A job without staging runs exactly as before: its argv, unwrapped."""
     spec = JobSpec('/bin/echo', ['a'])
-    assert stage_script(spec, '', True) == []
+    assert stage_script(spec, '', True, os.devnull, os.devnull) == []
     assert command(spec) == ['/bin/echo', 'a']
     assert not any('_psij_stage' in w for w in command(spec, 'multiple'))
 
@@ -55,8 +56,8 @@ def test_single_task_is_wrapped_once() -> None:
     spec = JobSpec('/bin/true', directory='/d', stage_in={StageIn('/src', 'in.txt')})
     cmd = command(spec)
     assert cmd[:2] == ['/bin/sh', '-c'] and '_psij_stage_in copy' in cmd[2]
-    assert cmd[3:6] == ['psij-flux', '/d', '1']
-    assert cmd[6:9] == ['/bin/sh', '-c', TASK_SH] and cmd[-1] == '/bin/true'
+    assert cmd[3:8] == ['psij-flux', '/d', '1', '', '']  # no stdout/stderr file: /dev/null
+    assert cmd[8:11] == ['/bin/sh', '-c', TASK_SH] and cmd[-1] == '/bin/true'
 
 
 @pytest.mark.parametrize('launcher', ['multiple', 'mpirun'])
@@ -67,9 +68,9 @@ def test_flux_ranks_stage_in_the_nested_instance(launcher: str) -> None:
                    resources=ResourceSpecV1(node_count=2, processes_per_node=1))
     cmd = command(spec, launcher)
     assert cmd[:4] == [FLUX, 'broker', '/bin/sh', '-c'] and '_psij_finish' in cmd[4]
-    assert cmd[5:8] == ['psij-flux', '', '1']
-    assert cmd[8:11] == ['/bin/sh', '-c', LEAD_SH]
-    assert cmd[11:16] == ['psij-flux', '', FLUX, '', ''] and cmd[16:18] == [FLUX, 'run']
+    assert cmd[5:10] == ['psij-flux', '', '1', '', '']
+    assert cmd[10:13] == ['/bin/sh', '-c', LEAD_SH]
+    assert cmd[13:18] == ['psij-flux', '', FLUX, '', ''] and cmd[18:20] == [FLUX, 'run']
     assert sum('_psij_stage' in w for w in cmd) == 1
 
 
@@ -269,3 +270,26 @@ def test_flux_staging_without_a_usable_path(ex: JobExecutor, tmp_path: Path,
     assert (tmp_path / 'back').read_text() == 'x\n'
     paths = [ln for ln in out.read_text().splitlines() if ln.startswith('PATH=')]
     assert paths == (['PATH=' + env['PATH']] if 'PATH' in env else []), paths
+
+
+@pytest.mark.flux
+@pytest.mark.parametrize('launcher', ['single', 'multiple'])
+def test_flux_stage_out_of_the_jobs_own_output_is_complete(ex: JobExecutor, tmp_path: Path,
+                                                            launcher: str) -> None:
+    """The job's stdout, staged out: all of it (the staging wrapper writes it itself, so it is
+    complete when the stage-out copies it, not still on its way through Flux's shell), and
+    only this run's (the file is truncated at the start, as without staging)."""
+    d = tmp_path / 'jobdir'
+    d.mkdir()
+    (d / 'out.txt').write_text('left by an earlier job\n' * 1000)
+    for i in range(3):
+        dest = tmp_path / ('staged-%d.txt' % i)
+        job, _ = run(ex, JobSpec('/bin/sh', ['-c', 'seq 1 20000; echo end'], directory=d,
+                                 launcher=launcher, stdout_path=Path('out.txt'),
+                                 stage_out={StageOut('out.txt', dest,
+                                                     flags=StageOutFlags.IF_PRESENT)}))
+        assert job.status.state is JobState.COMPLETED, job.status
+        want = ''.join('%d\n' % n for n in range(1, 20001)) + 'end\n'
+        assert dest.read_text() == want, 'round %d: %d of %d bytes staged out' % (
+            i, len(dest.read_text()), len(want))
+        assert (d / 'out.txt').read_text() == want

@@ -182,14 +182,20 @@ exit "$rc"'''
 
 
 # Around the job's (wrapped) command when it stages:
-#   sh -c STAGE_SH psij-flux DIR HAS_PATH COMMAND [ARG...]
+#   sh -c STAGE_SH psij-flux DIR HAS_PATH STDOUT STDERR COMMAND [ARG...]
 # HAS_PATH: '1' if the job's environment has PATH (sh gives itself a default PATH when there
-# is none, so the script cannot tell). The staging lines of psij.executors.batch.staging_script
-# go between the head and the tail; they run with PATH=/usr/bin:/bin (cp, mv, ln, rm, mkdir),
-# as the job's environment may have no PATH, or one without them.
+# is none, so the script cannot tell). STDOUT, STDERR: the job's output files ('' for
+# /dev/null), which the script appends to itself (Flux's shell opened, and truncated, them
+# before the task started): what the command wrote is then in them when the stage-out copies
+# them, instead of still on its way through Flux's shell. The staging lines of
+# psij.executors.batch.staging_script go between the head and the tail; they run with
+# PATH=/usr/bin:/bin (cp, mv, ln, rm, mkdir), as the job's environment may have no PATH, or
+# one without them.
 _STAGE_HEAD = '''_psij_end() { exit "$1"; }
 _psij_d=$1 _psij_had_path=$2
-shift 2
+if [ -n "$3" ]; then exec >>"$3"; fi
+if [ -n "$4" ]; then exec 2>>"$4"; fi
+shift 4
 if [ -n "$_psij_d" ] && ! cd "$_psij_d" 2>/dev/null; then
     exec "$@"
 fi
@@ -205,10 +211,13 @@ else
 fi'''
 
 
-def stage_script(spec: JobSpec, directory: str, has_path: bool) -> List[str]:
+def stage_script(spec: JobSpec, directory: str, has_path: bool, stdout: str,
+                 stderr: str) -> List[str]:
     """
-    The argv prefix (``/bin/sh -c SCRIPT psij-flux DIRECTORY HAS_PATH``) that stages `spec`'s files
-    around the command that follows it, or ``[]`` if `spec` stages nothing. SCRIPT enters
+    The argv prefix (``/bin/sh -c SCRIPT psij-flux DIRECTORY HAS_PATH STDOUT STDERR``) that
+    stages `spec`'s files around the command that follows it, or ``[]`` if `spec` stages
+    nothing. SCRIPT appends its output and the command's to `stdout` and `stderr` itself (so
+    that a stage-out of the job's output copies all of it), enters
     `directory` ('' = stay) and runs the staging lines of
     :mod:`psij.executors.batch.staging_script`; if `directory` cannot be entered it runs the
     command alone (which fails saying so). Exit code: the command's, 1 for a failed stage-in
@@ -219,7 +228,8 @@ def stage_script(spec: JobSpec, directory: str, has_path: bool) -> List[str]:
         return []
     text = '\n'.join([_STAGE_HEAD] + staging_script.stage_in_lines(spec) + [_STAGE_TAIL]
                      + staging_script.end_lines(spec))
-    return ['/bin/sh', '-c', text, 'psij-flux', directory, '1' if has_path else '']
+    return ['/bin/sh', '-c', text, 'psij-flux', directory, '1' if has_path else '',
+            '' if stdout == os.devnull else stdout, '' if stderr == os.devnull else stderr]
 
 
 @dataclass
@@ -449,12 +459,15 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
     shell = '/bin/bash' if (pre or post) and os.path.exists('/bin/bash') else '/bin/sh'
     d = directory or ''
     has_path = 'PATH' in system['environment']
+    outputs = system['shell']['options']['output']
+    stager = stage_script(spec, d, has_path, outputs['stdout']['path'],
+                          outputs['stderr']['path'])
 
     if flux_started and nprocs > 1 and (pre or post or staging):
         sub.mode = 'nested'
         ranks = [flux_command, 'run'] + _flux_run_options(res) + [
             '--', '/bin/sh', '-c', TASK_SH, 'psij-flux', '', flux_command, 'nodefile', '', '']
-        command = [flux_command, 'broker'] + stage_script(spec, d, has_path) + [
+        command = [flux_command, 'broker'] + stager + [
             shell, '-c', LEAD_SH, 'psij-flux', d, flux_command, pre, post] + ranks + argv
         opts = system['shell']['options']
         opts['per-resource'] = {'type': 'node'}
@@ -472,7 +485,7 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
             command = argv
         else:
             sub.mode = 'wrapped'
-            command = stage_script(spec, d, has_path) + [
+            command = stager + [
                 shell, '-c', TASK_SH, 'psij-flux', d, flux_command,
                 'nodefile' if nodefile else '', pre, post] + argv
     jobspec['tasks'] = [{'command': command, 'slot': 'task', 'count': task_count}]
