@@ -240,13 +240,20 @@ class JobExecutor(ABC):
         :param name: a name or alias from :meth:`get_executor_names`.
         :param version_constraint: a version specifier such as ``">=0.2, <1"``; the highest
             matching version is used.
-        :param url: passed to the executor.
+        :param url: passed to the executor; a URL whose scheme names an installed transport
+            (``ssh://[user@]host[:port][/venv]`` with psij-remote) instead returns an executor
+            that runs the executor `name` on that host.
         :param config: passed to the executor.
         :raises ValueError: if no such executor is available, listing the available ones and
-            plugins that failed to load; or if the executor failed to load, with the cause.
+            plugins that failed to load; or if the executor failed to load, with the cause; or
+            for an ``ssh://`` URL without psij-remote installed.
         """
         from psij.plugins import registry
 
+        if url is not None and '://' in url:
+            scheme = url.partition('://')[0].lower()
+            if scheme in REMOTE_SCHEMES or scheme in registry.names('transport'):
+                return _remote_instance(scheme, name, version_constraint, url, config)
         entry = registry.select('executor', name, version_constraint)
         cls = registry.load_class(entry, JobExecutor)
         _stamp(cls, entry.desc)
@@ -281,6 +288,25 @@ class JobExecutor(ABC):
         if self.url is not None:
             return 'JobExecutor[%s, %s, url=%s]' % (self.name, self.version, self.url)
         return 'JobExecutor[%s, %s]' % (self.name, self.version)
+
+
+REMOTE_SCHEMES = ('ssh',)
+"""URL schemes that always mean another host: refused when no transport serves them, never
+passed to a local executor (which would run the job here)."""
+
+
+def _remote_instance(scheme: str, name: str, version_constraint: Optional[str], url: str,
+                     config: Optional[JobExecutorConfig]) -> JobExecutor:
+    from psij.plugins import registry
+
+    if scheme not in registry.names('transport'):
+        raise ValueError('%s:// URLs name executors of another host, which needs psij-remote '
+                         '(pip install psij-remote, here and on that host)' % scheme)
+    entry = registry.select('transport', scheme)
+    cls = registry.load_class(entry, JobExecutor)
+    instance: Any = cls(url=url, config=config, executor=name,
+                        version_constraint=version_constraint)
+    return cast(JobExecutor, instance)
 
 
 def _stamp(cls: type, desc: Descriptor) -> None:

@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def collect(load: bool = True) -> Dict[str, Any]:
     """Everything the registry knows, as plain data."""
-    out: Dict[str, Any] = {'executors': [], 'launchers': [], 'problems': [], 'disabled': []}
-    bases = {'executor': JobExecutor, 'launcher': Launcher}
+    out: Dict[str, Any] = {'executors': [], 'launchers': [], 'transports': [], 'problems': [],
+                           'disabled': []}
+    bases = {'executor': JobExecutor, 'launcher': Launcher, 'transport': JobExecutor}
     for kind in registry.KINDS:
         rows: List[Dict[str, Any]] = []
         seen = set()
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        for kind in ('executors', 'launchers'):
+        for kind in ('executors', 'launchers', 'transports'):
+            if kind == 'transports' and not data[kind]:
+                continue  # none installed: the usual case, not worth a line
             print('%s:' % kind.capitalize())
             if not data[kind]:
                 print('  (none)')
@@ -83,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
             print('Disabled by %s:' % registry.DISABLE_ENV)
             for p in data['disabled']:
                 print('  %s (%s)' % (p['plugin'], p['source']))
-    bad = data['problems'] or any(r['error'] for k in ('executors', 'launchers')
+    bad = data['problems'] or any(r['error'] for k in ('executors', 'launchers', 'transports')
                                   for r in data[k])
     return 1 if bad else 0

@@ -65,3 +65,30 @@ def psij_launchers() -> Iterable[Descriptor]:
     after which ``JobSpec(launcher='mylaunch')`` runs jobs through ``MyLauncher``.
     """
     raise NotImplementedError
+
+
+@hookspec
+def psij_transports() -> Iterable[Descriptor]:
+    """
+    Returns descriptors of the transports this plugin provides: ways to reach executors of
+    another host, selected by the scheme of the URL given to ``JobExecutor.get_instance``.
+
+    Who implements it: a distribution that runs executors elsewhere (psij-remote registers
+    ``ssh``). The descriptor's name is the URL scheme; its class is a `JobExecutor` whose
+    constructor takes ``url``, ``config``, and the keyword arguments ``executor`` (the name
+    given to ``get_instance``) and ``version_constraint``. Example::
+
+        from psij.descriptor import Descriptor
+        from psij.plugins import hookimpl
+
+        @hookimpl
+        def psij_transports():
+            return [Descriptor(name='ssh', version='0.1',
+                               cls='psij_remote.executor.RemoteJobExecutor')]
+
+    after which ``JobExecutor.get_instance('slurm', url='ssh://login1')`` returns a
+    ``RemoteJobExecutor`` for the ``slurm`` executor of ``login1``.
+
+    Since psij-core 0.2.
+    """
+    raise NotImplementedError

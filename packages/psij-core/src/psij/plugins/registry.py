@@ -33,7 +33,7 @@ ENTRY_POINT_GROUP = 'psij'
 DISABLE_ENV = 'PSIJ_DISABLE_PLUGINS'
 TRACE_ENV = 'PSIJ_TRACE_PLUGINS'
 LEGACY_PACKAGE = 'psij-descriptors'
-KINDS = ('executor', 'launcher')
+KINDS = ('executor', 'launcher', 'transport')
 _BUILTIN_MODULE = 'psij.plugins.builtin'
 _LEGACY_SOURCE = 'psij-descriptors module'
 
@@ -198,7 +198,8 @@ def _discover_entry_points(eps: List[EntryPoint], disabled: set[str]) -> None:
         _state.module_files.append(builtin.__file__ or '?')
         sources['core'] = 'psij-core'
     for kind, hook in (('executor', pm.hook.psij_executors),
-                       ('launcher', pm.hook.psij_launchers)):
+                       ('launcher', pm.hook.psij_launchers),
+                       ('transport', pm.hook.psij_transports)):
         for impl in hook.get_hookimpls():
             _call_hook(impl.plugin_name, sources.get(impl.plugin_name, impl.plugin_name),
                        impl, kind)

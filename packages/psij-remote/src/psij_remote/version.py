@@ -1,0 +1,3 @@
+"""The version of psij-remote."""
+
+VERSION = '0.1.0'
