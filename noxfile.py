@@ -34,6 +34,7 @@ TEST_WITH: dict[str, list[str]] = {
     'psij-flux': ['psij-launchers'],
     'psij-lsf': ['psij-launchers'],
     'psij-sge': ['psij-launchers'],
+    'psij-remote': ['psij-launchers', 'psij-slurm'],
 }
 PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
@@ -112,6 +113,8 @@ def tests(session: nox.Session, package: str) -> None:
     # a base directory of its own: pytest prunes the numbered directories under the shared
     # default one, which sessions running side by side would do to each other
     basetemp = tempfile.mkdtemp(prefix='psij-tests-%s-' % package)
+    if package == 'psij-remote':
+        _install_far_end(session)
     env = {'psij-flux': _flux_env, 'psij-sge': _sge_env}.get(package, dict)()
     session.run('pytest', '-q', '-p', 'no:cacheprovider', '--basetemp', basetemp, '--junitxml',
                 str(REPORTS / ('junit-%s.xml' % package)), 'packages/%s/tests' % package,
@@ -301,6 +304,59 @@ def conformance_flux(session: nox.Session) -> None:
                     env=env)
 
 
+SSHD_DIR = pathlib.Path('/etc/psij-sshd')  # written by ci/ssh/setup-sshd.sh
+REMOTE_URL = 'ssh://psijremote@127.0.0.1:2222/~/venv'
+
+
+def _sshd_up() -> bool:
+    return os.getuid() == 0 and (SSHD_DIR / 'ssh_config').exists() and \
+        pathlib.Path('/run/psij-sshd.pid').exists()
+
+
+def _install_far_end(session: nox.Session) -> None:
+    """This tree's psij for the far end of the remote tests (psijremote's venv)."""
+    if _sshd_up():
+        session.run('bash', str(ROOT / 'ci' / 'ssh' / 'install-remote-psij.sh'), external=True)
+    elif os.environ.get('PSIJ_REQUIRE_SSH') == '1':
+        session.error('no sshd of ci/ssh/setup-sshd.sh (or not root) but PSIJ_REQUIRE_SSH=1')
+
+
+@nox.session(venv_backend='none')
+def conformance_remote(session: nox.Session) -> None:
+    """The kit over ssh (psij-remote), against `local` and `slurm` on the far end: run as
+    psijremote, from its venv, through a real login to the sshd of ci/ssh (so that the kit's
+    files are that user's on both ends); required when PSIJ_REQUIRE_SSH=1."""
+    if not _sshd_up():
+        if os.environ.get('PSIJ_REQUIRE_SSH') == '1':
+            session.error('no sshd of ci/ssh/setup-sshd.sh (or not root) but '
+                          'PSIJ_REQUIRE_SSH=1')
+        session.skip('no sshd of ci/ssh: skipping the kit over ssh')
+    _install_far_end(session)
+    REPORTS.mkdir(exist_ok=True)
+    kits = [('local', [])]
+    if _slurm_up():
+        kits.append(('slurm', ['--queue', 'debug', '--account', 'psijacct',
+                               '--attr', 'slurm.comment=psijconf',
+                               '--scheduler-view', 'psij_slurm.conformance:scheduler_view']))
+    elif os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+        session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
+    for name, extra in kits:
+        out = pathlib.Path(tempfile.mkdtemp(prefix='psij-remote-kit-'))
+        shutil.chown(out, 'psijremote', 'psijremote')
+        session.chdir('/tmp')  # a directory psijremote may enter
+        try:
+            session.run('runuser', '-u', 'psijremote', '--',
+                        '/home/psijremote/venv/bin/psij', 'conformance', name,
+                        '--remote', REMOTE_URL, *extra, '--report-dir', str(out),
+                        external=True)
+        finally:
+            session.chdir(str(ROOT))
+            dest = REPORTS / ('conformance-remote-%s' % name)
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(out, dest)
+            shutil.rmtree(out, ignore_errors=True)
+
+
 # Sessions that share a scheduler's daemons run one after the other, in one group (the LSF
 # simulator and psij-launchers' srun tests run their jobs on Slurm, whose fault test stops
 # slurmctld); the groups run side by side, at most PSIJ_CI_PARALLEL (default 3) at a time.
@@ -312,6 +368,8 @@ GROUPS: list[list[str]] = [
     ["tests(package='psij-pbs')", 'conformance_pbs'],
     ["tests(package='psij-flux')", 'conformance_flux'],
     ["tests(package='psij-sge')", 'conformance_sge'],
+    # the far end runs local and slurm jobs as psijremote, through the sshd of ci/ssh
+    ["tests(package='psij-remote')", 'conformance_remote'],
 ]
 
 

@@ -8,9 +8,8 @@ import subprocess
 import time
 from typing import Callable, List
 
-from psij import Job, JobExecutor, JobSpec, JobState
-
 from conftest import URL, USER
+from psij import Job, JobExecutor, JobSpec, JobState
 from psij.conformance.executor_test_helpers import wait_final, wait_state
 
 __all__ = ['URL', 'USER', 'executor', 'wait_final', 'wait_state', 'until', 'sh', 'history',

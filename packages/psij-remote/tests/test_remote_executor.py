@@ -11,15 +11,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from psij import Job, JobExecutor, JobSpec, JobState
+from psij import Job, JobSpec, JobState
 from psij.conformance.harness import ARGS_SCRIPT
 from psij.conformance.hostile_corpus import CORPUS, chunks
 from psij.exceptions import InvalidJobException
-
 from psij_remote.connection import connections
 from psij_remote.errors import RemoteError
-from remote_helpers import URL, executor, history, remote_psij, sh, ssh_children, until, \
-    wait_final, wait_state
+from remote_helpers import (
+    URL,
+    executor,
+    history,
+    remote_psij,
+    sh,
+    ssh_children,
+    until,
+    wait_final,
+    wait_state,
+)
 
 ORDER = [JobState.QUEUED, JobState.STAGE_IN, JobState.ACTIVE, JobState.STAGE_OUT,
          JobState.CLEANUP]

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import pytest
-from psij import Job, JobState
-
 from conftest import PORT, SSH_DIR, USER
+from psij import Job, JobState
 from psij_remote.connection import Connection, connections
 from psij_remote.errors import RemoteError
 from remote_helpers import executor, history, sh, until, wait_final
@@ -54,7 +53,8 @@ def test_ssh_killed_while_jobs_run_and_end(remote_dir: Path) -> None:
         pid = conn.ssh_pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        until(lambda: conn.ssh_pid not in (None, pid), 60, 'a new ssh process')
+        until(lambda pid=pid: conn.ssh_pid not in (None, pid), 60,  # type: ignore[misc]
+              'a new ssh process')
         time.sleep(1.5)
     jobs[-1].cancel()
     for i, j in enumerate(jobs[:-1]):
@@ -113,7 +113,7 @@ def test_connection_dropped_during_submits(remote_dir: Path, bulk: bool) -> None
     raised: List[Job] = []
     killer.start()
     try:
-        for n in range(12 if bulk else 150):
+        for _ in range(12 if bulk else 150):
             batch = [_marked('exit 0', remote_dir, len(jobs) + k) for k in range(20 if bulk
                                                                                  else 1)]
             jobs += batch
@@ -165,7 +165,8 @@ def test_clear_errors_at_get_instance(tmp_path: Path) -> None:
     assert 'refused the host key' in msg, msg
     nokey = tmp_path / 'nokey_config'
     nokey.write_text('Host 127.0.0.1\n    IdentityFile %s\n    IdentitiesOnly yes\n'
-                     '    UserKnownHostsFile %s\n' % (tmp_path / 'missing', SSH_DIR / 'known_hosts'))
+                     '    UserKnownHostsFile %s\n'
+                     % (tmp_path / 'missing', SSH_DIR / 'known_hosts'))
     msg = _failing_start('ssh://%s/~/venv' % host, str(nokey))
     assert 'login failed' in msg and 'BatchMode' in msg, msg
 

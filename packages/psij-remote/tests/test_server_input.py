@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-
 from psij_remote import protocol as p
 
 SRC = str(Path(__file__).resolve().parent.parent / 'src')
@@ -70,7 +69,8 @@ def test_a_retried_submit_gives_the_first_job(tmp_path: Path) -> None:
     head = [b'{"op": "session", "id": 1, "client": "abcdefgh12345678"}\n',
             b'{"op": "open", "id": 2, "eid": 1, "executor": "local"}\n']
     submit = (b'{"op": "submit", "id": %d, "eid": 1, "job": "j", "key": "key1", '
-              b'"spec": {"executable": "/bin/sh", "arguments": ["-c", "echo x >> \\"$HOME/runs\\""]}}\n')
+              b'"spec": {"executable": "/bin/sh", '
+              b'"arguments": ["-c", "echo x >> \\"$HOME/runs\\""]}}\n')
     first = _serve(tmp_path, head + [submit % 3])
     again = _serve(tmp_path, head + [submit % 3])  # a new connection, the same key
     nid = [m for m in first if m.get('id') == 3][0]['ok']

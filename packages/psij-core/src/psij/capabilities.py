@@ -47,6 +47,10 @@ MEMORY_LIMITS = 'memory_limits'
 SIGNAL_EXIT = 'signal_exit'
 """A job killed by a signal is reported ``FAILED`` with an exit code that names the signal."""
 
+SUBMITTER_ENVIRONMENT = 'submitter_environment'
+"""With ``inherit_environment`` (the default), a job sees the submitting process's variables
+(an executor of another host gives its jobs that host's environment instead)."""
+
 DESCRIPTIONS: Dict[str, str] = {
     MULTI_PROCESS: 'several processes (ranks) per job, started by the launcher',
     MULTI_NODE: 'jobs spanning several compute nodes',
@@ -58,6 +62,7 @@ DESCRIPTIONS: Dict[str, str] = {
     WALLTIME: 'JobAttributes.duration is enforced',
     MEMORY_LIMITS: 'ResourceSpecV1.memory is enforced',
     SIGNAL_EXIT: 'a job killed by a signal is FAILED with an exit code naming the signal',
+    SUBMITTER_ENVIRONMENT: 'jobs inherit the environment of the submitting process',
 }
 """Every capability name the kit knows, with a one-line description."""
 

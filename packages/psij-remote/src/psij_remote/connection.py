@@ -307,7 +307,7 @@ class Connection:
             err.close()
             raise RemoteError(label, 'cannot run ssh: %s' % ex) from None
         assert proc.stdin is not None and proc.stdout is not None
-        rfile: IO[bytes] = io.BufferedReader(proc.stdout, 1 << 16)  # type: ignore[arg-type]
+        rfile: IO[bytes] = io.BufferedReader(proc.stdout, 1 << 16)  # type: ignore[type-var]
         timer = threading.Timer(_connect_timeout(), proc.kill)
         timer.daemon = True
         timer.start()
@@ -346,8 +346,8 @@ class Connection:
         assert self._wfile is not None
         msgs: List[Tuple[p.Message, Callable[..., None]]] = [
             (p.Session(client=self.client), self._restored)]
-        for msg in self._opens.values():
-            msgs.append((msg, self._restored))
+        for opened in self._opens.values():
+            msgs.append((opened, self._restored))
         by_eid: Dict[int, List[Dict[str, Any]]] = {}
         resubmit: List[Tracked] = []
         for t in self._jobs.values():

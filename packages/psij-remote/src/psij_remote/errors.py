@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from psij.exceptions import InvalidJobException, JobSpecTypeError, JobSpecValueError, \
-    SubmitException
+from psij.exceptions import (
+    ExecutableError,
+    InvalidJobException,
+    JobSpecTypeError,
+    JobSpecValueError,
+    SubmitException,
+)
 
 from psij_remote.protocol import ErrorInfo
 
@@ -32,7 +37,7 @@ _TYPES: Dict[str, Any] = {
     'InvalidJobException': InvalidJobException,
     'JobSpecValueError': JobSpecValueError,
     'JobSpecTypeError': JobSpecTypeError,
-    'ExecutableError': InvalidJobException,
+    'ExecutableError': ExecutableError,
     'ValueError': ValueError,
     'TypeError': TypeError,
     'KeyError': KeyError,
@@ -59,10 +64,9 @@ def from_info(info: ErrorInfo, host: str) -> Exception:
     if info.type == 'RemoteProtocolError':
         return RemoteError(host, 'the far end refused a message: %s' % info.message)
     cls = _TYPES.get(info.type)
-    if cls is JobSpecValueError or cls is JobSpecTypeError or cls is InvalidJobException:
-        return cls(info.message)  # type: ignore[no-any-return]
     if cls is not None:
-        return cls(info.message)  # type: ignore[no-any-return]
+        exc: Exception = cls(info.message)
+        return exc
     if info.type == 'SubmitException':
         return SubmitException(info.message, transient=info.transient)
     return SubmitException('%s (%s on %s)' % (info.message, info.type, host),

@@ -11,16 +11,18 @@ later from another client, or on the cluster itself, and the reverse.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from packaging.version import Version
 from psij import Job, JobExecutor, JobExecutorConfig, JobState, JobStatus
 from psij._bulk import check_list, check_pairs, refuse
+from psij.capabilities import SUBMITTER_ENVIRONMENT
 from psij.descriptor import Descriptor
 from psij.exceptions import InvalidJobException
 from psij.serialize import JSONSerializer
 
-from psij_remote import config_wire, protocol as p
+from psij_remote import config_wire
+from psij_remote import protocol as p
 from psij_remote.connection import Connection, Tracked, get_connection
 from psij_remote.url import RemoteTarget, parse
 
@@ -58,12 +60,14 @@ class RemoteJobExecutor(JobExecutor):
                                                    config_wire.to_wire(config))
         self._remote_name = str(info.get('name', executor))
         self._remote_version = Version(str(info.get('version', '0')))
-        unsupported = info.get('unsupported') or {}
+        unsupported = {str(k): str(v) for k, v in dict(info.get('unsupported') or {}).items()}
+        unsupported.setdefault(SUBMITTER_ENVIRONMENT, 'a job of another host inherits the '
+                               "environment of the far end's ssh login, not this process's")
         self._descriptor = Descriptor(name=self._remote_name, version=self._remote_version,
                                       cls='psij_remote.executor.RemoteJobExecutor',
-                                      unsupported={str(k): str(v)
-                                                   for k, v in dict(unsupported).items()})
+                                      unsupported=unsupported)
         self._serializer = JSONSerializer(indent=None)
+        self._scripts = bool(info.get('scripts'))
 
     @property
     def name(self) -> str:
@@ -145,8 +149,9 @@ class RemoteJobExecutor(JobExecutor):
                 refused.append(job)
                 continue
             t = self._follow(job)
-            item = {'job': job.id, 'key': secrets.token_hex(12), 'spec': spec_d}
-            t.submit = p.Submit(eid=self._eid, **item)
+            key = secrets.token_hex(12)
+            t.submit = p.Submit(eid=self._eid, job=job.id, key=key, spec=spec_d)
+            item: Dict[str, Any] = {'job': job.id, 'key': key, 'spec': spec_d}
             sent.append((job, t))
             items.append(item)
         if not items:
@@ -231,13 +236,13 @@ class RemoteJobExecutor(JobExecutor):
             raise
         from psij_remote.errors import from_info
         for r in ok.get('refused') or []:
-            job = by_id.get(str(r.get('job')))
-            if job is None:
+            found = by_id.get(str(r.get('job')))
+            if found is None:
                 continue
-            self._conn.untrack(job)
-            job.executor = None
-            job._native_id = None
-            refused.append((job, from_info(p.ErrorInfo.from_dict(r.get('error')),
+            self._conn.untrack(found)
+            found.executor = None
+            found._native_id = None
+            refused.append((found, from_info(p.ErrorInfo.from_dict(r.get('error')),
                                            self.target.label)))
         return refused
 
@@ -245,6 +250,18 @@ class RemoteJobExecutor(JobExecutor):
         """The native ids the far end's executor lists."""
         ids = self._conn.request(p.ListJobs(eid=self._eid)).get('native_ids') or []
         return [str(i) for i in ids]
+
+    @property
+    def script_for(self) -> Optional[Callable[[Job], str]]:
+        """For a batch executor there, the function giving the submit script it would write
+        for a job, without submitting it (as ``BatchSchedulerExecutor.script_for``); `None` for
+        an executor that writes none."""
+        return self._script_for if self._scripts else None
+
+    def _script_for(self, job: Job) -> str:
+        spec_d = self._prepare(job)
+        job.executor = None  # not submitted
+        return str(self._conn.request(p.Script(eid=self._eid, spec=spec_d)).get('script', ''))
 
     def close(self) -> None:
         """Forgets the far end's executor (its jobs go on; the shared connection stays)."""

@@ -202,6 +202,16 @@ class ListJobs(Message):
 
 
 @dataclass(frozen=True)
+class Script(Message):
+    """The submit script executor `eid` would write for `spec` (batch executors only)."""
+
+    OP: ClassVar[str] = 'script'
+    TYPES: ClassVar[Dict[str, Tuple[type, ...]]] = {'eid': (int,), 'spec': (dict,)}
+    eid: int
+    spec: Dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Plugins(Message):
     """The executors and launchers installed there, and plugins that failed to load."""
 
@@ -276,7 +286,8 @@ class Ping(Message):
 
 
 REQUESTS: Dict[str, Type[Message]] = {c.OP: c for c in (
-    Session, Open, Close, Submit, SubmitMany, Cancel, Attach, AttachMany, ListJobs, Plugins,
+    Session, Open, Close, Submit, SubmitMany, Cancel, Attach, AttachMany, ListJobs, Script,
+    Plugins,
     StageArea, StagePut, StageGet, StageList, StageMkdir, StageRemove, Ping)}
 """Every request, by op."""
 
@@ -365,7 +376,7 @@ class ErrorInfo:
         return ErrorInfo(type=str(d.get('type', 'RemoteError')),
                          message=str(d.get('message', '')),
                          transient=bool(d.get('transient', False)),
-                         extra=d.get('extra') if isinstance(d.get('extra'), dict) else {})
+                         extra=dict(d['extra']) if isinstance(d.get('extra'), dict) else {})
 
 
 def reply(rid: int, ok: Union[Dict[str, Any], None] = None,

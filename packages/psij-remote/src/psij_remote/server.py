@@ -37,7 +37,8 @@ from psij.job import PendingNativeId
 from psij.serialize import JSONSerializer
 from psij.version import VERSION as CORE_VERSION
 
-from psij_remote import config_wire, protocol as p
+from psij_remote import config_wire
+from psij_remote import protocol as p
 from psij_remote.errors import to_info
 from psij_remote.journal import SubmissionJournal, prune
 from psij_remote.version import VERSION
@@ -88,7 +89,7 @@ class Server:
             p.Session: self._session, p.Open: self._open, p.Close: self._close,
             p.Submit: self._submit, p.SubmitMany: self._submit_many, p.Cancel: self._cancel,
             p.Attach: self._attach, p.AttachMany: self._attach_many, p.ListJobs: self._list,
-            p.Plugins: self._plugins, p.Ping: lambda r: {},
+            p.Script: self._script, p.Plugins: self._plugins, p.Ping: lambda r: {},
             p.StageArea: self._stage_area, p.StagePut: self._stage_put,
             p.StageGet: self._stage_get, p.StageList: self._stage_list,
             p.StageMkdir: self._stage_mkdir, p.StageRemove: self._stage_remove,
@@ -221,6 +222,7 @@ class Server:
             self._executors[req.eid] = ex
         desc = ex.descriptor
         return {'name': ex.name, 'version': str(ex.version),
+                'scripts': callable(getattr(ex, 'script_for', None)),
                 'unsupported': dict(desc.unsupported) if desc is not None else {}}
 
     def _close(self, req: p.Close) -> Dict[str, Any]:
@@ -401,6 +403,12 @@ class Server:
 
     def _list(self, req: p.ListJobs) -> Dict[str, Any]:
         return {'native_ids': list(self._executor(req.eid).list())}
+
+    def _script(self, req: p.Script) -> Dict[str, Any]:
+        script_for = getattr(self._executor(req.eid), 'script_for', None)
+        if not callable(script_for):
+            raise _bad('this executor writes no submit scripts')
+        return {'script': str(script_for(Job(self._serializer.from_dict(req.spec))))}
 
     def _plugins(self, req: p.Plugins) -> Dict[str, Any]:
         from psij.plugins import registry

@@ -34,7 +34,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, dest=s.name, action='store_true', default=None, help=s.help)
         else:
             default = '' if s.default is None else ' (default %s)' % s.default
-            p.add_argument(flag, dest=s.name, type={'int': int, 'float': float}.get(s.kind, str),
+            # --remote: the spelling psij's other commands use for an ssh:// URL
+            flags = [flag, '--remote'] if s.name == 'url' else [flag]
+            p.add_argument(*flags, dest=s.name, type={'int': int, 'float': float}.get(s.kind, str),
                            help=s.help + default)
     p.add_argument('--report-dir',
                    help='where junit.xml and conformance.json go (default: %s)' % _REPORT_DIR)

@@ -79,7 +79,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument('--executor', '-x', default='local', help='executor name (default: local)')
-    p.add_argument('--url', help="the executor's URL, if it needs one")
+    p.add_argument('--url', '--remote', dest='url', metavar='URL',
+                   help="the executor's URL, if it needs one; ssh://[user@]host[:port][/venv] "
+                   "runs the executor on that host (needs psij-remote here and there)")
     p.add_argument('--json', action='store_true', help='print JSON')
 
 

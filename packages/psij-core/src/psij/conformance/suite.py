@@ -343,6 +343,7 @@ class EnvironmentChecks(KitBase):
         bad = _diff(expected, got)
         assert not bad, '\n'.join(bad)
 
+    @requires(cap.SUBMITTER_ENVIRONMENT)
     def test_inherit_environment(self, kit: Kit) -> None:
         """With inherit_environment (the default) the job sees the submitter's variables."""
         name, value = environ_sentinel()
