@@ -11,6 +11,9 @@ later from another client, or on the cluster itself, and the reverse.
 from __future__ import annotations
 
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from packaging.version import Version
@@ -21,7 +24,7 @@ from psij.descriptor import Descriptor
 from psij.exceptions import InvalidJobException
 from psij.serialize import JSONSerializer
 
-from psij_remote import config_wire
+from psij_remote import client_staging, config_wire
 from psij_remote import protocol as p
 from psij_remote.connection import Connection, Tracked, get_connection
 from psij_remote.url import RemoteTarget, parse
@@ -68,6 +71,8 @@ class RemoteJobExecutor(JobExecutor):
                                       unsupported=unsupported)
         self._serializer = JSONSerializer(indent=None)
         self._scripts = bool(info.get('scripts'))
+        self._stager: Optional[ThreadPoolExecutor] = None
+        self._stager_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -104,8 +109,50 @@ class RemoteJobExecutor(JobExecutor):
     def _deliver(self, job: Job, status: JobStatus) -> None:
         self._set_job_status(job, status)
 
-    def _follow(self, job: Job) -> Tracked:
-        return self._conn.track(job, self._eid, self._deliver)
+    def _follow(self, job: Job, plan: Optional[client_staging.Plan] = None) -> Tracked:
+        if plan is None:
+            return self._conn.track(job, self._eid, self._deliver)
+        return self._conn.track(job, self._eid, partial(self._deliver_staged, plan))
+
+    def _with_client_files(self, job: Job, spec_d: Dict[str, Any]) \
+            -> Optional[client_staging.Plan]:
+        """Uploads the job's ``client:`` stage-in files (see :mod:`client_staging`); the job
+        is unbound again if this raises."""
+        try:
+            return client_staging.prepare(self._conn, spec_d)
+        except BaseException:
+            job.executor = None
+            raise
+
+    def _deliver_staged(self, plan: client_staging.Plan, job: Job, status: JobStatus) -> None:
+        # a job with client: stage-outs: its end there is held back until the files are here
+        if status.state is JobState.CLEANUP:
+            plan.held.append(status)
+        elif status.state.final:
+            with self._stager_lock:
+                if self._stager is None:
+                    self._stager = ThreadPoolExecutor(2, thread_name_prefix='psij-remote-stage')
+                stager = self._stager
+            stager.submit(self._finish_staged, plan, job, status)
+        else:
+            self._set_job_status(job, status)
+
+    def _finish_staged(self, plan: client_staging.Plan, job: Job, status: JobStatus) -> None:
+        problem = None
+        try:
+            if plan.downloads:
+                self._set_job_status(job, JobStatus(JobState.STAGE_OUT))
+                problem = client_staging.download(self._conn, plan)
+            client_staging.remove(self._conn, plan)
+        except Exception as ex:
+            problem = str(ex)
+        finally:
+            for st in plan.held:
+                self._set_job_status(job, st)
+            if problem is not None and status.state is not JobState.CANCELED:
+                status = JobStatus(JobState.FAILED, exit_code=status.exit_code,
+                                   message='copying staged-out files here failed: %s' % problem)
+            self._set_job_status(job, status)
 
     def _accepted(self, t: Tracked, native_id: Optional[str]) -> None:
         self._conn.set_native_id(t, native_id)
@@ -121,13 +168,16 @@ class RemoteJobExecutor(JobExecutor):
         :raises RemoteError: if no connection could be made (the job was not sent).
         """
         spec_d = self._prepare(job)
-        t = self._follow(job)
+        plan = self._with_client_files(job, spec_d)
+        t = self._follow(job, plan)
         t.submit = msg = p.Submit(eid=self._eid, job=job.id, key=secrets.token_hex(12),
                                   spec=spec_d)
         try:
             ok = self._conn.request(msg)
         except BaseException:
             self._conn.untrack(job)
+            if plan is not None:
+                client_staging.remove(self._conn, plan)
             if job.status.state is JobState.NEW:
                 job.executor = None  # not submitted: it may be fixed and submitted again
             raise
@@ -144,11 +194,12 @@ class RemoteJobExecutor(JobExecutor):
         for job in todo:
             try:
                 spec_d = self._prepare(job)
+                plan = self._with_client_files(job, spec_d)
             except Exception as ex:
                 refuse(self, job, ex)
                 refused.append(job)
                 continue
-            t = self._follow(job)
+            t = self._follow(job, plan)
             key = secrets.token_hex(12)
             t.submit = p.Submit(eid=self._eid, job=job.id, key=key, spec=spec_d)
             item: Dict[str, Any] = {'job': job.id, 'key': key, 'spec': spec_d}
