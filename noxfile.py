@@ -477,6 +477,9 @@ def bench(session: nox.Session) -> None:
         session.run('python', 'bench/bench_pbs.py', '--jobs', '300', '--psij-python-venv',
                     str(ref))
         session.run('python', 'bench/bench_bulk.py', '--executor', 'pbs', '--jobs', '1000')
+    if _sshd_up():
+        _install_far_end(session)
+        session.run('python', 'bench/bench_remote.py', '--url', REMOTE_URL)
     if _sge_up():
         session.run('python', 'bench/bench_sge.py', '--jobs', '300', env=_sge_env())
     else:

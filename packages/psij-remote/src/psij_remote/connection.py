@@ -471,6 +471,30 @@ class Connection:
             cb = req.on_reply
             self.post(lambda: cb(ok, err))
 
+    def status_of(self, job_id: str, fields: Any) -> Optional[JobStatus]:
+        """The `JobStatus` an attach reply reports for a job (its fields as a status event
+        has them), or `None` for a malformed one."""
+        if not isinstance(fields, dict):
+            return None
+        try:
+            ev = p.parse_event(dict(fields, op='status', job=job_id))
+            return self._job_status(ev)
+        except (p.ProtocolError, KeyError):
+            return None
+
+    def _job_status(self, ev: p.StatusEvent) -> JobStatus:
+        meta: Optional[Dict[str, Any]] = None
+        if ev.metadata:
+            meta = {}
+            for k, v in ev.metadata.items():
+                if isinstance(v, dict) and '__error__' in v:
+                    meta[k] = from_info(p.ErrorInfo.from_dict(v['__error__']),
+                                        self.target.label)
+                else:
+                    meta[k] = v
+        return JobStatus(JobState[ev.state], time=ev.time, message=ev.message,
+                         exit_code=ev.exit_code, metadata=meta)
+
     def _status(self, ev: p.StatusEvent) -> None:
         try:
             state = JobState[ev.state]
@@ -489,17 +513,7 @@ class Connection:
             if state.final:
                 del self._jobs[ev.job]
                 t.resolved.set()
-        meta: Optional[Dict[str, Any]] = None
-        if ev.metadata:
-            meta = {}
-            for k, v in ev.metadata.items():
-                if isinstance(v, dict) and '__error__' in v:
-                    meta[k] = from_info(p.ErrorInfo.from_dict(v['__error__']),
-                                        self.target.label)
-                else:
-                    meta[k] = v
-        st = JobStatus(state, time=ev.time, message=ev.message, exit_code=ev.exit_code,
-                       metadata=meta)
+        st = self._job_status(ev)
         self._deliveries.put(lambda: t.deliver(t.job, st))
 
     def _run_deliveries(self) -> None:

@@ -251,12 +251,20 @@ class RemoteJobExecutor(JobExecutor):
         self._conn.set_native_id(t, native_id)
         job._native_id = native_id
         try:
-            self._conn.request(p.Attach(eid=self._eid, job=job.id, native_id=native_id))
+            ok = self._conn.request(p.Attach(eid=self._eid, job=job.id, native_id=native_id))
         except BaseException:
             self._conn.untrack(job)
             job.executor = None
             job._native_id = None
             raise
+        self._found(job, ok.get('status'))
+
+    def _found(self, job: Job, fields: Any) -> None:
+        # an attached job returns with the status the far end found (as on the host); its
+        # status events may have brought it already
+        st = self._conn.status_of(job.id, fields)
+        if st is not None:
+            self._set_job_status(job, st)
 
     def attach_many(self, pairs: Iterable[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
         """`JobExecutor.attach_many` in one message (one status query there)."""
@@ -295,6 +303,10 @@ class RemoteJobExecutor(JobExecutor):
             found._native_id = None
             refused.append((found, from_info(p.ErrorInfo.from_dict(r.get('error')),
                                            self.target.label)))
+        statuses = ok.get('statuses') or {}
+        for jid, job in by_id.items():
+            if job.executor is self:
+                self._found(job, statuses.get(jid))
         return refused
 
     def list(self) -> List[str]:
@@ -313,6 +325,11 @@ class RemoteJobExecutor(JobExecutor):
         spec_d = self._prepare(job)
         job.executor = None  # not submitted
         return str(self._conn.request(p.Script(eid=self._eid, spec=spec_d)).get('script', ''))
+
+    def remote_plugins(self) -> Dict[str, Any]:
+        """What ``psij plugins`` lists there: ``executors`` and ``launchers`` (name, version,
+        class, source) and ``problems`` (plugins that failed to load)."""
+        return self._conn.request(p.Plugins())
 
     def close(self) -> None:
         """Forgets the far end's executor (its jobs go on; the shared connection stays)."""

@@ -378,7 +378,8 @@ class Server:
         except Exception:
             self._untrack(req.job, job)
             raise
-        return {}
+        # the status the attach found, so that the client's attach returns with it too
+        return {'status': _status_fields(job.status)}
 
     def _attach_many(self, req: p.AttachMany) -> Dict[str, Any]:
         ex = self._executor(req.eid)
@@ -396,10 +397,13 @@ class Server:
             self._track(jid, job)
             pairs.append((job, nid))
             jids[id(job)] = jid
+        bad = set()
         for job, exc in ex.attach_many(pairs):
+            bad.add(id(job))
             self._untrack(jids[id(job)], job)
             refused.append({'job': jids[id(job)], 'error': to_info(exc).to_dict()})
-        return {'refused': refused}
+        statuses = {jids[id(j)]: _status_fields(j.status) for j, _ in pairs if id(j) not in bad}
+        return {'refused': refused, 'statuses': statuses}
 
     def _list(self, req: p.ListJobs) -> Dict[str, Any]:
         return {'native_ids': list(self._executor(req.eid).list())}
@@ -524,6 +528,12 @@ def _known_native_id(job: Job) -> Optional[str]:
     """The job's native id if the executor knows it already (without waiting for it)."""
     n = job._native_id
     return None if n is None or isinstance(n, PendingNativeId) else str(n)
+
+
+def _status_fields(st: JobStatus) -> Dict[str, Any]:
+    """A status's fields as a `StatusEvent` carries them (without the job)."""
+    d = p.decode(_event('', st))
+    return {k: v for k, v in d.items() if k not in ('op', 'job')}
 
 
 def _event(jid: str, st: JobStatus, native_id: Optional[str] = None) -> bytes:

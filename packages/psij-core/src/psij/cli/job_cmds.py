@@ -153,7 +153,7 @@ def build_spec(args: argparse.Namespace, inherit_stdio: bool) -> JobSpec:
             setattr(spec, field, v)
     if args.processes or args.nodes:
         spec.resources = ResourceSpecV1(process_count=args.processes, node_count=args.nodes)
-    if inherit_stdio and args.executor == 'local':
+    if inherit_stdio and args.executor == 'local' and not _is_remote(args):
         # The local executor maps these to its own streams: the job writes to our terminal.
         if spec.stdout_path is None:
             spec.stdout_path = '/dev/stdout'
@@ -164,6 +164,53 @@ def build_spec(args: argparse.Namespace, inherit_stdio: bool) -> JobSpec:
 
 def _executor(args: argparse.Namespace) -> JobExecutor:
     return JobExecutor.get_instance(args.executor, url=args.url)
+
+
+def _is_remote(args: argparse.Namespace) -> bool:
+    from psij.job_executor import REMOTE_SCHEMES
+
+    url = getattr(args, 'url', None) or ''
+    return '://' in url and url.partition('://')[0].lower() in REMOTE_SCHEMES
+
+
+def _bring_back_stdio(job: Job, spec: JobSpec) -> Optional[Any]:
+    """For a job of another host whose output is not redirected: it goes to files in the
+    job's directory there, copied here when the job ends (``client:`` stage-outs, then
+    removed there); returns the local directory that receives them."""
+    import tempfile
+    from pathlib import Path
+
+    from psij.staging import StageOut, StageOutFlags
+
+    todo = [(n, f) for n, f in (('out', 'stdout_path'), ('err', 'stderr_path'))
+            if getattr(spec, f) is None]
+    if not todo:
+        return None
+    here = Path(tempfile.mkdtemp(prefix='psij-run-'))
+    outs = set(spec.stage_out or ())
+    cleanup = list(spec.cleanup or ())
+    for n, f in todo:
+        name = '.psij-run-%s.%s' % (job.id, n)
+        setattr(spec, f, Path(name))
+        outs.add(StageOut(name, 'client://%s/%s' % (here, n),
+                          StageOutFlags.ALWAYS | StageOutFlags.IF_PRESENT))
+        cleanup.append(Path(name))
+    spec.stage_out = outs
+    spec.cleanup = cleanup
+    return here
+
+
+def _print_brought_back(here: Any) -> None:
+    import shutil
+
+    for n, stream in (('out', sys.stdout), ('err', sys.stderr)):
+        f = here / n
+        if f.exists():
+            stream.flush()
+            with open(f, 'rb') as src:
+                shutil.copyfileobj(src, stream.buffer)
+            stream.flush()
+    shutil.rmtree(here, ignore_errors=True)
 
 
 def _error(msg: object) -> int:
@@ -229,6 +276,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (InvalidJobException, ValueError, OSError) as e:
         return _error(e)
     job = Job(spec)
+    brought = _bring_back_stdio(job, spec) if _is_remote(args) else None
     job.set_job_status_callback(_printer(args.json, sys.stderr))
     interrupt = _DeferredInterrupt()
     try:
@@ -246,6 +294,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             st = job.wait()
         except KeyboardInterrupt:
             return 130
+    if brought is not None:
+        _print_brought_back(brought)
     return exit_code_of(st)
 
 
@@ -363,14 +413,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_script(args: argparse.Namespace) -> int:
     """``psij script``: prints the batch script of a job, submits nothing."""
-    from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
     try:
         spec = build_spec(args, inherit_stdio=False)
         ex = _executor(args)
-        if not isinstance(ex, BatchSchedulerExecutor):
+        # a batch executor's method, or a remote one's (None when the far end writes none)
+        script_for = getattr(ex, 'script_for', None)
+        if not callable(script_for):
             return _error('the %s executor writes no submit script (only batch-scheduler '
                           'executors do)' % args.executor)
-        sys.stdout.write(ex.script_for(Job(spec)))
+        sys.stdout.write(script_for(Job(spec)))
     except (InvalidJobException, ValueError, OSError) as e:
         return _error(e)
     return 0

@@ -18,7 +18,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument('--json', action='store_true', help='print JSON')
     p.add_argument('--no-load', action='store_true',
                    help='do not import the classes to check that they load')
+    p.add_argument('--remote', metavar='URL',
+                   help="list another host's plugins instead (ssh://[user@]host[:port][/venv]; "
+                   'needs psij-remote here and there)')
     p.set_defaults(func=run)
+
+
+def _remote(url: str) -> Dict[str, Any]:
+    """The plugins of the far end of `url` (through its ``local`` executor's connection)."""
+    ex = JobExecutor.get_instance('local', url=url)
+    remote_plugins = getattr(ex, 'remote_plugins', None)
+    if remote_plugins is None:
+        raise ValueError('%s names no host whose plugins can be listed' % url)
+    data: Dict[str, Any] = remote_plugins()
+    return data
 
 
 def collect(load: bool = True) -> Dict[str, Any]:
@@ -63,7 +76,23 @@ def collect(load: bool = True) -> Dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Prints the plugin table; exits 1 if anything failed to load."""
-    data = collect(load=not args.no_load)
+    if args.remote:
+        try:
+            data = _remote(args.remote)
+        except Exception as ex:
+            print('psij plugins: %s' % ex)
+            return 1
+        for kind in ('executors', 'launchers'):
+            for r in data.get(kind, []):
+                r.setdefault('aliases', [])
+                r.setdefault('distribution', r.get('source', ''))
+                r.setdefault('error', None)
+        data['problems'] = [{'plugin': p, 'source': '', 'error': ''}
+                            for p in data.get('problems', [])]
+        data.setdefault('transports', [])
+        data.setdefault('disabled', [])
+    else:
+        data = collect(load=not args.no_load)
     if args.json:
         print(json.dumps(data, indent=2))
     else:
