@@ -151,7 +151,7 @@ def test_errors_of_the_far_end_keep_their_type() -> None:
     assert job.status.state is JobState.NEW and job.executor is None
     with pytest.raises(InvalidJobException):
         ex.submit(Job(JobSpec('/bin/true', launcher='psij-no-such-launcher')))
-    with pytest.raises(ValueError, match='psij-no-such-executor'):
+    with pytest.raises(ValueError, match='psijremote@127.0.0.1:2222: .*psij-no-such-executor'):
         executor('psij-no-such-executor')
 
 
@@ -198,6 +198,33 @@ def test_slurm_on_the_far_end(remote_dir: Path) -> None:
     jobs = [Job(sh('exit %d' % i)) for i in range(5)]
     assert ex.submit_many(jobs) == []
     assert [wait_final(j, 600).exit_code for j in jobs] == list(range(5))
+
+
+def _scheduler_up(command: list[str], require: str, what: str) -> None:
+    try:
+        ok = subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    if not ok:
+        if os.environ.get(require) == '1':
+            pytest.fail('%s=1 but no %s answers' % (require, what))
+        pytest.skip('no %s answers' % what)
+
+
+def test_grid_engine_on_the_far_end(remote_dir: Path) -> None:
+    _scheduler_up(['qstat', '-g', 'c'], 'PSIJ_REQUIRE_SGE', 'Grid Engine cell')
+    ex = executor('sge')
+    out = remote_dir / 'sge-out'
+    job = Job(sh('id -un > "$1"; exit 6', str(out), directory=remote_dir))
+    seen = history(job)
+    ex.submit(job)
+    assert job.native_id and job.native_id.isdigit()
+    st = wait_final(job, 600)
+    assert st.state is JobState.FAILED and st.exit_code == 6, st
+    assert seen[-1] is JobState.FAILED and JobState.ACTIVE in seen, seen
+    assert out.read_text().strip() == 'psijremote'
+    owner = subprocess.run(['qacct', '-j', job.native_id], capture_output=True, text=True)
+    assert 'psijremote' in owner.stdout or owner.returncode != 0
 
 
 def test_until_helper_fails_on_timeout() -> None:

@@ -59,8 +59,11 @@ class RemoteJobExecutor(JobExecutor):
         super().__init__(url=url, config=config)
         self._conn: Connection = get_connection(self.target)
         self._conn.connect()
-        self._eid, info = self._conn.open_executor(executor, version_constraint,
-                                                   config_wire.to_wire(config))
+        try:
+            self._eid, info = self._conn.open_executor(executor, version_constraint,
+                                                       config_wire.to_wire(config))
+        except ValueError as ex:  # no such executor there: say where
+            raise ValueError('%s: %s' % (self.target.label, ex)) from None
         self._remote_name = str(info.get('name', executor))
         self._remote_version = Version(str(info.get('version', '0')))
         unsupported = {str(k): str(v) for k, v in dict(info.get('unsupported') or {}).items()}
