@@ -321,11 +321,9 @@ def _install_far_end(session: nox.Session) -> None:
         session.error('no sshd of ci/ssh/setup-sshd.sh (or not root) but PSIJ_REQUIRE_SSH=1')
 
 
-@nox.session(venv_backend='none')
-def conformance_remote(session: nox.Session) -> None:
-    """The kit over ssh (psij-remote), against `local` and `slurm` on the far end: run as
-    psijremote, from its venv, through a real login to the sshd of ci/ssh (so that the kit's
-    files are that user's on both ends); required when PSIJ_REQUIRE_SSH=1."""
+def _kit_over_ssh(session: nox.Session, name: str, extra: list[str]) -> None:
+    """The kit against the far end's `name`, run as psijremote, from its venv, through a real
+    login to the sshd of ci/ssh (so that the kit's files are that user's on both ends)."""
     if not _sshd_up():
         if os.environ.get('PSIJ_REQUIRE_SSH') == '1':
             session.error('no sshd of ci/ssh/setup-sshd.sh (or not root) but '
@@ -333,28 +331,39 @@ def conformance_remote(session: nox.Session) -> None:
         session.skip('no sshd of ci/ssh: skipping the kit over ssh')
     _install_far_end(session)
     REPORTS.mkdir(exist_ok=True)
-    kits = [('local', [])]
-    if _slurm_up():
-        kits.append(('slurm', ['--queue', 'debug', '--account', 'psijacct',
-                               '--attr', 'slurm.comment=psijconf',
-                               '--scheduler-view', 'psij_slurm.conformance:scheduler_view']))
-    elif os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
-        session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
-    for name, extra in kits:
-        out = pathlib.Path(tempfile.mkdtemp(prefix='psij-remote-kit-'))
-        shutil.chown(out, 'psijremote', 'psijremote')
-        session.chdir('/tmp')  # a directory psijremote may enter
-        try:
-            session.run('runuser', '-u', 'psijremote', '--',
-                        '/home/psijremote/venv/bin/psij', 'conformance', name,
-                        '--remote', REMOTE_URL, *extra, '--report-dir', str(out),
-                        external=True)
-        finally:
-            session.chdir(str(ROOT))
-            dest = REPORTS / ('conformance-remote-%s' % name)
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(out, dest)
-            shutil.rmtree(out, ignore_errors=True)
+    out = pathlib.Path(tempfile.mkdtemp(prefix='psij-remote-kit-'))
+    shutil.chown(out, 'psijremote', 'psijremote')
+    session.chdir('/tmp')  # a directory psijremote may enter
+    try:
+        session.run('runuser', '-u', 'psijremote', '--', '/home/psijremote/venv/bin/psij',
+                    'conformance', name, '--remote', REMOTE_URL, *extra, '--report-dir',
+                    str(out), external=True)
+    finally:
+        session.chdir(str(ROOT))
+        dest = REPORTS / ('conformance-remote-%s' % name)
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(out, dest)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@nox.session(venv_backend='none')
+def conformance_remote(session: nox.Session) -> None:
+    """The kit over ssh (psij-remote) against the far end's `local`; required when
+    PSIJ_REQUIRE_SSH=1."""
+    _kit_over_ssh(session, 'local', [])
+
+
+@nox.session(venv_backend='none')
+def conformance_remote_slurm(session: nox.Session) -> None:
+    """The kit over ssh against the far end's `slurm` (in the Slurm group: the cluster's nodes
+    are not shared with another group's jobs, nor stopped by its fault tests meanwhile)."""
+    if not _slurm_up():
+        if os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+            session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1')
+        session.skip('no Slurm controller answers: skipping the kit over ssh against slurm')
+    _kit_over_ssh(session, 'slurm', ['--queue', 'debug', '--account', 'psijacct',
+                                     '--attr', 'slurm.comment=psijconf', '--scheduler-view',
+                                     'psij_slurm.conformance:scheduler_view'])
 
 
 # Sessions that share a scheduler's daemons run one after the other, in one group (the LSF
@@ -364,12 +373,12 @@ GROUPS: list[list[str]] = [
     ["tests(package='psij-core')", 'conformance_local'],
     # psij-launchers' srun tests run on Slurm, whose fault test stops slurmctld for a minute
     ["tests(package='psij-launchers')", "tests(package='psij-slurm')", 'conformance_slurm',
-     "tests(package='psij-lsf')", 'conformance_lsf'],
+     "tests(package='psij-lsf')", 'conformance_lsf',
+     # psij-remote's far end runs Slurm jobs too (and its tests restart the test sshd)
+     "tests(package='psij-remote')", 'conformance_remote', 'conformance_remote_slurm'],
     ["tests(package='psij-pbs')", 'conformance_pbs'],
     ["tests(package='psij-flux')", 'conformance_flux'],
     ["tests(package='psij-sge')", 'conformance_sge'],
-    # the far end runs local and slurm jobs as psijremote, through the sshd of ci/ssh
-    ["tests(package='psij-remote')", 'conformance_remote'],
 ]
 
 
@@ -380,6 +389,7 @@ def _existing(group: list[str]) -> list[str]:
         kit = name.removeprefix('conformance_')
         if pkg and pkg not in PACKAGES:
             continue
+        kit = kit.removesuffix('_slurm') if kit.startswith('remote') else kit
         if name.startswith('conformance_') and kit != 'local' and \
                 'psij-%s' % kit not in PACKAGES:
             continue
