@@ -213,6 +213,25 @@ def test_two_nodes(ex: JobExecutor, tmp_path: Path, launcher: str) -> None:
     assert flux('jobs', '-n', '-o', '{nnodes}', job.native_id).stdout.strip() == '2'
 
 
+@pytest.mark.parametrize('wrapped', [False, True], ids=['direct', 'pre_launch'])
+def test_two_nodes_with_the_default_launcher(ex: JobExecutor, tmp_path: Path,
+                                              wrapped: bool) -> None:
+    """One process, on the lead node, in an allocation of both nodes; the job ends with its
+    exit code (Flux failed it: "node[0-1] terminated before first barrier")."""
+    pre = tmp_path / 'pre.sh'
+    pre.write_text('echo pre >> "%s/log"\n' % tmp_path)
+    job = run(ex, sh('flux getattr hostname >> "$1/ran"; sleep 1; exit 3', str(tmp_path),
+                     pre_launch=pre if wrapped else None,
+                     resources=ResourceSpecV1(node_count=2, process_count=2)))
+    assert job.status.state is JobState.FAILED and job.status.exit_code == 3, job.status
+    assert (tmp_path / 'ran').read_text().split() == ['node0']
+    assert (tmp_path / 'log').exists() == wrapped
+    assert job.native_id is not None
+    assert flux('jobs', '-n', '-o', '{nnodes}', job.native_id).stdout.strip() == '2'
+    ok = run(ex, sh('exit 0', resources=ResourceSpecV1(node_count=2)))
+    assert ok.status.state is JobState.COMPLETED, ok.status
+
+
 def test_pre_post_launch_with_flux_ranks(ex: JobExecutor, tmp_path: Path) -> None:
     """Pre/post run once on the lead node; what pre exports reaches every rank."""
     log = tmp_path / 'log'

@@ -42,7 +42,9 @@ Launchers: who starts the ranks
 Flux starts the ranks of a job itself (its job shell, with PMI for MPI programs), so:
 
 * ``single`` (the default): one task, on the lead node, in an allocation of all the requested
-  resources.
+  resources. Flux's job shell fails a job one of whose nodes has no task ("terminated before
+  first barrier"), so a job of several nodes gets one task per node (`LEAD_ONLY_SH`): the lead
+  node's runs the command, the others end at once, and the job ends with the command.
 * ``multiple``, ``mpirun`` and ``srun`` (`FLUX_STARTED`): Flux starts ``process_count`` tasks
   placed as the resources say (several nodes included): no ``mpirun`` or ``srun`` runs; an MPI
   program gets its ranks through Flux's PMI. Each task gets ``FLUX_TASK_RANK``; with more than
@@ -108,6 +110,10 @@ _PATH_PART = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 # the job); NODEFILE: non-empty = write and export PSIJ_NODEFILE; PRE/POST: scripts to source
 # ('' = none). Exit code: the command's; a failing pre-launch script's; else a failing
 # post-launch script's.
+LEAD_ONLY_SH = 'if [ "${FLUX_TASK_RANK:-0}" = 0 ]; then exec "$@"; fi'
+"""The task of each node of a one-task job of several nodes: only the lead node's runs the
+command (its arguments)."""
+
 TASK_SH = r'''d=$1 flux=$2 nf=$3 pre=$4 post=$5
 shift 5
 if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
@@ -365,14 +371,18 @@ def apply_custom_attributes(attrs: Mapping[str, object], jobspec: Dict[str, Any]
             _set_path(jobspec['attributes'], name, value, what)
 
 
+def _shaped(res: ResourceSpecV1) -> bool:
+    """Whether the resources name nodes (else they are slots Flux places as it likes)."""
+    return res.node_count is not None or res.processes_per_node is not None \
+        or bool(res.exclusive_node_use)
+
+
 def _resources(res: ResourceSpecV1) -> List[Dict[str, Any]]:
     children: List[Dict[str, Any]] = [{'type': 'core',
                                        'count': res.cpu_cores_per_process or 1}]
     if res.gpu_cores_per_process:
         children.append({'type': 'gpu', 'count': res.gpu_cores_per_process})
-    shaped = res.node_count is not None or res.processes_per_node is not None \
-        or res.exclusive_node_use
-    if not shaped:
+    if not _shaped(res):
         return [{'type': 'slot', 'count': res.computed_process_count, 'label': 'task',
                  'with': children}]
     node: Dict[str, Any] = {'type': 'node', 'count': res.computed_node_count,
@@ -488,6 +498,13 @@ def build_submission(spec: JobSpec, launcher: str, launch_command: Optional[List
             command = stager + [
                 shell, '-c', TASK_SH, 'psij-flux', d, flux_command,
                 'nodefile' if nodefile else '', pre, post] + argv
+        if not flux_started and _shaped(res) and res.computed_node_count > 1:
+            # a task on every node (see the module documentation), the job's end the lead's
+            opts = system['shell']['options']
+            opts['per-resource'] = {'type': 'node'}
+            opts['exit-timeout'] = 'none'
+            task_count = {'per_slot': 1}
+            command = ['/bin/sh', '-c', LEAD_ONLY_SH, 'psij-flux'] + command
     jobspec['tasks'] = [{'command': command, 'slot': 'task', 'count': task_count}]
     apply_custom_attributes(attrs.custom_attributes or {}, jobspec, sub)
     return sub

@@ -496,6 +496,21 @@ class LaunchChecks(KitBase):
         assert len(files) == n, '%d ranks ran, not %d' % (len(files), n)
         assert len({f[0] for f in files}) == n, 'ranks ran on %s' % [f[0] for f in files]
 
+    @requires(cap.MULTI_NODE)
+    def test_multi_node_job_with_this_launcher(self, kit: Kit) -> None:
+        """A job of node_count nodes runs with the launcher under test, whatever it is: one
+        process with ``single`` (on the lead node, in an allocation of all the nodes), one
+        rank per node with a launcher that starts several."""
+        n = kit.options.nodes
+        ranks = kit.unique('ranks')
+        ranks.mkdir()
+        st = kit.run(kit.sh_spec(RANK_SCRIPT, ranks, resources=ResourceSpecV1(
+            node_count=n, process_count=n)))
+        assert st.state is COMPLETED, st
+        files = _rank_files(ranks)
+        expected = 1 if cap.MULTI_PROCESS in kit.unsupported else n
+        assert len(files) == expected, '%d processes ran, not %d' % (len(files), expected)
+
 
 # -- resources and attributes ---------------------------------------------------------------------
 
