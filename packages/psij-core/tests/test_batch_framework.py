@@ -702,10 +702,11 @@ def test_not_inheriting_the_environment_is_done_by_the_base(sched, tmp_path, mon
 
 
 class SlowStatusExecutor(FakeExecutor):
-    """Its status command takes 8 s, as a qstat of hundreds of jobs on a busy server may."""
+    """Its status command takes 30 s, as a qstat of hundreds of jobs on a busy server may (long
+    enough that a job that ends meanwhile is noticed by its files, even on a loaded machine)."""
 
     def get_status_command(self, ids):
-        return ['/bin/sh', '-c', 'sleep 8; exec "$@"', 'sh', sys.executable, FAKE, 'status',
+        return ['/bin/sh', '-c', 'sleep 30; exec "$@"', 'sh', sys.executable, FAKE, 'status',
                 *ids]
 
 
@@ -715,7 +716,7 @@ def test_a_slow_status_command_does_not_delay_what_the_files_tell(sched, tmp_pat
         initial_queue_polling_delay=0.0, file_check_interval=0.1))
     blocker = Job(JobSpec('/bin/sleep', ['30']))
     ex.submit(blocker)
-    time.sleep(0.5)  # a status command is running now, for 8 s
+    time.sleep(0.5)  # a status command is running now, for 30 s
     _, st, _ = run(ex, JobSpec('/bin/true'))
     assert st.state is JobState.COMPLETED
     # the fake scheduler logs each status call when it answers: none had answered yet
