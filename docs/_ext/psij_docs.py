@@ -15,7 +15,7 @@ import importlib
 import inspect
 import pathlib
 import re
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Set, Tuple
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -197,7 +197,8 @@ class EnvironmentDirective(SphinxDirective):
 
     def run(self) -> List[nodes.Node]:
         found = environment_names()
-        described = self.env.temp_data.setdefault('psij_env_described', set())
+        described: Set[str] = self.env.temp_data.setdefault(  # type: ignore[assignment]
+            'psij_env_described', set())
         entries: List[Tuple[str, str]] = []
         for line in self.content:
             if line and not line[0].isspace():
