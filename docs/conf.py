@@ -47,6 +47,9 @@ nitpick_ignore_regex = [
     # private names that annotations and docstrings mention
     ('py:.*', r'_[A-Za-z]\w*|psij\._.*|psij\.[a-z_.]*\._.*'),
     ('py:class', r'_?pytest\..*'),
+    # the executor distributions' internal modules, which their module docstrings (shown on
+    # the executors' pages) name; they are not part of the API reference
+    ('py:.*', r'psij_[a-z]+\..*'),
 ]
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 

@@ -24,6 +24,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docstrings import prepare_docstring
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
 
 LOG = logging.getLogger(__name__)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -237,9 +238,27 @@ class DocstringDirective(SphinxDirective):
             LOG.warning('psij-docstring: %s has no docstring', self.arguments[0],
                         location=self.get_location())
         container = nodes.container()
-        self.state.nested_parse(StringList(lines, source=module.__file__),
-                                self.content_offset, container)
-        return list(container.children)
+        # with titles: the executors' docstrings have sections; each becomes a rubric, so that
+        # the docstrings' headings neither clash across pages nor break the page's outline
+        nested_parse_with_titles(self.state, StringList(lines, source=module.__file__),
+                                 container)
+        return self._flatten(list(container.children))
+
+    def _flatten(self, children: List[nodes.Node]) -> List[nodes.Node]:
+        out: List[nodes.Node] = []
+        document = self.state.document
+        for child in children:
+            if not isinstance(child, nodes.section):
+                out.append(child)
+                continue
+            for name in child['names']:
+                document.nametypes.pop(name, None)
+                document.nameids.pop(name, None)
+            title = child[0]
+            rubric = nodes.rubric(title.rawsource, '', *title.children)
+            out.append(rubric)
+            out.extend(self._flatten(list(child.children[1:])))
+        return out
 
 
 def setup(app: Sphinx) -> Dict[str, Any]:
