@@ -8,9 +8,8 @@ import pathlib
 import re
 from typing import Any, List, Tuple
 
-import pytest
-
 import psij
+import pytest
 
 API = pathlib.Path(__file__).resolve().parents[1] / 'api'
 _DIRECTIVE = re.compile(r'^\.\. auto(class|exception|function|data|module):: (\S+)', re.M)
