@@ -14,6 +14,7 @@ from __future__ import annotations
 import html.parser
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -190,3 +191,16 @@ def test_no_private_names_in_the_api_pages(site: pathlib.Path) -> None:
                         for part in anchor.split('.')):
                 shown.append('%s: %s' % (page.name, anchor))
     assert not shown, '\n'.join(shown)
+
+
+def test_readme_links_to_the_site() -> None:
+    """The root README links to every section of the site, and its links lead to files."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    text = (root / 'README.md').read_text()
+    links = [m.split('#')[0] for m in re.findall(r'\]\(([^)\s]+)\)', text)
+             if not urllib.parse.urlsplit(m).scheme]
+    missing = [link for link in links if not (root / link).exists()]
+    assert not missing, missing
+    pages = {pathlib.Path(link).with_suffix('.html').as_posix() for link in links}
+    sections = {'docs/' + s for s in SECTIONS}
+    assert sections - pages == set(), 'README.md does not link to %s' % (sections - pages)
