@@ -14,7 +14,6 @@ copyright = '2026, the psij developers'
 
 extensions = [
     'sphinx.ext.autodoc',
-    'sphinx.ext.intersphinx',
     'myst_parser',
     'psij_docs',
 ]
@@ -23,13 +22,13 @@ extensions = [
 source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 myst_enable_extensions = ['colon_fence']
 myst_heading_anchors = 3
-exclude_patterns = ['_build', 'tests', 'examples', 'README.md']
+exclude_patterns = ['_build', 'tests', 'examples']
 
 # every cross-reference must resolve (with -n -W a missing target fails the build)
 nitpicky = True
 nitpick_ignore_regex = [
-    # standard-library and third-party types named in signatures; intersphinx is off (no
-    # network in the build)
+    # standard-library and third-party types named in signatures (no intersphinx: the build
+    # needs no network)
     ('py:class', r'(pathlib\.)?Path'),
     ('py:class', r'(typing|collections\.abc|_?typeshed)\..*|Any|Optional|Union|List|Dict|Set|'
                  r'Tuple|Iterable|Iterator|Sequence|Mapping|Callable|IO|Type|AsyncIterator|'
@@ -51,8 +50,6 @@ nitpick_ignore_regex = [
     # the executors' pages) name; they are not part of the API reference
     ('py:.*', r'psij_[a-z]+\..*'),
 ]
-intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
-
 autodoc_default_options = {
     'members': True,
     'undoc-members': False,
