@@ -142,7 +142,10 @@ def test_page_renders(site: pathlib.Path, page: str, heading: str,
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS.resolve() / (page.replace('/', '_').replace('.html', '.png'))
     shot.unlink(missing_ok=True)
+    # every compositor stage drawn, and up to 10 s of page time, before the picture: on a
+    # loaded machine a screenshot was once taken with the page half drawn
     _run_chromium(chromium, tmp_path / 'profile-shot', '--hide-scrollbars',
+                  '--run-all-compositor-stages-before-draw', '--virtual-time-budget=10000',
                   '--window-size=1280,1400', '--screenshot=%s' % shot, url)
     # a page that rendered blank (or an error page) is a small PNG of one colour
     assert shot.is_file() and shot.stat().st_size > 30000, shot
