@@ -370,7 +370,7 @@ def conformance_remote_slurm(session: nox.Session) -> None:
 # simulator and psij-launchers' srun tests run their jobs on Slurm, whose fault test stops
 # slurmctld); the groups run side by side, at most PSIJ_CI_PARALLEL (default 3) at a time.
 GROUPS: list[list[str]] = [
-    ["tests(package='psij-core')", 'conformance_local'],
+    ["tests(package='psij-core')", 'conformance_local', 'docs'],
     # psij-launchers' srun tests run on Slurm, whose fault test stops slurmctld for a minute
     ["tests(package='psij-launchers')", "tests(package='psij-slurm')", 'conformance_slurm',
      "tests(package='psij-lsf')", 'conformance_lsf',
@@ -437,6 +437,32 @@ def parallel(session: nox.Session) -> None:
         print('\n===== end of reports/logs/group-%d.log =====\n%s' % (i, text[-6000:]))
     if failed:
         session.error('groups %s failed' % ', '.join(map(str, failed)))
+
+
+DOCS_REPORTS = REPORTS / 'docs'
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (docs/): built with Sphinx, warnings as errors and every
+    cross-reference resolved, into reports/docs/html; then every code block of the site and of
+    the READMEs run on the local executor, the API reference's docstrings, the site's internal
+    links, and its pages rendered in headless Chromium (screenshots in reports/docs/screenshots;
+    .ci/run installs chromium)."""
+    # Sphinx, and myst-parser because the pages and every README are Markdown; only here,
+    # never a dependency of the packages
+    session.install('sphinx>=7', 'myst-parser>=3', 'pytest')
+    _install_with_core(session, *PACKAGES)
+    shutil.rmtree(DOCS_REPORTS, ignore_errors=True)
+    html = DOCS_REPORTS / 'html'
+    doctrees = tempfile.mkdtemp(prefix='psij-doctrees-')  # kept out of the HTML artifact
+    session.run('sphinx-build', '-W', '--keep-going', '-n', '-q', '-b', 'html', '-d', doctrees,
+                'docs', str(html))
+    shutil.rmtree(doctrees)
+    session.run('pytest', '-q', '-p', 'no:cacheprovider', '--junitxml',
+                str(REPORTS / 'junit-docs.xml'), 'docs/tests', *session.posargs,
+                env={'PSIJ_DOCS_HTML': str(html),
+                     'PSIJ_DOCS_SCREENSHOTS': str(DOCS_REPORTS / 'screenshots')})
 
 
 def _pbs_up() -> bool:

@@ -5,43 +5,43 @@ submitted with ``qsub``, followed with ``qstat -x -f -F json``, ended with ``qde
 How a :class:`~psij.JobSpec` becomes ``#PBS`` directives
 --------------------------------------------------------
 
-==========================================  ===============================================
-field                                       directive
-==========================================  ===============================================
-``JobSpec.name`` (default: the job's id)    ``-N``, characters other than letters, digits
-                                            and ``_.+-`` replaced by ``_``
-``JobSpec.directory``                       the script changes to it and fails the job with
-                                            exit code 1 if it cannot; without a directory
-                                            the job runs where it was submitted
-                                            (``$PBS_O_WORKDIR``), not in ``$HOME`` where
-                                            PBS starts it
-``JobSpec.inherit_environment``             the submitting process's variables exported
-                                            by the script (not ``-V``, see
-                                            `script_setup_commands`); otherwise the job
-                                            gets only what PBS sets
-``JobSpec.environment``                     ``export`` lines in the script (byte-exact)
-stdin / stdout / stderr                     redirections in the script; PBS's own files go
-                                            to ``/dev/null`` (``-j oe -o /dev/null``)
-``ResourceSpecV1`` counts                   ``-l select=N:ncpus=C:mpiprocs=P`` with N the
-                                            node count, P the processes per node and C =
-                                            P x ``cpu_cores_per_process`` (default 1)
-``gpu_cores_per_process`` (if > 0)          ``:ngpus=P x G`` in each chunk
-``memory`` (bytes, for the whole job)       ``:mem=<KiB per chunk>kb``, rounded up
-N > 1                                       ``-l place=scatter`` (one chunk per host;
-                                            ``vscatter`` with ``PSIJ_PBS_PLACE=vscatter``
-                                            or ``PBSExecutorConfig(place='vscatter')``, for
-                                            sites whose nodes are vnodes of fewer hosts)
-``exclusive_node_use``                      ``:excl`` in ``place``
-``JobAttributes.duration``                  ``-l walltime=H:MM:SS`` (rounded up)
-``queue_name`` / ``account``                ``-q`` / ``-A``
-``reservation_id``                          ``-q`` the reservation's queue (``R123.srv`` ->
-                                            ``R123``)
-``custom_attributes['pbs.X']`` (one letter)  ``-X VALUE`` (``True``: ``-X``; ``False``: left
-                                            out), e.g. ``pbs.P`` (project), ``pbs.W``
-                                            (``depend=afterok:12.srv``), ``pbs.r`` (``n``)
-``custom_attributes['pbs.NAME']``           ``-l NAME=VALUE``, e.g. ``pbs.filesystems`` =
-                                            ``home:eagle`` (ALCF Polaris)
-==========================================  ===============================================
+============================================  ===============================================
+field                                         directive
+============================================  ===============================================
+``JobSpec.name`` (default: the job's id)      ``-N``, characters other than letters, digits
+                                              and ``_.+-`` replaced by ``_``
+``JobSpec.directory``                         the script changes to it and fails the job with
+                                              exit code 1 if it cannot; without a directory
+                                              the job runs where it was submitted
+                                              (``$PBS_O_WORKDIR``), not in ``$HOME`` where
+                                              PBS starts it
+``JobSpec.inherit_environment``               the submitting process's variables exported
+                                              by the script (not ``-V``, see
+                                              `script_setup_commands`); otherwise the job
+                                              gets only what PBS sets
+``JobSpec.environment``                       ``export`` lines in the script (byte-exact)
+stdin / stdout / stderr                       redirections in the script; PBS's own files go
+                                              to ``/dev/null`` (``-j oe -o /dev/null``)
+``ResourceSpecV1`` counts                     ``-l select=N:ncpus=C:mpiprocs=P`` with N the
+                                              node count, P the processes per node and C =
+                                              P x ``cpu_cores_per_process`` (default 1)
+``gpu_cores_per_process`` (if > 0)            ``:ngpus=P x G`` in each chunk
+``memory`` (bytes, for the whole job)         ``:mem=<KiB per chunk>kb``, rounded up
+N > 1                                         ``-l place=scatter`` (one chunk per host;
+                                              ``vscatter`` with ``PSIJ_PBS_PLACE=vscatter``
+                                              or ``PBSExecutorConfig(place='vscatter')``, for
+                                              sites whose nodes are vnodes of fewer hosts)
+``exclusive_node_use``                        ``:excl`` in ``place``
+``JobAttributes.duration``                    ``-l walltime=H:MM:SS`` (rounded up)
+``queue_name`` / ``account``                  ``-q`` / ``-A``
+``reservation_id``                            ``-q`` the reservation's queue (``R123.srv`` ->
+                                              ``R123``)
+``custom_attributes['pbs.X']`` (one letter)   ``-X VALUE`` (``True``: ``-X``; ``False``: left
+                                              out), e.g. ``pbs.P`` (project), ``pbs.W``
+                                              (``depend=afterok:12.srv``), ``pbs.r`` (``n``)
+``custom_attributes['pbs.NAME']``             ``-l NAME=VALUE``, e.g. ``pbs.filesystems`` =
+                                              ``home:eagle`` (ALCF Polaris)
+============================================  ===============================================
 
 Values are validated: a line break, quote, backslash, ``$``, backtick, blank or leading ``-``
 raises :class:`~psij.InvalidJobException` naming the field (a blank would start another qsub

@@ -5,31 +5,31 @@ The ``slurm`` executor: jobs submitted with ``sbatch``, followed with ``squeue``
 How a :class:`~psij.JobSpec` becomes ``#SBATCH`` directives
 -----------------------------------------------------------
 
-=========================================  ===============================================
-field                                      directive
-=========================================  ===============================================
-``JobSpec.name`` (default: the executable)  ``--job-name``, blanks and unusual characters
-                                           replaced by ``_`` (``sacct -c`` loses the state
-                                           of a job whose name holds a blank)
-``JobSpec.directory``                      ``--chdir`` (if the path can be written in a
-                                           directive; the script also ``cd``\\ s there and
-                                           fails with exit code 1 if it cannot)
-``JobSpec.inherit_environment``            ``--export=ALL`` / ``--export=NONE``
-stdin / stdout / stderr                    redirections in the script; Slurm's own output
-                                           (e.g. "CANCELLED DUE TO TIME LIMIT") goes to the
-                                           job's output file in the work directory
-``ResourceSpecV1`` node / process counts   ``--nodes``, ``--ntasks``, ``--ntasks-per-node``
-                                           (the ``computed_*`` values)
-``cpu_cores_per_process``                  ``--cpus-per-task``
-``gpu_cores_per_process`` (if > 0)         ``--gpus-per-task``
-``memory`` (bytes, for the whole job)      ``--mem=<KiB per node>K``, rounded up
-``exclusive_node_use``                     ``--exclusive``
-``JobAttributes.duration``                 ``--time=D-HH:MM:SS`` (Slurm rounds up to minutes)
-``queue_name`` / ``account`` /             ``--partition`` / ``--account`` /
-``reservation_id``                         ``--reservation``
-``custom_attributes['slurm.KEY']``         ``--KEY="VALUE"`` (``True``: ``--KEY``; ``False``:
-                                           left out); written last, so they take precedence
-=========================================  ===============================================
+===========================================  ===============================================
+field                                        directive
+===========================================  ===============================================
+``JobSpec.name`` (default: the executable)   ``--job-name``, blanks and unusual characters
+                                             replaced by ``_`` (``sacct -c`` loses the state
+                                             of a job whose name holds a blank)
+``JobSpec.directory``                        ``--chdir`` (if the path can be written in a
+                                             directive; the script also ``cd``\\ s there and
+                                             fails with exit code 1 if it cannot)
+``JobSpec.inherit_environment``              ``--export=ALL`` / ``--export=NONE``
+stdin / stdout / stderr                      redirections in the script; Slurm's own output
+                                             (e.g. "CANCELLED DUE TO TIME LIMIT") goes to the
+                                             job's output file in the work directory
+``ResourceSpecV1`` node / process counts     ``--nodes``, ``--ntasks``, ``--ntasks-per-node``
+                                             (the ``computed_*`` values)
+``cpu_cores_per_process``                    ``--cpus-per-task``
+``gpu_cores_per_process`` (if > 0)           ``--gpus-per-task``
+``memory`` (bytes, for the whole job)        ``--mem=<KiB per node>K``, rounded up
+``exclusive_node_use``                       ``--exclusive``
+``JobAttributes.duration``                   ``--time=D-HH:MM:SS`` (Slurm rounds up to minutes)
+``queue_name`` / ``account`` /               ``--partition`` / ``--account`` /
+``reservation_id``                           ``--reservation``
+``custom_attributes['slurm.KEY']``           ``--KEY="VALUE"`` (``True``: ``--KEY``; ``False``:
+                                             left out); written last, so they take precedence
+===========================================  ===============================================
 
 Values are validated (:func:`psij.executors.batch.script_writer.directive_value`) and written
 in double quotes; anything that cannot be written safely raises

@@ -1,0 +1,6 @@
+"""The docs tests import their helpers from this directory."""
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
