@@ -30,6 +30,7 @@ from psij.conformance.executor_test_helpers import (
     check_byte_exact,
     check_exit_code,
     check_missing_directory_fails,
+    check_status_times_never_go_back,
     check_stdio_and_directory,
     history,
 )
@@ -237,3 +238,7 @@ def test_files_left_by_an_earlier_job_with_the_same_id_are_ignored(ex: SlurmJobE
     assert st.state is JobState.FAILED and st.exit_code == 5, st
     assert 'old output' not in (st.message or '')
     assert JobState.ACTIVE in [s.state for s in seen]
+
+
+def test_status_times_never_go_back(ex: SlurmJobExecutor) -> None:
+    check_status_times_never_go_back(ex)

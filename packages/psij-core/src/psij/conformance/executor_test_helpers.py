@@ -168,3 +168,22 @@ def check_missing_directory_fails(executor: JobExecutor, tmp_path: Path) -> JobS
     assert st.state is JobState.FAILED and st.exit_code == 1, st
     assert 'cannot change to the job directory' in (st.message or ''), st
     return st
+
+
+def check_status_times_never_go_back(executor: JobExecutor, jobs: int = 5) -> None:
+    """
+    Runs `jobs` short jobs at once: the statuses each job goes through, synthesized ones
+    included, are stamped in order (a status is never older than the one before it).
+    """
+    runs = []
+    for i in range(jobs):
+        job = Job(sh('exit %d' % (i % 2)))
+        runs.append((job, history(job)))
+        executor.submit(job)
+    for job, seen in runs:
+        wait_final(job)
+        stamps = [(s.state.name, s.time) for s in seen]
+        assert len(stamps) >= 2, stamps
+        for (prev, t0), (state, t1) in zip(stamps, stamps[1:]):
+            assert t1 >= t0, 'job %s: %s stamped %.6f s before %s: %s' % (
+                job.native_id, state, t0 - t1, prev, stamps)
