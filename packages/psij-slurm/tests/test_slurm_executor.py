@@ -31,6 +31,7 @@ from psij.conformance.executor_test_helpers import (
     check_exit_code,
     check_missing_directory_fails,
     check_status_times_never_go_back,
+    check_unknown_id_refused,
     check_stdio_and_directory,
     history,
 )
@@ -242,3 +243,8 @@ def test_files_left_by_an_earlier_job_with_the_same_id_are_ignored(ex: SlurmJobE
 
 def test_status_times_never_go_back(ex: SlurmJobExecutor) -> None:
     check_status_times_never_go_back(ex)
+
+
+def test_unknown_job_id_is_refused(ex: SlurmJobExecutor) -> None:
+    # far above the ids this cluster has given (MaxJobId defaults to 67,043,328)
+    check_unknown_id_refused(ex, '60000001')

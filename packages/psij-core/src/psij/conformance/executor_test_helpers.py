@@ -187,3 +187,30 @@ def check_status_times_never_go_back(executor: JobExecutor, jobs: int = 5) -> No
         for (prev, t0), (state, t1) in zip(stamps, stamps[1:]):
             assert t1 >= t0, 'job %s: %s stamped %.6f s before %s: %s' % (
                 job.native_id, state, t0 - t1, prev, stamps)
+
+
+def check_unknown_id_refused(executor: BatchSchedulerExecutor, unknown: str) -> None:
+    """
+    `unknown` is a well-formed id of a job that neither the queue nor the accounting knows:
+    `attach` and `attach_many` refuse it with an `InvalidJobException` naming it (the job
+    stays ``NEW`` and unbound), and ``psij status`` and ``psij cancel`` exit non-zero
+    without reporting a state for it.
+    """
+    import subprocess
+    job = Job()
+    try:
+        executor.attach(job, unknown)
+    except InvalidJobException as ex:
+        assert repr(unknown) in str(ex), ex
+    else:
+        raise AssertionError('attach() took the unknown job %r: %s' % (unknown, job.status))
+    assert job.status.state is JobState.NEW and job.executor is None and job.native_id is None
+    other = Job()
+    refused = executor.attach_many([(other, unknown)])
+    assert [j for j, _ in refused] == [other], refused
+    assert repr(unknown) in str(refused[0][1]), refused
+    for command in ('status', 'cancel'):
+        p = subprocess.run([sys.executable, '-m', 'psij', command, '-x', executor.name,
+                            unknown], capture_output=True, text=True, timeout=WAIT)
+        assert p.returncode != 0, (command, p.stdout, p.stderr)
+        assert p.stdout.strip() == '' and unknown in p.stderr, (command, p.stdout, p.stderr)
