@@ -66,15 +66,21 @@ def check_native_id_forms(executor: BatchSchedulerExecutor, good: List[str],
     for native_id in good:
         executor.check_native_id(native_id)
     for native_id in bad + NOT_JOB_IDS:
-        job = Job()
-        try:
-            executor.attach(job, native_id)
-        except InvalidJobException as ex:
-            assert repr(native_id) in str(ex), ex
-        else:
-            raise AssertionError('attach() took %r as a job id' % (native_id,))
-        assert job.status.state is JobState.NEW and job.executor is None
-        assert job.native_id is None
+        assert_attach_refused(executor, native_id)
+
+
+def assert_attach_refused(executor: JobExecutor, native_id: str) -> None:
+    """`attach` refuses `native_id` with an `InvalidJobException` naming it, and leaves the
+    job ``NEW`` and unbound."""
+    job = Job()
+    try:
+        executor.attach(job, native_id)
+    except InvalidJobException as ex:
+        assert repr(native_id) in str(ex), ex
+    else:
+        raise AssertionError('attach() took %r as a job id: %s' % (native_id, job.status))
+    assert job.status.state is JobState.NEW and job.executor is None
+    assert job.native_id is None
 
 
 # -- checks every batch executor's own tests run on its real scheduler ----------------------------
@@ -197,14 +203,7 @@ def check_unknown_id_refused(executor: BatchSchedulerExecutor, unknown: str) -> 
     without reporting a state for it.
     """
     import subprocess
-    job = Job()
-    try:
-        executor.attach(job, unknown)
-    except InvalidJobException as ex:
-        assert repr(unknown) in str(ex), ex
-    else:
-        raise AssertionError('attach() took the unknown job %r: %s' % (unknown, job.status))
-    assert job.status.state is JobState.NEW and job.executor is None and job.native_id is None
+    assert_attach_refused(executor, unknown)
     other = Job()
     refused = executor.attach_many([(other, unknown)])
     assert [j for j, _ in refused] == [other], refused
