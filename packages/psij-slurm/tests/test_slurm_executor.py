@@ -248,3 +248,17 @@ def test_status_times_never_go_back(ex: SlurmJobExecutor) -> None:
 def test_unknown_job_id_is_refused(ex: SlurmJobExecutor) -> None:
     # far above the ids this cluster has given (MaxJobId defaults to 67,043,328)
     check_unknown_id_refused(ex, '60000001')
+
+
+def test_launch_failure_is_not_a_signal(ex: SlurmJobExecutor) -> None:
+    # slurmd cannot open the job's stderr file: FAILED, reason JobLaunchFailure, and squeue's
+    # raw exit_code 4021 (scontrol: ExitCode=0:53), slurmd's error code, not a wait status
+    job = Job(sh('exit 0', attributes=JobAttributes(
+        custom_attributes={'slurm.error': '/nonexistent/psij-27/err'})))
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED, st
+    assert st.exit_code is None, st
+    msg = st.message or ''
+    assert 'could not launch' in msg and 'JobLaunchFailure' in msg, st
+    assert 'signal' not in msg, st
