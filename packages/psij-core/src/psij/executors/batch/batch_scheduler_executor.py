@@ -306,6 +306,8 @@ class BatchSchedulerExecutor(JobExecutor):
         """Native id -> token of the submission followed (see `job_files`)."""
         self._recancel: Dict[str, tuple[float, int]] = {}
         """Native id -> when to repeat its cancel, and how many repeats were done."""
+        self._canceled_queued: set[str] = set()
+        """Native ids of jobs canceled (successfully) while queued that have not ended."""
 
     config_class: type[BatchSchedulerExecutorConfig] = BatchSchedulerExecutorConfig
     """The configuration class of this executor; a configuration of another class given to
@@ -414,6 +416,12 @@ class BatchSchedulerExecutor(JobExecutor):
     def recorded_start(self, native_id: str) -> bool:
         """Whether the job recorded its start in the work directory."""
         return self._is_active(native_id)
+
+    def absence_is_end(self, native_id: str) -> bool:
+        """Whether the job's absence from the scheduler's answer is its end: this executor
+        canceled it (the cancel command succeeded) before it started."""
+        with self._cancel_lock:
+            return native_id in self._canceled_queued
 
     def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
         """The scheduler's statuses of `native_ids` (status commands in chunks); repeats the
@@ -833,6 +841,7 @@ class BatchSchedulerExecutor(JobExecutor):
                     return
             raise SubmitException('Job %s has no native id: it was not submitted' % job.id)
         cmd = self._resolve(self.get_cancel_command(native_id))
+        queued = job.status.state is JobState.QUEUED
         with self._cancel_lock:
             self._cancel_requested.add(native_id)
             if self.RECANCEL_AFTER:
@@ -843,6 +852,11 @@ class BatchSchedulerExecutor(JobExecutor):
             raise SubmitException('%s timed out' % cmd[0], ex, transient=True) from ex
         except OSError as ex:
             raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+        if res.returncode == 0 and queued:
+            # a scheduler may delete a job canceled before it started without a trace
+            # (Slurm's pending array elements): from now on its absence is the cancel
+            with self._cancel_lock:
+                self._canceled_queued.add(native_id)
         if res.returncode != 0:
             try:
                 self.process_cancel_command_output(res.returncode,
@@ -1052,6 +1066,7 @@ class BatchSchedulerExecutor(JobExecutor):
         with self._cancel_lock:
             cancel_requested = native_id in self._cancel_requested
             self._cancel_requested.discard(native_id)
+            self._canceled_queued.discard(native_id)
             self._recancel.pop(native_id, None)
         if cancel_requested and (st is None or st.state is not JobState.CANCELED) and \
                 (code is None or (st is None and (code < 0 or code > 128))):
