@@ -385,6 +385,7 @@ def test_final_status_is_one_batched_qacct(ex: SGEJobExecutor, bin_dir: Path,
     _command(bin_dir, 'qacct', text, log=log)
     for nid in ('7', '8', '9', '10'):
         ex._book.submitted(nid, 1796169837.0, None)
+    ex._book.canceled('9')  # its qdel was sent here: the kill in its record is the cancel
     got = ex.get_final_status(['7', '8', '9', '10'])
     assert {k: (v.state, v.exit_code) for k, v in got.items()} == {
         '7': (JobState.COMPLETED, 0), '8': (JobState.FAILED, 3),

@@ -21,6 +21,7 @@ from psij.conformance.executor_test_helpers import (
     DUMP,
     check_byte_exact,
     check_exit_code,
+    check_self_kill_is_failed,
     check_stdio_and_directory,
     history,
 )
@@ -59,6 +60,10 @@ def test_killed_by_a_signal(ex: SGEJobExecutor) -> None:
     ex.submit(job)
     st = wait_final(job)
     assert (st.state, st.exit_code) == (JobState.FAILED, 137)
+
+
+def test_a_job_killing_its_own_process_group_failed(ex: SGEJobExecutor) -> None:
+    check_self_kill_is_failed(ex)
 
 
 def test_arguments_and_environment_are_byte_exact(ex: SGEJobExecutor, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from psij.conformance.executor_test_helpers import (
     check_byte_exact,
     check_exit_code,
     check_missing_directory_fails,
+    check_self_kill_is_failed,
     check_status_times_never_go_back,
     check_unknown_id_refused,
     check_stdio_and_directory,
@@ -262,3 +263,7 @@ def test_launch_failure_is_not_a_signal(ex: SlurmJobExecutor) -> None:
     msg = st.message or ''
     assert 'could not launch' in msg and 'JobLaunchFailure' in msg, st
     assert 'signal' not in msg, st
+
+
+def test_a_job_killing_its_own_process_group_failed(ex: SlurmJobExecutor) -> None:
+    check_self_kill_is_failed(ex)

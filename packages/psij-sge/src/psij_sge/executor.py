@@ -72,7 +72,9 @@ the master's accounting ``flush_time``): it keeps its state and is asked about a
 second, for up to `SGEExecutorConfig.accounting_delay` seconds, before it may be declared lost.
 While a job is being deleted, or a running job nears its ``h_rt``, the next ``qstat`` also
 comes sooner than the polling interval. ``failed 37`` is FAILED "time limit" (``h_rt``);
-``failed 100`` with a kill is CANCELED (``qdel``); a job deleted before it started has no
+``failed 100`` with a kill is CANCELED if this process sent the ``qdel`` or saw the job being
+deleted (``d``), else FAILED with the signal (a job that killed its own process group has the
+same record as a deleted one); a job deleted before it started has no
 accounting record and is CANCELED (it was canceled here, seen in a ``d`` state, or is listed by
 ``qstat -s z`` without having started).
 
@@ -629,7 +631,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         unknown = False
         for nid in gone:
             if nid in records:
-                statuses[nid] = acct_to_job_status(records[nid])
+                statuses[nid] = acct_to_job_status(records[nid], self._book.was_deleted(nid))
             elif self._book.was_deleted(nid):
                 statuses[nid] = JobStatus(JobState.CANCELED, message='The job was deleted '
                                           '(qdel)%s' % (' before it started' if nid in never_ran
@@ -688,7 +690,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             if attempt > 0:
                 time.sleep(ACCT_RETRY_DELAY)
             found.update(self._qacct(todo, single=attempt == ACCT_RETRIES - 1))
-        result = {nid: acct_to_job_status(rec) for nid, rec in found.items()}
+        result = {nid: acct_to_job_status(rec, self._book.was_deleted(nid))
+                  for nid, rec in found.items()}
         rest = [i for i in ids if i not in found]
         if rest:
             zombies = self._zombies()

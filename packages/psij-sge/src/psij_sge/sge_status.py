@@ -235,13 +235,15 @@ def parse_qacct(text: str) -> Dict[str, AcctRecord]:
     return result
 
 
-def acct_to_job_status(rec: AcctRecord) -> JobStatus:
+def acct_to_job_status(rec: AcctRecord, deleted: bool = False) -> JobStatus:
     """
     The final PSI/J status of a finished job from its accounting record: ``failed`` 37 is
-    FAILED "time limit"; 100 with a kill (exit status 137) is CANCELED (``qdel``); another
-    non-zero ``failed`` is FAILED with Grid Engine's reason; otherwise the exit status decides
-    (0: COMPLETED; a plain exit code: FAILED without a message, so that the executor adds the
-    tail of the job's output).
+    FAILED "time limit"; 100 with a kill (exit status 137 or 143) is CANCELED if the job was
+    `deleted` (the caller sent the ``qdel`` or saw the job in a deletion state), else FAILED
+    with the signal (a ``qdel`` and a job that killed its own process group give the same
+    record: ``failed 100``, ``exit_status 137``); another non-zero ``failed`` is FAILED with
+    Grid Engine's reason; otherwise the exit status decides (0: COMPLETED; a plain exit code:
+    FAILED without a message, so that the executor adds the tail of the job's output).
     """
     metadata = {'sge_failed': rec.failed, 'sge_exit_status': rec.exit_status}
     code = rec.exit_status
@@ -250,8 +252,11 @@ def acct_to_job_status(rec: AcctRecord) -> JobStatus:
                          'Engine failed %d: %s)' % (rec.failed, rec.failed_text or 'limit'),
                          metadata=metadata)
     if rec.failed == FAILED_AFTER_JOB and code is not None and code > 128:
-        return JobStatus(JobState.CANCELED, message='The job was deleted (qdel) or killed by '
-                         '%s from outside' % signal_name(code - 128), exit_code=code,
+        if deleted:
+            return JobStatus(JobState.CANCELED, message='The job was deleted (qdel)',
+                             exit_code=code, metadata=metadata)
+        return JobStatus(JobState.FAILED, message='The job was killed by %s (Grid Engine '
+                         'failed %d)' % (signal_name(code - 128), rec.failed), exit_code=code,
                          metadata=metadata)
     if rec.failed:
         reason = FAILED_REASONS.get(rec.failed, 'Grid Engine failed the job')

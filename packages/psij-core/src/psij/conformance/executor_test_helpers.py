@@ -213,3 +213,22 @@ def check_unknown_id_refused(executor: BatchSchedulerExecutor, unknown: str) -> 
                             unknown], capture_output=True, text=True, timeout=WAIT)
         assert p.returncode != 0, (command, p.stdout, p.stderr)
         assert p.stdout.strip() == '' and unknown in p.stderr, (command, p.stdout, p.stderr)
+
+
+SELF_KILLS = {"trap 'kill 0' EXIT; exit 0": 143, 'kill -9 0': 137}
+"""Scripts that kill their own process group (the batch script with it), and the exit code
+of each: the shell's 128 + the signal."""
+
+
+def check_self_kill_is_failed(executor: JobExecutor) -> None:
+    """
+    A job that kills its own process group, with SIGTERM from an EXIT trap (a common
+    pattern) or with SIGKILL, was not canceled: it ends FAILED with 128 + the signal as its
+    exit code, however the scheduler accounts for it.
+    """
+    jobs = {script: Job(sh(script)) for script in SELF_KILLS}
+    for job in jobs.values():
+        executor.submit(job)
+    for script, job in jobs.items():
+        st = wait_final(job)
+        assert (st.state, st.exit_code) == (JobState.FAILED, SELF_KILLS[script]), (script, st)
