@@ -267,9 +267,10 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     :class:`~psij.SubmitException` with Grid Engine's message.
     """
 
-    native_id_pattern = re.compile(r'\d+')
-    """The number ``qsub -terse`` prints."""
-    native_id_example = '12'
+    native_id_pattern = re.compile(r'\d+(?:\.\d+)?')
+    """The number ``qsub -terse`` prints, or ``N.T``: task T of array job N (a bare array
+    job number stands for the whole array: see `psij_sge.sge_status.acct_to_job_status`)."""
+    native_id_example = '12, or 12.3 for task 3 of array job 12'
 
     _NAME_ = 'sge'
     config_class = SGEExecutorConfig
@@ -512,7 +513,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     def parse_list_output(self, out: str) -> List[str]:
         """The job numbers in ``qstat -xml``."""
         try:
-            return list(parse_qstat_xml(out))
+            return [i for i in parse_qstat_xml(out) if '.' not in i]  # jobs, not tasks
         except ValueError as ex:
             raise SubmitException('%s (is %s Grid Engine\'s qstat?)'
                                   % (ex, self.command_path('qstat'))) from ex
@@ -555,6 +556,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         """
         wanted = set(native_ids)
         statuses = {k: v for k, v in super()._query_status(native_ids).items() if k in wanted}
+        self._book.listed(statuses)
         errors = []
         soon = False
         for nid, st in statuses.items():
@@ -641,7 +643,9 @@ class SGEJobExecutor(BatchSchedulerExecutor):
                                           'before it started (it has no accounting record)')
             else:
                 unknown = True
-                if self._book.gone_for(nid, now) < self._sge_config.accounting_delay:
+                # a job never seen here (attach) has no record to wait for: the caller decides
+                if self._book.seen(nid) and \
+                        self._book.gone_for(nid, now) < self._sge_config.accounting_delay:
                     statuses[nid] = JobStatus(JobState.QUEUED, metadata={
                         'sge_state': 'awaiting its accounting record'})
                 continue
@@ -717,7 +721,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             singles = [n for n in native_ids if n not in times]
         else:
             singles = list(native_ids)
-        calls += [['qacct', '-j', n] for n in singles]
+        # a task's record comes with its array's (qacct -j N lists every task)
+        calls += [['qacct', '-j', n] for n in dict.fromkeys(i.split('.')[0] for i in singles)]
         wanted = set(native_ids)
         found: Dict[str, AcctRecord] = {}
         for cmd in calls:
