@@ -21,9 +21,11 @@ from psij.conformance.executor_test_helpers import (
     DUMP,
     check_byte_exact,
     check_exit_code,
+    check_mpirun_multi_node,
     check_self_kill_is_failed,
     check_status_times_never_go_back,
     check_unknown_id_refused,
+    use_mpirun,
     check_stdio_and_directory,
     history,
 )
@@ -284,3 +286,10 @@ def test_array_submitted_outside_psij(ex: SGEJobExecutor, tmp_path: Path) -> Non
     ex.attach(again, number)
     st = wait_final(again)
     assert (st.state, st.exit_code) == (JobState.FAILED, 3), st
+
+
+def test_mpirun_on_two_nodes_of_a_packing_pe(ex: SGEJobExecutor, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # a one-host cell: the PE packs the 4 slots on it, and the node file names it 4 times
+    use_mpirun(monkeypatch)
+    check_mpirun_multi_node(ex, tmp_path)

@@ -23,6 +23,7 @@ from psij.job_executor import JobExecutor
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.resource_spec import ResourceSpecV1
 
 WAIT = 240.0
 """Seconds `wait_final` and `wait_state` wait by default."""
@@ -232,3 +233,41 @@ def check_self_kill_is_failed(executor: JobExecutor) -> None:
     for script, job in jobs.items():
         st = wait_final(job)
         assert (st.state, st.exit_code) == (JobState.FAILED, SELF_KILLS[script]), (script, st)
+
+
+def check_mpirun_multi_node(executor: JobExecutor, tmp_path: Path, nodes: int = 2,
+                            per_node: int = 2) -> None:
+    """
+    A job of `nodes` nodes and `per_node` processes per node started by the ``mpirun``
+    launcher completes with every rank run once, also where the scheduler's "nodes" are
+    vnodes of one host (the node file then names one host several times). Open MPI must be
+    on ``PATH`` (as root, the caller sets ``PSIJ_MPIRUN_OPTIONS=--allow-run-as-root``).
+    """
+    out = tmp_path / 'ranks'
+    out.mkdir()
+    job = Job(JobSpec('/bin/sh', ['-c', 'echo x > "$0/rank.${OMPI_COMM_WORLD_RANK:-$PMI_RANK}"',
+                                  str(out)], launcher='mpirun', directory=tmp_path,
+                      resources=ResourceSpecV1(node_count=nodes, processes_per_node=per_node)))
+    executor.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.COMPLETED, st
+    assert sorted(p.name for p in out.iterdir()) == \
+        ['rank.%d' % r for r in range(nodes * per_node)]
+
+
+def use_mpirun(monkeypatch: Any) -> None:
+    """
+    Skips the calling test when ``mpirun`` is not on ``PATH`` (fails it with
+    ``PSIJ_REQUIRE_MPI=1``, as CI sets); as root, sets ``PSIJ_MPIRUN_OPTIONS`` to
+    ``--allow-run-as-root`` with `monkeypatch` (pytest's fixture) for the jobs it submits.
+    """
+    import os
+    import shutil
+
+    import pytest
+    if shutil.which('mpirun') is None:
+        if os.environ.get('PSIJ_REQUIRE_MPI') == '1':
+            pytest.fail('mpirun not found but PSIJ_REQUIRE_MPI=1')
+        pytest.skip('mpirun not found: install Open MPI (ci/setup-system.sh does)')
+    if os.getuid() == 0:
+        monkeypatch.setenv('PSIJ_MPIRUN_OPTIONS', '--allow-run-as-root')
