@@ -24,10 +24,10 @@ from psij.conformance.executor_test_helpers import (
     check_mpirun_multi_node,
     check_self_kill_is_failed,
     check_status_times_never_go_back,
-    check_unknown_id_refused,
-    use_mpirun,
     check_stdio_and_directory,
+    check_unknown_id_refused,
     history,
+    use_mpirun,
 )
 from psij.exceptions import InvalidJobException
 from psij_sge.conformance import scheduler_view

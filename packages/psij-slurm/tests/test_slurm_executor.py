@@ -32,8 +32,8 @@ from psij.conformance.executor_test_helpers import (
     check_missing_directory_fails,
     check_self_kill_is_failed,
     check_status_times_never_go_back,
-    check_unknown_id_refused,
     check_stdio_and_directory,
+    check_unknown_id_refused,
     history,
 )
 from psij.exceptions import InvalidJobException

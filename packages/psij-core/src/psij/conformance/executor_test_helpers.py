@@ -191,7 +191,7 @@ def check_status_times_never_go_back(executor: JobExecutor, jobs: int = 5) -> No
         wait_final(job)
         stamps = [(s.state.name, s.time) for s in seen]
         assert len(stamps) >= 2, stamps
-        for (prev, t0), (state, t1) in zip(stamps, stamps[1:]):
+        for (prev, t0), (state, t1) in zip(stamps, stamps[1:], strict=False):
             assert t1 >= t0, 'job %s: %s stamped %.6f s before %s: %s' % (
                 job.native_id, state, t0 - t1, prev, stamps)
 
