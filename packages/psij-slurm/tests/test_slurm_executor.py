@@ -180,9 +180,13 @@ def test_invalid_requests(ex: SlurmJobExecutor, spec: JobSpec, words: str) -> No
 
 
 def test_list_and_attach(ex: SlurmJobExecutor, tmp_path: Path) -> None:
-    job = Job(sh('exit 5'))
+    go = tmp_path / 'go'
+    job = Job(JobSpec('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done; exit 5',
+                                  str(go)]))
     ex.submit(job)
-    assert job.native_id in ex.list()
+    listed = ex.list()  # jobs that have not ended
+    go.touch()
+    assert job.native_id in listed, listed
     wait_final(job)
     # the files of a finished job are gone: attach relies on what Slurm still knows
     other = JobExecutor.get_instance('slurm', config=ex.config)

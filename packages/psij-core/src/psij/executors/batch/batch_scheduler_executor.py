@@ -551,7 +551,8 @@ class BatchSchedulerExecutor(JobExecutor):
         return {}
 
     def get_list_command(self) -> List[str]:
-        """The command that lists the user's jobs."""
+        """The command that lists the user's jobs that have not ended (not the finished ones
+        a scheduler keeps in its history)."""
         raise NotImplementedError
 
     def parse_list_output(self, out: str) -> List[str]:
@@ -985,7 +986,8 @@ class BatchSchedulerExecutor(JobExecutor):
         return native_id in self._tokens or self._is_active(native_id)
 
     def list(self) -> List[str]:
-        """The native ids of this user's jobs known to the scheduler."""
+        """The native ids of this user's jobs that have not ended (see
+        :meth:`psij.JobExecutor.list`)."""
         return self.parse_list_output(self._run_command(self.get_list_command()))
 
     def _clean_submit_script(self, job: Job) -> None:
