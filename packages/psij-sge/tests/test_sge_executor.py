@@ -180,7 +180,7 @@ def test_missing_directory_is_failed_with_grid_engines_reason(ex: SGEJobExecutor
     job = Job(sh('true', directory=tmp_path / 'nope'))
     ex.submit(job)
     st = wait_final(job)
-    assert st.state is JobState.FAILED
+    assert (st.state, st.exit_code) == (JobState.FAILED, 1), st  # as on every executor
     assert st.message is not None and 'error state' in st.message and 'nope' in st.message
     assert qstat_state(job.native_id or '') in (None, 'dEqw', 'Eqw')  # deleted by psij
 

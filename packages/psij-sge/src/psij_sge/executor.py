@@ -140,6 +140,12 @@ _JOB_OWN_VARIABLES = frozenset({
     'SGE_ACCOUNT'})
 _NAME_BAD = re.compile(r'[^A-Za-z0-9_.+-]')
 _JOB_ID = re.compile(r'^(\d+)(?:\.\d+-\d+:\d+)?$')
+_NO_CHDIR = "can't chdir"
+"""Grid Engine's error reason for a job whose directory (``-wd``) cannot be entered."""
+MISSING_DIRECTORY_EXIT_CODE = 1
+"""The exit code of such a job, as every executor reports a missing job directory (see
+docs/one-event-one-answer.md)."""
+
 _JOB_ID_SENTENCE = re.compile(r'^Your job(?:-array)? (\d+)[ .]')
 _TRANSIENT = re.compile(r'unable to contact|unable to send|commlib error|connection|timed? ?out|'
                         r'try again|temporar|failed receiving gdi request|not responding|busy|'
@@ -584,9 +590,13 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             for nid in errors:
                 old = statuses[nid]
                 msg = old.message or ''
-                if reasons.get(nid):
-                    msg += ': %s' % reasons[nid]
-                statuses[nid] = JobStatus(JobState.FAILED, message=msg, metadata=old.metadata)
+                reason = reasons.get(nid) or ''
+                if reason:
+                    msg += ': %s' % reason
+                # a job directory that cannot be entered: exit code 1, as on every executor
+                code = MISSING_DIRECTORY_EXIT_CODE if _NO_CHDIR in reason else None
+                statuses[nid] = JobStatus(JobState.FAILED, message=msg, exit_code=code,
+                                          metadata=old.metadata)
                 if self._sge_config.delete_failed_jobs:
                     self._delete_quietly(nid)
         return statuses

@@ -408,6 +408,23 @@ class DirectoryChecks(KitBase):
         assert st.state is COMPLETED, st
         assert out.read_text().rstrip('\n') == str(d.resolve())
 
+    def test_missing_directory(self, kit: Kit) -> None:
+        """A job whose directory does not exist does not run: `submit` refuses it with an
+        `InvalidJobException` naming the directory, or it ends FAILED with exit code 1 and a
+        message about the directory (the same answer on every executor)."""
+        d = kit.path('no such dir')
+        ran = kit.unique('ran')
+        job = Job(kit.sh_spec(': > "$1"', ran, directory=d))
+        try:
+            kit.submit(job)
+        except InvalidJobException as ex:
+            assert str(d) in str(ex), ex
+            return
+        st = kit.wait(job)
+        assert (st.state, st.exit_code) == (FAILED, 1), st
+        assert 'directory' in (st.message or ''), st
+        assert not ran.exists()
+
     def test_relative_paths(self, kit: Kit) -> None:
         """Relative stdout/stderr paths are relative to the job's directory."""
         d = kit.path('relative')
