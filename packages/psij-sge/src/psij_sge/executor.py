@@ -492,6 +492,13 @@ class SGEJobExecutor(BatchSchedulerExecutor):
 
     # -- cancel and list -------------------------------------------------------------------------
 
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """The end of `job` (see the base); its record in the job book goes with it."""
+        super().report_final(job, exit_code, status)
+        if job.native_id is not None:
+            self._book.forget([job.native_id])
+
     def cancel(self, job: Job) -> None:
         """Deletes the job (``qdel``); one that already ended is left alone."""
         if job.native_id is not None and not job.status.state.final:
