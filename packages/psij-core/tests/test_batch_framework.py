@@ -271,10 +271,10 @@ def test_attach_to_a_job_gone_from_the_queue_and_forged_status_files(sched, tmp_
     (work / '778.ec').write_text('0\n')
     os.chown(work / '778.ec', 65534, 65534)
     forged = Job()
-    ex.attach(forged, '778')
-    st = forged.wait(timeout=20)
-    assert st.state is JobState.FAILED and st.exit_code is None
-    assert 'without recording an exit code' in st.message
+    # a file another user wrote proves nothing: a job nobody knows is refused
+    with pytest.raises(InvalidJobException, match="'778'"):
+        ex.attach(forged, '778')
+    assert forged.status.state is JobState.NEW
 
 
 def test_attach_many_asks_the_scheduler_once_for_all_jobs(sched, tmp_path):

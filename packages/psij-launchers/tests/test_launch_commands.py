@@ -137,11 +137,14 @@ def run_mpirun_sh(tmp_path: Path, version: str, res: Optional[ResourceSpecV1],
 
 MPIRUN = [
     (OMPI, None, None, ['-n', '1']),
-    (OMPI, R(process_count=4), '/n f', ['--hostfile', '/n f', '-n', '4']),
+    (OMPI, R(process_count=4), '/n f', ['--hostfile', '/n f', '--map-by', 'slot', '-n', '4']),
     (OMPI, R(node_count=2, processes_per_node=2), None, ['--map-by', 'ppr:2:node', '-n', '4']),
     (OMPI, R(process_count=2, cpu_cores_per_process=2), None,
      ['--map-by', 'slot:PE=2', '-n', '2']),
-    (OMPI, ALL, 'nf', ['--hostfile', 'nf', '--map-by', 'ppr:3:node:PE=4', '-n', '6']),
+    # an exact host file: by slot, whatever the processes per node (vnodes of one host)
+    (OMPI, ALL, 'nf', ['--hostfile', 'nf', '--map-by', 'slot:PE=4', '-n', '6']),
+    (OMPI, R(node_count=2, processes_per_node=2), 'nf',
+     ['--hostfile', 'nf', '--map-by', 'slot', '-n', '4']),
     (OMPI, R(gpu_cores_per_process=1), None, ['-n', '1']),
     (HYDRA, None, None, ['-n', '1']),
     (HYDRA, R(process_count=4), '/n f', ['-f', '/n f', '-n', '4']),

@@ -159,10 +159,14 @@ def test_invalid_requests(ex: LsfJobExecutor, spec: JobSpec, words: str) -> None
     assert job.status.state is JobState.NEW
 
 
-def test_list_and_attach_to_finished_job(ex: LsfJobExecutor) -> None:
-    job = Job(sh('exit 5'))
+def test_list_and_attach_to_finished_job(ex: LsfJobExecutor, tmp_path: Path) -> None:
+    go = tmp_path / 'go'
+    job = Job(JobSpec('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done; exit 5',
+                                  str(go)]))
     ex.submit(job)
-    assert job.native_id in ex.list()
+    listed = ex.list()  # jobs that have not ended
+    go.touch()
+    assert job.native_id in listed, listed
     wait_final(job)
     # the job's files are gone: attach relies on what bjobs still says (EXIT, code 5)
     other = JobExecutor.get_instance('lsf', config=ex.config)
@@ -232,12 +236,16 @@ def test_please_wait_lines_and_delimiter_form(tmp_path: Path,
         # an LSF without -json: the executor notices and uses the delimiter form
         monkeypatch.setenv('LSF_SIM_NO_JSON', '1')
         ex = executor(tmp_path / 'work')
-        jobs = [Job(sh('exit %d' % c)) for c in (0, 2)]
+        go = tmp_path / 'go'
+        jobs = [Job(JobSpec('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done; exit %d'
+                                        % c, str(go)])) for c in (0, 2)]
         for j in jobs:
             ex.submit(j)
+        listed = ex.list()  # unfinished jobs, in the delimiter form
+        go.touch()
+        assert all(j.native_id in listed for j in jobs), listed
         assert [wait_final(j).exit_code for j in jobs] == [0, 2]
         assert ex._json is False
-        assert all(j.native_id in ex.list() for j in jobs)
     finally:
         lsf_sim.set_busy(None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -33,8 +34,13 @@ from psij.conformance.executor_test_helpers import (
     check_byte_exact,
     check_exit_code,
     check_missing_directory_fails,
+    check_mpirun_multi_node,
+    check_self_kill_is_failed,
+    check_status_times_never_go_back,
     check_stdio_and_directory,
+    check_unknown_id_refused,
     history,
+    use_mpirun,
 )
 from psij.exceptions import InvalidJobException
 from psij_pbs.executor import PBSJobExecutor
@@ -190,13 +196,7 @@ def test_cancel_right_after_submit_stops_every_mpi_rank(ex: PBSJobExecutor, tmp_
     # before its processes exist, and only the SIGKILL of the job's process group follows
     # (kill_delay later), which Open MPI's ranks, in groups of their own, escape. The
     # executor sends the cancel again (RECANCEL_AFTER), which reaches the running job.
-    import shutil
-    if shutil.which('mpirun') is None:
-        if os.environ.get('PSIJ_REQUIRE_MPI') == '1':
-            pytest.fail('mpirun not found but PSIJ_REQUIRE_MPI=1')
-        pytest.skip('mpirun not found: install Open MPI (ci/setup-system.sh does)')
-    if os.getuid() == 0:
-        monkeypatch.setenv('PSIJ_MPIRUN_OPTIONS', '--allow-run-as-root')
+    use_mpirun(monkeypatch)
     marker = 'psij-rank-marker-%d' % os.getpid()
     job = Job(sh('while :; do sleep 0.1; done # %s' % marker, launcher='mpirun',
                  directory=str(tmp_path)))
@@ -278,3 +278,22 @@ def test_psij_command_line_runs_a_pbs_job(tmp_path: Path) -> None:
                        env=dict(os.environ, PSIJ_PBS_COMMAND_DIR=pbs_bin()), cwd=tmp_path)
     assert p.returncode == 5, p.stdout + p.stderr
     assert REPO.exists()
+
+
+def test_mpirun_on_two_vnodes_of_one_host(ex: PBSJobExecutor, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # place=vscatter: two chunks on vnodes of the one host, $PBS_NODEFILE names it 4 times
+    use_mpirun(monkeypatch)
+    check_mpirun_multi_node(ex, tmp_path)
+
+
+def test_status_times_never_go_back(ex: PBSJobExecutor) -> None:
+    check_status_times_never_go_back(ex)
+
+
+def test_unknown_job_id_is_refused(ex: PBSJobExecutor) -> None:
+    check_unknown_id_refused(ex, '9999999.%s' % socket.gethostname())
+
+
+def test_a_job_killing_its_own_process_group_failed(ex: PBSJobExecutor) -> None:
+    check_self_kill_is_failed(ex)

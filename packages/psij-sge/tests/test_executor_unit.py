@@ -338,6 +338,7 @@ def test_jobs_gone_from_qstat_are_looked_up_in_the_same_cycle(
     for nid in ('7', '20', '13'):
         ex._book.submitted(nid, 1796169837.0, None)
     ex._book.canceled('13')  # deleted before it started: no record
+    ex._book.listed(['77'])  # attached, seen in qstat by an earlier poll
     got = ex._query_status(['9', '7', '20', '13', '77'])
     # 77: in neither qstat nor qacct yet: kept as it is (QUEUED never moves a job) meanwhile
     assert {k: v.state for k, v in got.items()} == {
@@ -385,6 +386,7 @@ def test_final_status_is_one_batched_qacct(ex: SGEJobExecutor, bin_dir: Path,
     _command(bin_dir, 'qacct', text, log=log)
     for nid in ('7', '8', '9', '10'):
         ex._book.submitted(nid, 1796169837.0, None)
+    ex._book.canceled('9')  # its qdel was sent here: the kill in its record is the cancel
     got = ex.get_final_status(['7', '8', '9', '10'])
     assert {k: (v.state, v.exit_code) for k, v in got.items()} == {
         '7': (JobState.COMPLETED, 0), '8': (JobState.FAILED, 3),
@@ -512,6 +514,7 @@ def test_a_job_without_accounting_record_is_missing_only_after_the_delay(
     ex = _private(SGEJobExecutor(config=SGEExecutorConfig(
         work_directory=tmp_path / 'work', command_directory=bin_dir, accounting_delay=0.2)))
     _command(bin_dir, 'qacct', err=(S / 'qacct_-j_unknown.err').read_text(), code=1)
+    ex._book.listed(['77'])  # seen in qstat by an earlier poll
     assert set(ex._query_status(['9', '77'])) == {'9', '77'}
     import time
     time.sleep(0.3)
@@ -535,14 +538,22 @@ def test_a_queued_job_deleted_from_outside_is_canceled_without_waiting(
                '<JB_job_number>13<', '<JB_job_number>11<'))
     ex.work_directory.mkdir(parents=True)
     (ex.work_directory / '5.active').write_text('')
+    ex._book.listed(['5'])  # seen in qstat by an earlier poll
     got = ex._query_status(['17', '11', '5'])
     assert got['17'].state is JobState.QUEUED
     assert got['11'].state is JobState.CANCELED  # never ran, no record, a zombie
     assert got['5'].state is JobState.QUEUED  # a zombie too, but it ran: await its record
 
 
+def test_a_job_never_seen_gets_no_placeholder(ex: SGEJobExecutor, bin_dir: Path) -> None:
+    """An id this process neither submitted nor saw in qstat (attach) is not kept QUEUED
+    while "awaiting its accounting record": the caller decides (attach refuses it)."""
+    _command(bin_dir, 'qacct', err=(S / 'qacct_-j_unknown.err').read_text(), code=1)
+    assert set(ex._query_status(['9', '77'])) == {'9'}
+
+
 def test_attach_refuses_what_is_no_job_id(ex: SGEJobExecutor) -> None:
     """An id that is not one of this scheduler's never reaches a command (``-uroot`` would be
     an option of the cancel command; a malformed id would break the shared status command)."""
-    check_native_id_forms(ex, good=['12', '12345'],
-                          bad=['abc', '12.3', '12.1-3:1', '12;x'])
+    check_native_id_forms(ex, good=['12', '12345', '12.3'],
+                          bad=['abc', '12.', '.3', '12.1-3:1', '12;x'])

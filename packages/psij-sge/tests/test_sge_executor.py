@@ -21,8 +21,13 @@ from psij.conformance.executor_test_helpers import (
     DUMP,
     check_byte_exact,
     check_exit_code,
+    check_mpirun_multi_node,
+    check_self_kill_is_failed,
+    check_status_times_never_go_back,
     check_stdio_and_directory,
+    check_unknown_id_refused,
     history,
+    use_mpirun,
 )
 from psij.exceptions import InvalidJobException
 from psij_sge.conformance import scheduler_view
@@ -59,6 +64,10 @@ def test_killed_by_a_signal(ex: SGEJobExecutor) -> None:
     ex.submit(job)
     st = wait_final(job)
     assert (st.state, st.exit_code) == (JobState.FAILED, 137)
+
+
+def test_a_job_killing_its_own_process_group_failed(ex: SGEJobExecutor) -> None:
+    check_self_kill_is_failed(ex)
 
 
 def test_arguments_and_environment_are_byte_exact(ex: SGEJobExecutor, tmp_path: Path) -> None:
@@ -171,7 +180,7 @@ def test_missing_directory_is_failed_with_grid_engines_reason(ex: SGEJobExecutor
     job = Job(sh('true', directory=tmp_path / 'nope'))
     ex.submit(job)
     st = wait_final(job)
-    assert st.state is JobState.FAILED
+    assert (st.state, st.exit_code) == (JobState.FAILED, 1), st  # as on every executor
     assert st.message is not None and 'error state' in st.message and 'nope' in st.message
     assert qstat_state(job.native_id or '') in (None, 'dEqw', 'Eqw')  # deleted by psij
 
@@ -243,3 +252,44 @@ def test_openpbs_qstat_is_detected_not_misparsed(tmp_path: Path) -> None:
         other.submit(job)
     assert '/opt/pbs/bin/qstat is not Grid Engine' in str(ei.value)
     assert job.status.state is JobState.NEW
+
+
+def test_status_times_never_go_back(ex: SGEJobExecutor) -> None:
+    check_status_times_never_go_back(ex)
+
+
+def test_unknown_job_id_is_refused(ex: SGEJobExecutor) -> None:
+    check_unknown_id_refused(ex, '9999999')
+
+
+def test_array_submitted_outside_psij(ex: SGEJobExecutor, tmp_path: Path) -> None:
+    """An array job of 3 tasks submitted with qsub -t, whose task 1 exits 3: its tasks are
+    followed by their ids N.T, and its bare number gives the array's outcome (FAILED, with
+    the failed task's exit code), not whichever task ended last."""
+    script = tmp_path / 'array.sh'
+    script.write_text('#!/bin/sh\n[ "$SGE_TASK_ID" = 1 ] && exit 3\nsleep 2\n')
+    p = sge_command('qsub', '-terse', '-t', '1-3', '-N', 'psij27', '-o', '/dev/null',
+                    '-e', '/dev/null', str(script))
+    assert p.returncode == 0, p.stderr
+    number = p.stdout.strip().split('.')[0]
+    jobs = {tid: Job() for tid in (number, number + '.1', number + '.2', number + '.3')}
+    assert ex.attach_many(list((job, tid) for tid, job in jobs.items())) == []
+    got = {tid: wait_final(job) for tid, job in jobs.items()}
+    assert (got[number + '.1'].state, got[number + '.1'].exit_code) == (JobState.FAILED, 3)
+    for task in ('.2', '.3'):
+        assert got[number + task].state is JobState.COMPLETED, got[number + task]
+    whole = got[number]
+    assert (whole.state, whole.exit_code) == (JobState.FAILED, 3), whole
+    assert 'Task 1 ' in (whole.message or ''), whole
+    # attached again once it ended: the same outcome
+    again = Job()
+    ex.attach(again, number)
+    st = wait_final(again)
+    assert (st.state, st.exit_code) == (JobState.FAILED, 3), st
+
+
+def test_mpirun_on_two_nodes_of_a_packing_pe(ex: SGEJobExecutor, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # a one-host cell: the PE packs the 4 slots on it, and the node file names it 4 times
+    use_mpirun(monkeypatch)
+    check_mpirun_multi_node(ex, tmp_path)

@@ -85,7 +85,7 @@ def test_unknown_job_xml_of_qstat_j_is_refused() -> None:
     ('qacct_-j_mpi.out', '13', JobState.COMPLETED, 0, None),
     ('qacct_-j_failed.out', '8', JobState.FAILED, 3, None),
     ('qacct_-j_h_rt.out', '10', JobState.FAILED, None, 'time limit'),
-    ('qacct_-j_deleted.out', '9', JobState.CANCELED, 137, 'qdel'),
+    ('qacct_-j_deleted.out', '9', JobState.FAILED, 137, 'killed by SIGKILL'),
 ])
 def test_accounting_records(name: str, number: str, state: JobState, code: object,
                             words: object) -> None:
@@ -97,6 +97,15 @@ def test_accounting_records(name: str, number: str, state: JobState, code: objec
         assert st.message is None
     else:
         assert st.message is not None and str(words) in st.message, st.message
+
+
+def test_a_kill_is_canceled_only_when_the_job_was_deleted() -> None:
+    # a qdel and a job that SIGKILLed its own process group leave the same record
+    rec = parse_qacct(_read('qacct_-j_deleted.out'))['9']
+    st = acct_to_job_status(rec, deleted=True)
+    assert (st.state, st.exit_code) == (JobState.CANCELED, 137), st
+    st = acct_to_job_status(rec)
+    assert (st.state, st.exit_code) == (JobState.FAILED, 137), st
 
 
 def test_accounting_record_fields() -> None:

@@ -42,6 +42,9 @@ class _FakeExecutor:
     def recorded_start(self, native_id: str) -> bool:
         return False
 
+    def absence_is_end(self, native_id: str) -> bool:
+        return False
+
     def query_status(self, ids: List[str]) -> Dict[str, JobStatus]:
         self.polled.set()
         return {i: JobStatus(JobState.COMPLETED, exit_code=0) for i in ids}

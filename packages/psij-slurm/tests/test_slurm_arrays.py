@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from psij import InvalidJobException, Job, JobSpec, JobState, JobStatus, SubmitException
+from psij import (
+    InvalidJobException,
+    Job,
+    JobAttributes,
+    JobSpec,
+    JobState,
+    JobStatus,
+    SubmitException,
+)
 from psij_slurm.slurm_arrays import parse_max_array_size
 from slurm_helpers import WAIT, executor, wait_final, wait_state
 
@@ -256,3 +264,23 @@ def test_cli_submit_of_a_list(tmp_path: Path) -> None:
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=WAIT, env=env)
     assert p.returncode == 125 and 'item 2 of the list' in p.stderr, p.stderr
     assert sbatch_calls(bindir) == 1
+
+
+def test_cancel_of_a_pending_element_is_its_end(tmp_path: Path) -> None:
+    """Slurm deletes a canceled pending array element outright (no CANCELLED line, no
+    accounting record): after a successful scancel its disappearance is the cancel, reported
+    by the status command the cancel asks for, not after the polls that declare a job lost
+    (the polling interval here is longer than the wait)."""
+    ex = executor(tmp_path / 'work', queue_polling_interval=600.0)
+    jobs = [Job(JobSpec('/bin/true', attributes=JobAttributes(
+        custom_attributes={'slurm.hold': True}))) for _ in range(3)]
+    assert ex.submit_many(jobs) == []
+    assert all('_' in (j.native_id or '') for j in jobs), [j.native_id for j in jobs]
+    for job in jobs:
+        wait_state(job, JobState.QUEUED)
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        st = wait_final(job, timeout=120)
+        assert st.state is JobState.CANCELED, (job.native_id, st)
+        assert 'without recording' not in (st.message or ''), (job.native_id, st)

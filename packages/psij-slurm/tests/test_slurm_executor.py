@@ -30,7 +30,10 @@ from psij.conformance.executor_test_helpers import (
     check_byte_exact,
     check_exit_code,
     check_missing_directory_fails,
+    check_self_kill_is_failed,
+    check_status_times_never_go_back,
     check_stdio_and_directory,
+    check_unknown_id_refused,
     history,
 )
 from psij.exceptions import InvalidJobException
@@ -177,9 +180,13 @@ def test_invalid_requests(ex: SlurmJobExecutor, spec: JobSpec, words: str) -> No
 
 
 def test_list_and_attach(ex: SlurmJobExecutor, tmp_path: Path) -> None:
-    job = Job(sh('exit 5'))
+    go = tmp_path / 'go'
+    job = Job(JobSpec('/bin/sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done; exit 5',
+                                  str(go)]))
     ex.submit(job)
-    assert job.native_id in ex.list()
+    listed = ex.list()  # jobs that have not ended
+    go.touch()
+    assert job.native_id in listed, listed
     wait_final(job)
     # the files of a finished job are gone: attach relies on what Slurm still knows
     other = JobExecutor.get_instance('slurm', config=ex.config)
@@ -237,3 +244,30 @@ def test_files_left_by_an_earlier_job_with_the_same_id_are_ignored(ex: SlurmJobE
     assert st.state is JobState.FAILED and st.exit_code == 5, st
     assert 'old output' not in (st.message or '')
     assert JobState.ACTIVE in [s.state for s in seen]
+
+
+def test_status_times_never_go_back(ex: SlurmJobExecutor) -> None:
+    check_status_times_never_go_back(ex)
+
+
+def test_unknown_job_id_is_refused(ex: SlurmJobExecutor) -> None:
+    # far above the ids this cluster has given (MaxJobId defaults to 67,043,328)
+    check_unknown_id_refused(ex, '60000001')
+
+
+def test_launch_failure_is_not_a_signal(ex: SlurmJobExecutor) -> None:
+    # slurmd cannot open the job's stderr file: FAILED, reason JobLaunchFailure, and squeue's
+    # raw exit_code 4021 (scontrol: ExitCode=0:53), slurmd's error code, not a wait status
+    job = Job(sh('exit 0', attributes=JobAttributes(
+        custom_attributes={'slurm.error': '/nonexistent/psij-27/err'})))
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED, st
+    assert st.exit_code is None, st
+    msg = st.message or ''
+    assert 'could not launch' in msg and 'JobLaunchFailure' in msg, st
+    assert 'signal' not in msg, st
+
+
+def test_a_job_killing_its_own_process_group_failed(ex: SlurmJobExecutor) -> None:
+    check_self_kill_is_failed(ex)

@@ -27,6 +27,7 @@ from psij_slurm.slurm_status import (
     classify_error,
     decode_wait_status,
     is_final,
+    is_wait_status,
     normalize_state,
     parse_exit_code_pair,
     parse_sacct,
@@ -424,3 +425,19 @@ def test_sacct_no_accounting() -> None:
     err = sample('slurm/sacct_-j_ID_--format_JobID_State_ExitCode_-P_-n.err')
     assert classify_error(1, err) == NO_ACCOUNTING
     assert classify_error(1, sample('slurm/scontrol_show_job_unknown.err')) == UNKNOWN_JOB
+
+
+def test_launch_failure_code_is_not_a_signal() -> None:
+    # squeue printed 4021 for a job whose stderr file could not be opened (scontrol: 0:53);
+    # 9 for a script killed by SIGKILL, with the same reason
+    r = parse_squeue('26|FAILED|JobLaunchFailure|4021|\n28|FAILED|JobLaunchFailure|9|\n')
+    assert r['26'] == SlurmJobStatus('FAILED', 'JobLaunchFailure', None, None, 4021)
+    assert r['28'] == S('FAILED', 'JobLaunchFailure', None, 9)
+    p = to_psij(r['26'])
+    assert p is not None and p.exit_code is None
+    assert p.message == ('Slurm could not launch the job (Slurm state FAILED, reason '
+                         'JobLaunchFailure, Slurm error 4021)')
+    r = parse_sacct('26|FAILED|JobLaunchFailure|0:53\n',
+                    fields=['JobID', 'State', 'Reason', 'ExitCode'])
+    assert r['26'] == S('FAILED', 'JobLaunchFailure', None, None)
+    assert not is_wait_status(4021) and is_wait_status(9) and is_wait_status(768)

@@ -152,6 +152,9 @@ class ExampleJobExecutor(JobExecutor):
             if s.source.scheme != 'file':
                 raise InvalidJobException('cannot stage in from %s: only file:// URIs'
                                           % s.source)
+        if spec.directory is not None and not Path(spec.directory).is_dir():
+            # the rule of every executor: refused now, or FAILED with exit code 1 later
+            raise InvalidJobException('JobSpec.directory %s does not exist' % spec.directory)
 
     def _environment(self, spec: JobSpec) -> Dict[str, str]:
         env = dict(os.environ) if spec.inherit_environment else {}

@@ -258,13 +258,19 @@ class Job:
         A status that is not after the current one is ignored, as is anything after a final
         state. States skipped between the current state and the new one are filled in first
         (``FAILED`` after ``ACTIVE`` is preceded by ``STAGE_OUT`` and ``CLEANUP``).
-        A status in the current (non-final) state with a new message replaces the current
-        status without a callback, so that `status` says why a job waits (e.g. a scheduler's
-        "Can Never Run" comment); callbacks stay one per state.
+        A status stamped before the current one gets the current one's time, so that times
+        never go backwards. A status in the current (non-final) state with a new message
+        replaces the current status without a callback, so that `status` says why a job
+        waits (e.g. a scheduler's "Can Never Run" comment); callbacks stay one per state.
         """
         with self._lock:
             cur = self._status.state
             new = status.state
+            if status.time < self._status.time and not cur.final:
+                # stamped before the status it follows (made by another thread, or before the
+                # state it follows was synthesized): a status is never older than the last one
+                status = JobStatus(new, time=self._status.time, message=status.message,
+                                   exit_code=status.exit_code, metadata=status.metadata)
             if new is cur and not cur.final and status.message and \
                     status.message != self._status.message:
                 self._status = status

@@ -88,7 +88,11 @@ class JobExecutor(ABC):
 
     @abstractmethod
     def list(self) -> List[str]:
-        """The native ids of the jobs the backend knows for this user, however submitted."""
+        """
+        The native ids of this user's jobs that have not ended (queued, held, running,
+        suspended), however submitted; a job that ended is not listed, whatever history the
+        backend keeps (the same on every executor; the conformance kit checks it).
+        """
 
     @abstractmethod
     def attach(self, job: Job, native_id: str) -> None:

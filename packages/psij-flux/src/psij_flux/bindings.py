@@ -180,8 +180,9 @@ class FluxHandle:
         return out
 
     def list_ids(self, userid: int) -> List[int]:
-        """The ids of all jobs (active and inactive) of `userid`."""
-        rpc = self._flux.job.list.job_list(self.h, max_entries=0, attrs=[], userid=userid)
+        """The ids of the active jobs (pending or running) of `userid`."""
+        rpc = self._flux.job.list.job_list(self.h, max_entries=0, attrs=[], userid=userid,
+                                           states=self._flux.constants.FLUX_JOB_STATE_ACTIVE)
         return [int(j['id']) for j in rpc.get_jobs()]
 
     def decode_words(self, text: str) -> Optional[int]:

@@ -151,8 +151,8 @@ class CliBackend(Backend):
                               transient=True)
 
     def list_ids(self) -> List[int]:
-        """``flux jobs -a -n -o {id.dec}`` (this user's jobs)."""
-        p = self._run(['jobs', '-a', '-n', '-o', '{id.dec}'])
+        """``flux jobs -n -o {id.dec}`` (this user's active jobs: pending or running)."""
+        p = self._run(['jobs', '-n', '-o', '{id.dec}'])
         if p.returncode != 0:
             raise SubmitException('flux jobs failed: %s' % p.stderr.strip(), transient=True)
         return [int(x) for x in p.stdout.split() if x.isdigit()]

@@ -306,8 +306,8 @@ class EventStream(Backend):
                                   transient=True) from ex
 
     def list_ids(self) -> List[int]:
-        """All jobs of this user (job-list), plus the followed ones job-list has not seen yet
-        (it learns of jobs a moment after the job manager)."""
+        """This user's active jobs (job-list), plus the followed ones job-list has not seen
+        yet (it learns of jobs a moment after the job manager)."""
         with self._lock:
             followed = list(self._jobs)
         with self._call_lock:

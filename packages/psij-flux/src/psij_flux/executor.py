@@ -222,7 +222,7 @@ class FluxJobExecutor(JobExecutor):
         self.backend().cancel(parse_job_id(nid))
 
     def list(self) -> List[str]:
-        """The f58 ids of this user's jobs that Flux knows (active and inactive)."""
+        """The f58 ids of this user's active jobs (pending or running), not Flux's history."""
         return [to_f58(i) for i in self.backend().list_ids()]
 
     def attach(self, job: Job, native_id: str) -> None:

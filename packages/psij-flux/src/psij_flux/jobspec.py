@@ -96,13 +96,26 @@ from psij.executors.batch.script_writer import custom_attribute_key, directive_v
 from psij.job_spec import JobSpec
 from psij.resource_spec import ResourceSpecV1
 
+from psij_flux.results import MISSING_DIRECTORY_EXCEPTION, MISSING_DIRECTORY_EXIT_CODE
+
 FLUX_STARTED = frozenset({'multiple', 'mpirun', 'srun'})
 """Launchers whose ranks Flux starts itself (see the module documentation)."""
 
 SINGLE = 'single'
 
+def _render(script: str) -> str:
+    """`script` with the missing-directory exception type and exit code of
+    :mod:`psij_flux.results` in place of ``@CWD_TYPE@`` and ``@CWD_CODE@``."""
+    return script.replace('@CWD_TYPE@', MISSING_DIRECTORY_EXCEPTION).replace(
+        '@CWD_CODE@', str(MISSING_DIRECTORY_EXIT_CODE))
+
+
 _VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 _PATH_PART = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
+
+LEAD_ONLY_SH = 'if [ "${FLUX_TASK_RANK:-0}" = 0 ]; then exec "$@"; fi'
+"""The task of each node of a one-task job of several nodes: only the lead node's runs the
+command (its arguments)."""
 
 # The task wrapper: runs in every task Flux starts when the job needs more than its argv.
 #   sh -c TASK_SH psij-flux DIR FLUX NODEFILE PRE POST COMMAND [ARG...]
@@ -110,19 +123,15 @@ _PATH_PART = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.-]*')
 # the job); NODEFILE: non-empty = write and export PSIJ_NODEFILE; PRE/POST: scripts to source
 # ('' = none). Exit code: the command's; a failing pre-launch script's; else a failing
 # post-launch script's.
-LEAD_ONLY_SH = 'if [ "${FLUX_TASK_RANK:-0}" = 0 ]; then exec "$@"; fi'
-"""The task of each node of a one-task job of several nodes: only the lead node's runs the
-command (its arguments)."""
-
-TASK_SH = r'''d=$1 flux=$2 nf=$3 pre=$4 post=$5
+TASK_SH = _render(r'''d=$1 flux=$2 nf=$3 pre=$4 post=$5
 shift 5
 if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
     msg="psij: cannot enter the job directory $d (missing or not accessible)"
     echo "$msg" >&2
     if [ -n "${FLUX_JOB_ID:-}" ]; then
-        "$flux" job raise --type=cwd "$FLUX_JOB_ID" -- "$msg" 2>/dev/null
+        "$flux" job raise --type=@CWD_TYPE@ "$FLUX_JOB_ID" -- "$msg" 2>/dev/null
     fi
-    exit 1
+    exit @CWD_CODE@
 fi
 if [ -n "$nf" ]; then
     PSIJ_NODEFILE=${FLUX_JOB_TMPDIR:-/tmp}/psij-nodefile.${FLUX_TASK_RANK:-0}
@@ -151,20 +160,20 @@ if [ -n "$post" ]; then
         rc=$prc
     fi
 fi
-exit "$rc"'''
+exit "$rc"''')
 
 # The initial program of the nested instance used when Flux starts several ranks and the job
 # has pre/post-launch scripts:
 #   flux broker sh -c LEAD_SH psij-flux DIR FLUX PRE POST COMMAND [ARG...]
 # COMMAND is `flux run ...` for the ranks.
-LEAD_SH = r'''d=$1 flux=$2 pre=$3 post=$4
+LEAD_SH = _render(r'''d=$1 flux=$2 pre=$3 post=$4
 shift 4
 if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
     msg="psij: cannot enter the job directory $d (missing or not accessible)"
     echo "$msg" >&2
     id=$("$flux" getattr jobid 2>/dev/null) && puri=$("$flux" getattr parent-uri 2>/dev/null) &&
-        FLUX_URI=$puri "$flux" job raise --type=cwd "$id" -- "$msg" 2>/dev/null
-    exit 1
+        FLUX_URI=$puri "$flux" job raise --type=@CWD_TYPE@ "$id" -- "$msg" 2>/dev/null
+    exit @CWD_CODE@
 fi
 if [ -n "$pre" ]; then
     . "$pre"
@@ -184,7 +193,7 @@ if [ -n "$post" ]; then
         rc=$prc
     fi
 fi
-exit "$rc"'''
+exit "$rc"''')
 
 
 # Around the job's (wrapped) command when it stages:

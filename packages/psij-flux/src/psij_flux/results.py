@@ -48,6 +48,15 @@ def exit_code_of(waitstatus: Optional[int]) -> Optional[int]:
     return None
 
 
+MISSING_DIRECTORY_EXCEPTION = 'cwd'
+"""The type of the exception psij's task wrapper raises on a job whose directory cannot be
+entered (rendered into the wrapper by :mod:`psij_flux.jobspec`)."""
+MISSING_DIRECTORY_EXIT_CODE = 1
+"""The wrapper's exit code then, and the job's: the exit code every executor gives a job whose
+directory is missing (Flux's shell kills the job's tasks on the exception, so the wait status
+says 143)."""
+
+
 def final_status(waitstatus: Optional[int], exc_type: Optional[str], exc_note: Optional[str],
                  timestamp: Optional[float] = None, returncode: Optional[int] = None,
                  flux_result: Optional[str] = None) -> JobStatus:
@@ -78,6 +87,8 @@ def final_status(waitstatus: Optional[int], exc_type: Optional[str], exc_note: O
         return JobStatus(JobState.FAILED, time=timestamp, exit_code=code,
                          message='time limit exceeded' + (' (%s)' % note if note else ''),
                          metadata=meta)
+    if exc_type == MISSING_DIRECTORY_EXCEPTION:
+        code = MISSING_DIRECTORY_EXIT_CODE
     if exc_type:
         if code is None:
             code = 1 if returncode is None else (returncode if returncode >= 0 else None)

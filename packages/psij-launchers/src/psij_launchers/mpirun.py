@@ -31,9 +31,13 @@ class MpirunLauncher(ArgvLauncher):
     =========================  ==========================  ==============================
 
     .. [1] only when the job gave ``node_count`` or ``processes_per_node``; the node count
-       follows from ``P / N`` and the host file.
+       follows from ``P / N`` and the host file. For Open MPI, not with a host file: then
+       ``--map-by slot`` (``slot:PE=C``).
     .. [2] when the executor exported it: one line per process slot of the job, so the job
-       gets exactly its slots and needs no oversubscription option.
+       gets exactly its slots and needs no oversubscription option; Open MPI fills them
+       slot by slot, which also works where the scheduler's nodes are vnodes of one host
+       (PBS ``place=vscatter``, a Grid Engine PE that packs slots), for which a per-node
+       count fails ("more processes than the ppr for this topology can support").
 
     GPUs per process have no ``mpirun`` flag in either flavour; they come from the
     executor's allocation. Nothing else is added: Open MPI's refusal to run as root and its

@@ -472,8 +472,8 @@ class LsfJobExecutor(BatchSchedulerExecutor):
                               transient=self.is_transient_error(out))
 
     def get_list_command(self) -> List[str]:
-        """``bjobs`` for this user's jobs, finished ones included, ids only."""
-        cmd = [self.command('bjobs'), '-a', '-u', getpass.getuser(), '-o', 'jobid']
+        """``bjobs`` for this user's unfinished jobs (no ``-a``), ids only."""
+        cmd = [self.command('bjobs'), '-u', getpass.getuser(), '-o', 'jobid']
         return cmd + (['-json'] if self._json is not False else ['-noheader'])
 
     def parse_list_output(self, out: str) -> List[str]:
@@ -483,7 +483,8 @@ class LsfJobExecutor(BatchSchedulerExecutor):
         return [w for w in (line.strip() for line in out.splitlines()) if w.isdigit()]
 
     def list(self) -> List[str]:
-        """The native ids of this user's jobs LSF knows (``No job found`` is an empty list)."""
+        """The native ids of this user's unfinished jobs (``No unfinished job found`` is an
+        empty list)."""
         cmd = self.get_list_command()
         try:
             res = run_command(cmd, self._config.command_timeout)
@@ -498,6 +499,10 @@ class LsfJobExecutor(BatchSchedulerExecutor):
             return ids
         if res.returncode == 0 and '{' in res.stdout:
             return ids
+        if self._json is None and json_unsupported(text):
+            # asked before any status command found out: the delimiter form from now on
+            self._json = False
+            return self.list()
         raise SubmitException('bjobs failed (exit code %d): %s' % (res.returncode,
                                                                    text.strip()),
                               transient=self.is_transient_error(text))

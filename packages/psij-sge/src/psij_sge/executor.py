@@ -72,7 +72,9 @@ the master's accounting ``flush_time``): it keeps its state and is asked about a
 second, for up to `SGEExecutorConfig.accounting_delay` seconds, before it may be declared lost.
 While a job is being deleted, or a running job nears its ``h_rt``, the next ``qstat`` also
 comes sooner than the polling interval. ``failed 37`` is FAILED "time limit" (``h_rt``);
-``failed 100`` with a kill is CANCELED (``qdel``); a job deleted before it started has no
+``failed 100`` with a kill is CANCELED if this process sent the ``qdel`` or saw the job being
+deleted (``d``), else FAILED with the signal (a job that killed its own process group has the
+same record as a deleted one); a job deleted before it started has no
 accounting record and is CANCELED (it was canceled here, seen in a ``d`` state, or is listed by
 ``qstat -s z`` without having started).
 
@@ -138,6 +140,12 @@ _JOB_OWN_VARIABLES = frozenset({
     'SGE_ACCOUNT'})
 _NAME_BAD = re.compile(r'[^A-Za-z0-9_.+-]')
 _JOB_ID = re.compile(r'^(\d+)(?:\.\d+-\d+:\d+)?$')
+_NO_CHDIR = "can't chdir"
+"""Grid Engine's error reason for a job whose directory (``-wd``) cannot be entered."""
+MISSING_DIRECTORY_EXIT_CODE = 1
+"""The exit code of such a job, as every executor reports a missing job directory (see
+docs/one-event-one-answer.md)."""
+
 _JOB_ID_SENTENCE = re.compile(r'^Your job(?:-array)? (\d+)[ .]')
 _TRANSIENT = re.compile(r'unable to contact|unable to send|commlib error|connection|timed? ?out|'
                         r'try again|temporar|failed receiving gdi request|not responding|busy|'
@@ -265,9 +273,10 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     :class:`~psij.SubmitException` with Grid Engine's message.
     """
 
-    native_id_pattern = re.compile(r'\d+')
-    """The number ``qsub -terse`` prints."""
-    native_id_example = '12'
+    native_id_pattern = re.compile(r'\d+(?:\.\d+)?')
+    """The number ``qsub -terse`` prints, or ``N.T``: task T of array job N (a bare array
+    job number stands for the whole array: see `psij_sge.sge_status.acct_to_job_status`)."""
+    native_id_example = '12, or 12.3 for task 3 of array job 12'
 
     _NAME_ = 'sge'
     config_class = SGEExecutorConfig
@@ -483,6 +492,13 @@ class SGEJobExecutor(BatchSchedulerExecutor):
 
     # -- cancel and list -------------------------------------------------------------------------
 
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """The end of `job` (see the base); its record in the job book goes with it."""
+        super().report_final(job, exit_code, status)
+        if job.native_id is not None:
+            self._book.forget([job.native_id])
+
     def cancel(self, job: Job) -> None:
         """Deletes the job (``qdel``); one that already ended is left alone."""
         if job.native_id is not None and not job.status.state.final:
@@ -510,7 +526,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     def parse_list_output(self, out: str) -> List[str]:
         """The job numbers in ``qstat -xml``."""
         try:
-            return list(parse_qstat_xml(out))
+            return [i for i in parse_qstat_xml(out) if '.' not in i]  # jobs, not tasks
         except ValueError as ex:
             raise SubmitException('%s (is %s Grid Engine\'s qstat?)'
                                   % (ex, self.command_path('qstat'))) from ex
@@ -553,6 +569,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         """
         wanted = set(native_ids)
         statuses = {k: v for k, v in super()._query_status(native_ids).items() if k in wanted}
+        self._book.listed(statuses)
         errors = []
         soon = False
         for nid, st in statuses.items():
@@ -580,9 +597,13 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             for nid in errors:
                 old = statuses[nid]
                 msg = old.message or ''
-                if reasons.get(nid):
-                    msg += ': %s' % reasons[nid]
-                statuses[nid] = JobStatus(JobState.FAILED, message=msg, metadata=old.metadata)
+                reason = reasons.get(nid) or ''
+                if reason:
+                    msg += ': %s' % reason
+                # a job directory that cannot be entered: exit code 1, as on every executor
+                code = MISSING_DIRECTORY_EXIT_CODE if _NO_CHDIR in reason else None
+                statuses[nid] = JobStatus(JobState.FAILED, message=msg, exit_code=code,
+                                          metadata=old.metadata)
                 if self._sge_config.delete_failed_jobs:
                     self._delete_quietly(nid)
         return statuses
@@ -629,7 +650,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         unknown = False
         for nid in gone:
             if nid in records:
-                statuses[nid] = acct_to_job_status(records[nid])
+                statuses[nid] = acct_to_job_status(records[nid], self._book.was_deleted(nid))
             elif self._book.was_deleted(nid):
                 statuses[nid] = JobStatus(JobState.CANCELED, message='The job was deleted '
                                           '(qdel)%s' % (' before it started' if nid in never_ran
@@ -639,7 +660,9 @@ class SGEJobExecutor(BatchSchedulerExecutor):
                                           'before it started (it has no accounting record)')
             else:
                 unknown = True
-                if self._book.gone_for(nid, now) < self._sge_config.accounting_delay:
+                # a job never seen here (attach) has no record to wait for: the caller decides
+                if self._book.seen(nid) and \
+                        self._book.gone_for(nid, now) < self._sge_config.accounting_delay:
                     statuses[nid] = JobStatus(JobState.QUEUED, metadata={
                         'sge_state': 'awaiting its accounting record'})
                 continue
@@ -688,7 +711,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             if attempt > 0:
                 time.sleep(ACCT_RETRY_DELAY)
             found.update(self._qacct(todo, single=attempt == ACCT_RETRIES - 1))
-        result = {nid: acct_to_job_status(rec) for nid, rec in found.items()}
+        result = {nid: acct_to_job_status(rec, self._book.was_deleted(nid))
+                  for nid, rec in found.items()}
         rest = [i for i in ids if i not in found]
         if rest:
             zombies = self._zombies()
@@ -714,7 +738,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
             singles = [n for n in native_ids if n not in times]
         else:
             singles = list(native_ids)
-        calls += [['qacct', '-j', n] for n in singles]
+        # a task's record comes with its array's (qacct -j N lists every task)
+        calls += [['qacct', '-j', n] for n in dict.fromkeys(i.split('.')[0] for i in singles)]
         wanted = set(native_ids)
         found: Dict[str, AcctRecord] = {}
         for cmd in calls:

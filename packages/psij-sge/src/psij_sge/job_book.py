@@ -18,7 +18,7 @@ class JobRecord:
     """What is known about one job (by native id); read and written under the book's lock."""
 
     __slots__ = ('submitted_at', 'limit', 'started', 'deleting', 'canceled', 'reason',
-                 'gone_since')
+                 'gone_since', 'listed')
 
     def __init__(self) -> None:
         self.submitted_at: Optional[float] = None
@@ -35,6 +35,8 @@ class JobRecord:
         """Grid Engine's error reason, for a job in error state."""
         self.gone_since: Optional[float] = None
         """When it was first found in neither qstat nor qacct."""
+        self.listed = False
+        """qstat listed it (in this process)."""
 
 
 class JobBook:
@@ -66,6 +68,19 @@ class JobBook:
         """Notes that qstat showed the job being deleted."""
         with self._lock:
             self._record(native_id).deleting = True
+
+    def listed(self, native_ids: Iterable[str]) -> None:
+        """Notes that qstat listed these jobs."""
+        with self._lock:
+            for n in native_ids:
+                self._record(n).listed = True
+
+    def seen(self, native_id: str) -> bool:
+        """Whether the job was submitted by this process or listed by qstat in it: one that
+        is in neither qstat nor qacct now has ended and awaits its accounting record."""
+        with self._lock:
+            rec = self._records.get(native_id)
+            return rec is not None and (rec.listed or rec.submitted_at is not None)
 
     def was_deleted(self, native_id: str) -> bool:
         """Whether the job was canceled here or seen being deleted."""

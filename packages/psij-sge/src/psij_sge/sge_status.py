@@ -109,10 +109,33 @@ def _text(elem: ET.Element, tag: str) -> str:
     return (child.text or '').strip() if child is not None else ''
 
 
+MAX_TASKS_LISTED = 100000
+"""A pending task range (``1-4:1``) of more tasks than this is listed under its job number
+only."""
+
+
+def task_ids(tasks: str) -> List[str]:
+    """The task numbers in ``qstat``'s ``tasks`` field: ``3`` -> ['3'], ``1-7:2`` -> ['1',
+    '3', '5', '7'], ``1-3:1,7`` -> ['1', '2', '3', '7']; [] for a job that is not an array."""
+    out: List[str] = []
+    for part in tasks.split(','):
+        m = re.fullmatch(r'\s*(\d+)(?:-(\d+)(?::(\d+))?)?\s*', part)
+        if m is None:
+            continue
+        first = int(m.group(1))
+        last = int(m.group(2) or first)
+        step = max(1, int(m.group(3) or 1))
+        if (last - first) // step + len(out) > MAX_TASKS_LISTED:
+            return out
+        out.extend(str(t) for t in range(first, last + 1, step))
+    return out
+
+
 def parse_qstat_xml(text: str) -> Dict[str, SgeJob]:
     """
-    ``qstat -xml`` -> {job number: job}. Array tasks of one job collapse into the job (the
-    first task seen wins; psij does not submit arrays).
+    ``qstat -xml`` -> {job id: job}. An array job's tasks are listed each under ``N.T`` and
+    all together under the job number ``N`` (the first task seen stands for the array:
+    ``qstat`` lists running tasks before pending ones).
 
     :raises ValueError: if `text` is not Grid Engine's ``qstat -xml`` document (e.g. another
         scheduler's ``qstat``, or a truncated document).
@@ -130,14 +153,17 @@ def parse_qstat_xml(text: str) -> Dict[str, SgeJob]:
     jobs: Dict[str, SgeJob] = {}
     for jl in root.iter('job_list'):
         number = _text(jl, 'JB_job_number')
-        if not number or number in jobs:
+        if not number:
             continue
         try:
             slots = int(_text(jl, 'slots') or '1')
         except ValueError:
             slots = 1
-        jobs[number] = SgeJob(_text(jl, 'state'), _text(jl, 'JB_name'), _text(jl, 'JB_owner'),
-                              _text(jl, 'queue_name'), slots)
+        job = SgeJob(_text(jl, 'state'), _text(jl, 'JB_name'), _text(jl, 'JB_owner'),
+                     _text(jl, 'queue_name'), slots)
+        jobs.setdefault(number, job)
+        for task in task_ids(_text(jl, 'tasks')):
+            jobs.setdefault('%s.%s' % (number, task), job)
     return jobs
 
 
@@ -194,6 +220,11 @@ class AcctRecord(NamedTuple):
     slots: int = 1
     owner: str = ''
     end_time: str = ''
+    task: str = ''
+    """The array task's number; empty for a job that is not an array."""
+    array_tasks: int = 0
+    """For the record of a whole array job (under its bare number): how many task records
+    it stands for (it is the first failed task's, else the last task's)."""
 
 
 def _int(value: str) -> Optional[int]:
@@ -203,8 +234,10 @@ def _int(value: str) -> Optional[int]:
 
 def parse_qacct(text: str) -> Dict[str, AcctRecord]:
     """
-    ``qacct -j ...`` -> {job number: its record}. When a job number has several records (ids
-    restart after a cell is reset), the last one (the newest) is kept.
+    ``qacct -j ...`` -> {job id: its record}. When a job id has several records (ids restart
+    after a cell is reset), the last one (the newest) is kept. An array task's record is
+    under ``N.T``; the array as a whole under ``N``, with the record of its first failed task
+    (a non-zero ``failed`` or exit status), else of its last one (see `AcctRecord`).
     """
     result: Dict[str, AcctRecord] = {}
     fields: Dict[str, str] = {}
@@ -216,12 +249,21 @@ def parse_qacct(text: str) -> Dict[str, AcctRecord]:
         failed_raw = fields.get('failed', '0')
         failed = _int(failed_raw) or 0
         failed_text = failed_raw.split(':', 1)[1].strip() if ':' in failed_raw else ''
-        result[number] = AcctRecord(number, failed, failed_text,
-                                    _int(fields.get('exit_status', '')),
-                                    fields.get('granted_pe', 'NONE').strip() or 'NONE',
-                                    _int(fields.get('slots', '1')) or 1,
-                                    fields.get('owner', '').strip(),
-                                    fields.get('end_time', '').strip())
+        task = fields.get('taskid', '').strip()
+        task = task if task.isdigit() else ''
+        rec = AcctRecord(number, failed, failed_text, _int(fields.get('exit_status', '')),
+                         fields.get('granted_pe', 'NONE').strip() or 'NONE',
+                         _int(fields.get('slots', '1')) or 1, fields.get('owner', '').strip(),
+                         fields.get('end_time', '').strip(), task)
+        if not task:
+            result[number] = rec
+            return
+        result['%s.%s' % (number, task)] = rec
+        whole = result.get(number)
+        count = whole.array_tasks + 1 if whole is not None else 1
+        if whole is None or not _record_failed(whole):
+            whole = rec
+        result[number] = whole._replace(array_tasks=count)
 
     for line in text.splitlines():
         if line.startswith('====='):
@@ -235,13 +277,36 @@ def parse_qacct(text: str) -> Dict[str, AcctRecord]:
     return result
 
 
-def acct_to_job_status(rec: AcctRecord) -> JobStatus:
+def _record_failed(rec: AcctRecord) -> bool:
+    return bool(rec.failed) or rec.exit_status not in (0, None)
+
+
+def acct_to_job_status(rec: AcctRecord, deleted: bool = False) -> JobStatus:
+    """
+    The final PSI/J status of a finished job from its accounting record (see
+    `_job_acct_status`); the status of a whole array job (`AcctRecord.array_tasks`) is that of
+    its first failed task, else COMPLETED, and its message names the task.
+    """
+    st = _job_acct_status(rec, deleted)
+    if not rec.array_tasks:
+        return st
+    what = 'Task %s of the array job (%d tasks ended)' % (rec.task, rec.array_tasks)
+    if st.state is JobState.COMPLETED:
+        return st
+    detail = st.message or 'The job exited with code %s' % st.exit_code
+    return JobStatus(st.state, message='%s: %s' % (what, detail[0].lower() + detail[1:]),
+                     exit_code=st.exit_code, metadata=dict(st.metadata or {}, sge_task=rec.task))
+
+
+def _job_acct_status(rec: AcctRecord, deleted: bool) -> JobStatus:
     """
     The final PSI/J status of a finished job from its accounting record: ``failed`` 37 is
-    FAILED "time limit"; 100 with a kill (exit status 137) is CANCELED (``qdel``); another
-    non-zero ``failed`` is FAILED with Grid Engine's reason; otherwise the exit status decides
-    (0: COMPLETED; a plain exit code: FAILED without a message, so that the executor adds the
-    tail of the job's output).
+    FAILED "time limit"; 100 with a kill (exit status 137 or 143) is CANCELED if the job was
+    `deleted` (the caller sent the ``qdel`` or saw the job in a deletion state), else FAILED
+    with the signal (a ``qdel`` and a job that killed its own process group give the same
+    record: ``failed 100``, ``exit_status 137``); another non-zero ``failed`` is FAILED with
+    Grid Engine's reason; otherwise the exit status decides (0: COMPLETED; a plain exit code:
+    FAILED without a message, so that the executor adds the tail of the job's output).
     """
     metadata = {'sge_failed': rec.failed, 'sge_exit_status': rec.exit_status}
     code = rec.exit_status
@@ -250,8 +315,11 @@ def acct_to_job_status(rec: AcctRecord) -> JobStatus:
                          'Engine failed %d: %s)' % (rec.failed, rec.failed_text or 'limit'),
                          metadata=metadata)
     if rec.failed == FAILED_AFTER_JOB and code is not None and code > 128:
-        return JobStatus(JobState.CANCELED, message='The job was deleted (qdel) or killed by '
-                         '%s from outside' % signal_name(code - 128), exit_code=code,
+        if deleted:
+            return JobStatus(JobState.CANCELED, message='The job was deleted (qdel)',
+                             exit_code=code, metadata=metadata)
+        return JobStatus(JobState.FAILED, message='The job was killed by %s (Grid Engine '
+                         'failed %d)' % (signal_name(code - 128), rec.failed), exit_code=code,
                          metadata=metadata)
     if rec.failed:
         reason = FAILED_REASONS.get(rec.failed, 'Grid Engine failed the job')

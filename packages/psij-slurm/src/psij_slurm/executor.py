@@ -430,9 +430,10 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
                               transient=self.is_transient_error(out))
 
     def get_list_command(self) -> List[str]:
-        """``squeue`` for this user's jobs, all states, raw ids only."""
-        return ['squeue', '--noheader', '--states=all', '--user=' + getpass.getuser(),
-                '--Format=JobID:|']
+        """``squeue`` for this user's jobs that have not ended (squeue's default states:
+        pending, running, suspended, completing, configuring; not the finished ones it keeps
+        for ``MinJobAge``), raw ids only."""
+        return ['squeue', '--noheader', '--user=' + getpass.getuser(), '--Format=JobID:|']
 
     def parse_list_output(self, out: str) -> List[str]:
         """The ids, one per line (``123|``)."""

@@ -33,7 +33,8 @@ __all__ = [
     'SQUEUE_FIELDS', 'SACCT_FIELDS',
     'SlurmJobStatus', 'PsijStatus',
     'squeue_command', 'sacct_command',
-    'normalize_state', 'decode_wait_status', 'parse_exit_code_pair', 'split_job_id',
+    'normalize_state', 'decode_wait_status', 'is_wait_status', 'parse_exit_code_pair',
+    'split_job_id', 'LAUNCH_FAILURE',
     'parse_squeue', 'parse_sacct', 'to_psij', 'psij_state', 'is_final',
     'classify_error', 'UNKNOWN_JOB', 'NO_ACCOUNTING', 'TRANSIENT',
 ]
@@ -122,6 +123,12 @@ SQUEUE_FIELDS = 'JobID:|,State:|,Reason:|,exit_code:|'
 #: field list for sacct (``-P``: ``|``-separated)
 SACCT_FIELDS = 'JobID,State,ExitCode'
 
+LAUNCH_FAILURE = 'JobLaunchFailure'
+"""The reason of a job Slurm could not launch (or whose script was killed by SIGKILL)."""
+_FIRST_NONSTANDARD_SIGNAL = 32
+"""Signals from here on (real-time ones) do not kill batch scripts: a ``0:53`` of a launch
+failure is slurmd's error code split as a wait status."""
+
 _ID_RE = re.compile(r'^\d+(?:_(?:\d+|\[[^\]]*\]))?(?:\+\d+)?$')
 _STEP_RE = re.compile(r'^\d+(?:_(?:\d+|\[[^\]]*\]))?(?:\+\d+)?\.')
 _NO_REASON = ('', 'None', '(null)')
@@ -138,6 +145,10 @@ class SlurmJobStatus(NamedTuple):
     reason: Optional[str]
     exit_code: Optional[int]
     signal: Optional[int]
+    launch_error: Optional[int] = None
+    """With reason ``JobLaunchFailure``: Slurm's error code when the job could not be
+    launched (e.g. 4021, an output file or directory that cannot be opened); what would be
+    read as a signal (``0:53``) is part of it, not a signal."""
 
 
 class PsijStatus(NamedTuple):
@@ -200,6 +211,14 @@ def decode_wait_status(raw: int) -> tuple[Optional[int], Optional[int]]:
     return (raw >> 8) & 0xFF, None
 
 
+def is_wait_status(raw: int) -> bool:
+    """Whether `raw` can be a wait status: an exit (``code << 8``) or a death by a signal
+    (its number in the low 7 bits, maybe the core-dump bit, nothing above)."""
+    if raw < 0 or raw > 0xFFFF:
+        return False
+    return raw & 0x7F == 0 or raw >> 8 == 0
+
+
 def parse_exit_code_pair(text: str) -> tuple[Optional[int], Optional[int]]:
     """``'3:0'`` -> (3, None); ``'0:9'`` -> (None, 9) (``ExitCode`` of scontrol/sacct)."""
     code_s, _, sig_s = text.strip().partition(':')
@@ -223,6 +242,14 @@ def split_job_id(native_id: str) -> tuple[str, Optional[str]]:
 def _reason(text: str) -> Optional[str]:
     text = text.strip()
     return None if text in _NO_REASON else text
+
+
+def _real_signal(reason: Optional[str], sig: Optional[int]) -> Optional[int]:
+    """`sig`, unless it is part of slurmd's error code for a launch failure, which scontrol
+    and sacct split as a wait status (4021 -> ``0:53``)."""
+    if reason == LAUNCH_FAILURE and sig is not None and sig >= _FIRST_NONSTANDARD_SIGNAL:
+        return None
+    return sig
 
 
 def _final_only(state: str, exit_code: Optional[int],
@@ -253,14 +280,20 @@ def _squeue_record(fields: dict[str, str]) -> Optional[tuple[str, SlurmJobStatus
         reason = _reason(fields['nodelist_reason'].strip()[1:-1])
     exit_code: Optional[int] = None
     sig: Optional[int] = None
+    launch_error: Optional[int] = None
     raw = fields.get('exit', '').strip()
     if raw:
         try:
-            exit_code, sig = decode_wait_status(int(raw))
+            number = int(raw)
         except ValueError:
             exit_code, sig = parse_exit_code_pair(raw)
-    exit_code, sig = _final_only(state, exit_code, sig)
-    return job_id, SlurmJobStatus(state, reason, exit_code, sig)
+        else:
+            exit_code, sig = decode_wait_status(number)
+            if reason == LAUNCH_FAILURE and not is_wait_status(number):
+                # slurmd's error code (4021), which squeue prints where a wait status goes
+                exit_code, sig, launch_error = None, None, number
+    exit_code, sig = _final_only(state, exit_code, _real_signal(reason, sig))
+    return job_id, SlurmJobStatus(state, reason, exit_code, sig, launch_error)
 
 
 def _split_positional(line: str) -> dict[str, str]:
@@ -354,9 +387,10 @@ def parse_sacct(output: str, fields: Sequence[str] = tuple(SACCT_FIELDS.split(',
         state = normalize_state(rec.get('state', ''))
         if not state:
             continue
+        reason = _reason(rec.get('reason', ''))
         exit_code, sig = parse_exit_code_pair(rec.get('exitcode', ''))
-        exit_code, sig = _final_only(state, exit_code, sig)
-        result[job_id] = SlurmJobStatus(state, _reason(rec.get('reason', '')), exit_code, sig)
+        exit_code, sig = _final_only(state, exit_code, _real_signal(reason, sig))
+        result[job_id] = SlurmJobStatus(state, reason, exit_code, sig)
     return result
 
 
@@ -388,6 +422,11 @@ def to_psij(status: SlurmJobStatus) -> Optional[PsijStatus]:
     details = ['Slurm state %s' % state]
     if status.reason:
         details.append('reason %s' % status.reason)
+    if psij == FAILED and status.reason == LAUNCH_FAILURE and not status.signal:
+        if status.launch_error is not None:
+            details.append('Slurm error %d' % status.launch_error)
+        return PsijStatus(FAILED, 'Slurm could not launch the job (%s)' % ', '.join(details),
+                          None)
     if status.signal:
         details.append('killed by %s' % signal_name(status.signal))
     elif status.exit_code:

@@ -23,6 +23,7 @@ from psij.job_executor import JobExecutor
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.resource_spec import ResourceSpecV1
 
 WAIT = 240.0
 """Seconds `wait_final` and `wait_state` wait by default."""
@@ -66,15 +67,21 @@ def check_native_id_forms(executor: BatchSchedulerExecutor, good: List[str],
     for native_id in good:
         executor.check_native_id(native_id)
     for native_id in bad + NOT_JOB_IDS:
-        job = Job()
-        try:
-            executor.attach(job, native_id)
-        except InvalidJobException as ex:
-            assert repr(native_id) in str(ex), ex
-        else:
-            raise AssertionError('attach() took %r as a job id' % (native_id,))
-        assert job.status.state is JobState.NEW and job.executor is None
-        assert job.native_id is None
+        assert_attach_refused(executor, native_id)
+
+
+def assert_attach_refused(executor: JobExecutor, native_id: str) -> None:
+    """`attach` refuses `native_id` with an `InvalidJobException` naming it, and leaves the
+    job ``NEW`` and unbound."""
+    job = Job()
+    try:
+        executor.attach(job, native_id)
+    except InvalidJobException as ex:
+        assert repr(native_id) in str(ex), ex
+    else:
+        raise AssertionError('attach() took %r as a job id: %s' % (native_id, job.status))
+    assert job.status.state is JobState.NEW and job.executor is None
+    assert job.native_id is None
 
 
 # -- checks every batch executor's own tests run on its real scheduler ----------------------------
@@ -168,3 +175,99 @@ def check_missing_directory_fails(executor: JobExecutor, tmp_path: Path) -> JobS
     assert st.state is JobState.FAILED and st.exit_code == 1, st
     assert 'cannot change to the job directory' in (st.message or ''), st
     return st
+
+
+def check_status_times_never_go_back(executor: JobExecutor, jobs: int = 5) -> None:
+    """
+    Runs `jobs` short jobs at once: the statuses each job goes through, synthesized ones
+    included, are stamped in order (a status is never older than the one before it).
+    """
+    runs = []
+    for i in range(jobs):
+        job = Job(sh('exit %d' % (i % 2)))
+        runs.append((job, history(job)))
+        executor.submit(job)
+    for job, seen in runs:
+        wait_final(job)
+        stamps = [(s.state.name, s.time) for s in seen]
+        assert len(stamps) >= 2, stamps
+        for (prev, t0), (state, t1) in zip(stamps, stamps[1:], strict=False):
+            assert t1 >= t0, 'job %s: %s stamped %.6f s before %s: %s' % (
+                job.native_id, state, t0 - t1, prev, stamps)
+
+
+def check_unknown_id_refused(executor: BatchSchedulerExecutor, unknown: str) -> None:
+    """
+    `unknown` is a well-formed id of a job that neither the queue nor the accounting knows:
+    `attach` and `attach_many` refuse it with an `InvalidJobException` naming it (the job
+    stays ``NEW`` and unbound), and ``psij status`` and ``psij cancel`` exit non-zero
+    without reporting a state for it.
+    """
+    import subprocess
+    assert_attach_refused(executor, unknown)
+    other = Job()
+    refused = executor.attach_many([(other, unknown)])
+    assert [j for j, _ in refused] == [other], refused
+    assert repr(unknown) in str(refused[0][1]), refused
+    for command in ('status', 'cancel'):
+        p = subprocess.run([sys.executable, '-m', 'psij', command, '-x', executor.name,
+                            unknown], capture_output=True, text=True, timeout=WAIT)
+        assert p.returncode != 0, (command, p.stdout, p.stderr)
+        assert p.stdout.strip() == '' and unknown in p.stderr, (command, p.stdout, p.stderr)
+
+
+SELF_KILLS = {"trap 'kill 0' EXIT; exit 0": 143, 'kill -9 0': 137}
+"""Scripts that kill their own process group (the batch script with it), and the exit code
+of each: the shell's 128 + the signal."""
+
+
+def check_self_kill_is_failed(executor: JobExecutor) -> None:
+    """
+    A job that kills its own process group, with SIGTERM from an EXIT trap (a common
+    pattern) or with SIGKILL, was not canceled: it ends FAILED with 128 + the signal as its
+    exit code, however the scheduler accounts for it.
+    """
+    jobs = {script: Job(sh(script)) for script in SELF_KILLS}
+    for job in jobs.values():
+        executor.submit(job)
+    for script, job in jobs.items():
+        st = wait_final(job)
+        assert (st.state, st.exit_code) == (JobState.FAILED, SELF_KILLS[script]), (script, st)
+
+
+def check_mpirun_multi_node(executor: JobExecutor, tmp_path: Path, nodes: int = 2,
+                            per_node: int = 2) -> None:
+    """
+    A job of `nodes` nodes and `per_node` processes per node started by the ``mpirun``
+    launcher completes with every rank run once, also where the scheduler's "nodes" are
+    vnodes of one host (the node file then names one host several times). Open MPI must be
+    on ``PATH`` (as root, the caller sets ``PSIJ_MPIRUN_OPTIONS=--allow-run-as-root``).
+    """
+    out = tmp_path / 'ranks'
+    out.mkdir()
+    job = Job(JobSpec('/bin/sh', ['-c', 'echo x > "$0/rank.${OMPI_COMM_WORLD_RANK:-$PMI_RANK}"',
+                                  str(out)], launcher='mpirun', directory=tmp_path,
+                      resources=ResourceSpecV1(node_count=nodes, processes_per_node=per_node)))
+    executor.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.COMPLETED, st
+    assert sorted(p.name for p in out.iterdir()) == \
+        ['rank.%d' % r for r in range(nodes * per_node)]
+
+
+def use_mpirun(monkeypatch: Any) -> None:
+    """
+    Skips the calling test when ``mpirun`` is not on ``PATH`` (fails it with
+    ``PSIJ_REQUIRE_MPI=1``, as CI sets); as root, sets ``PSIJ_MPIRUN_OPTIONS`` to
+    ``--allow-run-as-root`` with `monkeypatch` (pytest's fixture) for the jobs it submits.
+    """
+    import os
+    import shutil
+
+    import pytest
+    if shutil.which('mpirun') is None:
+        if os.environ.get('PSIJ_REQUIRE_MPI') == '1':
+            pytest.fail('mpirun not found but PSIJ_REQUIRE_MPI=1')
+        pytest.skip('mpirun not found: install Open MPI (ci/setup-system.sh does)')
+    if os.getuid() == 0:
+        monkeypatch.setenv('PSIJ_MPIRUN_OPTIONS', '--allow-run-as-root')

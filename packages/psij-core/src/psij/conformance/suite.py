@@ -13,6 +13,7 @@ import select
 import shlex
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Dict, List
@@ -292,7 +293,9 @@ class AttachChecks(KitBase):
 
     @requires(cap.LIST)
     def test_list_shows_running_job(self, kit: Kit) -> None:
-        """``list()`` includes the native id of a running job."""
+        """``list()`` includes the native id of a running job, and not once the job ended
+        (the rule of every executor: jobs that have not ended, whatever history the backend
+        keeps); the scheduler may take a moment to drop it, so that is waited for."""
         b = kit.submit_blocked()
         kit.wait(b.job, ACTIVE)
         ids = kit.executor.list()
@@ -300,6 +303,11 @@ class AttachChecks(KitBase):
         assert b.job.native_id in ids, '%s not in list() = %s' % (b.job.native_id, ids[:20])
         b.release()
         kit.wait(b.job)
+        deadline = time.monotonic() + min(60.0, kit.remaining())
+        while b.job.native_id in kit.executor.list():
+            assert time.monotonic() < deadline, \
+                '%s, which ended, is still in list()' % b.job.native_id
+            time.sleep(0.5)
 
 
 # -- what the job sees ------------------------------------------------------------------------
@@ -400,6 +408,23 @@ class DirectoryChecks(KitBase):
         st = kit.run(kit.sh_spec('pwd -P > "$1"', out, directory=d))
         assert st.state is COMPLETED, st
         assert out.read_text().rstrip('\n') == str(d.resolve())
+
+    def test_missing_directory(self, kit: Kit) -> None:
+        """A job whose directory does not exist does not run: `submit` refuses it with an
+        `InvalidJobException` naming the directory, or it ends FAILED with exit code 1 and a
+        message about the directory (the same answer on every executor)."""
+        d = kit.path('no such dir')
+        ran = kit.unique('ran')
+        job = Job(kit.sh_spec(': > "$1"', ran, directory=d))
+        try:
+            kit.submit(job)
+        except InvalidJobException as ex:
+            assert str(d) in str(ex), ex
+            return
+        st = kit.wait(job)
+        assert (st.state, st.exit_code) == (FAILED, 1), st
+        assert 'directory' in (st.message or ''), st
+        assert not ran.exists()
 
     def test_relative_paths(self, kit: Kit) -> None:
         """Relative stdout/stderr paths are relative to the job's directory."""

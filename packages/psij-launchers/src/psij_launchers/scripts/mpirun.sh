@@ -10,7 +10,8 @@
 # The flavour is asked from `mpirun --version` here, on the node that runs the job, because the
 # MPI there (modules, alternatives) need not be the one seen when the job was submitted.
 # If the executor exported PSIJ_NODEFILE (one line per process slot), it is given as the host
-# file: the slots are then exactly the job's, so no oversubscription option is needed.
+# file: the slots are then exactly the job's, so no oversubscription option is needed, and Open
+# MPI maps by slot instead of by a per-node count.
 # Nothing else is added: running as root (Open MPI refuses without being told) and any other
 # site preference go through MPI's own environment variables (OMPI_ALLOW_RUN_AS_ROOT, OMPI_MCA_*,
 # HYDRA_*), set by whoever needs them.
@@ -27,15 +28,22 @@ version=$(mpirun --version 2>&1) || {
 case $version in
     *'Open MPI'* | *'OpenRTE'*)
         set -- -n "$np" "$@"
-        if [ -n "$ppn" ] && [ -n "$cpp" ]; then
+        if [ -n "${PSIJ_NODEFILE:-}" ]; then
+            # the host file holds exactly the job's slots, so processes go slot by slot: a
+            # per-node count would fail where the scheduler's nodes are vnodes of one host
+            # (the file then names that host N times, and Open MPI sees one node)
+            if [ -n "$cpp" ]; then
+                set -- --map-by "slot:PE=$cpp" "$@"
+            else
+                set -- --map-by slot "$@"
+            fi
+            set -- --hostfile "$PSIJ_NODEFILE" "$@"
+        elif [ -n "$ppn" ] && [ -n "$cpp" ]; then
             set -- --map-by "ppr:$ppn:node:PE=$cpp" "$@"
         elif [ -n "$ppn" ]; then
             set -- --map-by "ppr:$ppn:node" "$@"
         elif [ -n "$cpp" ]; then
             set -- --map-by "slot:PE=$cpp" "$@"
-        fi
-        if [ -n "${PSIJ_NODEFILE:-}" ]; then
-            set -- --hostfile "$PSIJ_NODEFILE" "$@"
         fi
         ;;
     *HYDRA* | *Hydra*)

@@ -306,6 +306,8 @@ class BatchSchedulerExecutor(JobExecutor):
         """Native id -> token of the submission followed (see `job_files`)."""
         self._recancel: Dict[str, tuple[float, int]] = {}
         """Native id -> when to repeat its cancel, and how many repeats were done."""
+        self._canceled_queued: set[str] = set()
+        """Native ids of jobs canceled (successfully) while queued that have not ended."""
 
     config_class: type[BatchSchedulerExecutorConfig] = BatchSchedulerExecutorConfig
     """The configuration class of this executor; a configuration of another class given to
@@ -414,6 +416,12 @@ class BatchSchedulerExecutor(JobExecutor):
     def recorded_start(self, native_id: str) -> bool:
         """Whether the job recorded its start in the work directory."""
         return self._is_active(native_id)
+
+    def absence_is_end(self, native_id: str) -> bool:
+        """Whether the job's absence from the scheduler's answer is its end: this executor
+        canceled it (the cancel command succeeded) before it started."""
+        with self._cancel_lock:
+            return native_id in self._canceled_queued
 
     def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
         """The scheduler's statuses of `native_ids` (status commands in chunks); repeats the
@@ -543,7 +551,8 @@ class BatchSchedulerExecutor(JobExecutor):
         return {}
 
     def get_list_command(self) -> List[str]:
-        """The command that lists the user's jobs."""
+        """The command that lists the user's jobs that have not ended (not the finished ones
+        a scheduler keeps in its history)."""
         raise NotImplementedError
 
     def parse_list_output(self, out: str) -> List[str]:
@@ -833,6 +842,7 @@ class BatchSchedulerExecutor(JobExecutor):
                     return
             raise SubmitException('Job %s has no native id: it was not submitted' % job.id)
         cmd = self._resolve(self.get_cancel_command(native_id))
+        queued = job.status.state is JobState.QUEUED
         with self._cancel_lock:
             self._cancel_requested.add(native_id)
             if self.RECANCEL_AFTER:
@@ -843,6 +853,11 @@ class BatchSchedulerExecutor(JobExecutor):
             raise SubmitException('%s timed out' % cmd[0], ex, transient=True) from ex
         except OSError as ex:
             raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+        if res.returncode == 0 and queued:
+            # a scheduler may delete a job canceled before it started without a trace
+            # (Slurm's pending array elements): from now on its absence is the cancel
+            with self._cancel_lock:
+                self._canceled_queued.add(native_id)
         if res.returncode != 0:
             try:
                 self.process_cancel_command_output(res.returncode,
@@ -855,9 +870,14 @@ class BatchSchedulerExecutor(JobExecutor):
         """
         Follows an existing job by native id; its real status is known when this returns
         (even for a job that already left the queue).
+
+        :raises InvalidJobException: for an id that is not one of the scheduler's, or that
+            neither the queue nor the accounting knows and this executor did not submit
+            (see `_follow_attached`); the job is left ``NEW`` and unbound.
         """
         self._bind(job, native_id)
-        self._follow_attached([(job, native_id)])
+        for _, ex in self._follow_attached([(job, native_id)]):
+            raise ex
 
     def attach_many(self, pairs: Iterable[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
         """
@@ -876,7 +896,7 @@ class BatchSchedulerExecutor(JobExecutor):
             else:
                 bound.append((job, native_id))
         if bound:
-            self._follow_attached(bound)
+            refused.extend(self._follow_attached(bound))
         return refused
 
     def _bind(self, job: Job, native_id: str) -> None:
@@ -912,23 +932,42 @@ class BatchSchedulerExecutor(JobExecutor):
                                       '"-" and holds no blanks, control characters or commas'
                                       % (native_id, self._scheduler()))
 
-    def _follow_attached(self, bound: List[Tuple[Job, str]]) -> None:
-        """Gives jobs just bound their status now (final ones end here) and follows the others:
-        one status query for all, then accounting for those the queue no longer knows."""
+    def _follow_attached(self, bound: List[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
+        """
+        Gives jobs just bound their status now (final ones end here) and follows the others:
+        one status query for all, then accounting for those the queue no longer knows.
+
+        Returns the jobs refused, unbound again: those whose id neither the queue nor the
+        accounting knows, that recorded nothing in the work directory and that this
+        executor's work directory holds no submission of (a job this executor submitted may
+        not be listed yet). When the status command fails, nothing is refused (a transient
+        failure says nothing about the job).
+        """
         ids = list(dict.fromkeys(native_id for _, native_id in bound))
         codes = {native_id: self._read_exit_code(native_id) for native_id in ids}
+        queried = True
         try:
             statuses = self._query_status(ids)
         except (subprocess.SubprocessError, OSError, RuntimeError) as ex:
             logger.warning('Status of %s not available yet: %s', ', '.join(ids[:10]), ex)
             statuses = {}
+            queried = False
         unknown = [i for i in ids if statuses.get(i) is None and codes[i] is None]
         n = self._config.ids_per_status_command
         for i in range(0, len(unknown), n):
             statuses.update(self.get_final_status(unknown[i:i + n]))
+        refused: List[Tuple[Job, Exception]] = []
         for job, native_id in bound:
             code = codes[native_id]
             st = statuses.get(native_id)
+            if queried and st is None and code is None and not self._submitted_here(native_id):
+                job.executor = None
+                job._native_id = None
+                refused.append((job, InvalidJobException(
+                    'No %s job %r: neither the queue nor the accounting knows it, and it was '
+                    'not submitted from the work directory %s' % (
+                        self._scheduler(), native_id, self.work_directory))))
+                continue
             if (st is not None and st.state.final) or (st is None and code is not None):
                 self._finish(job, code, st)
                 continue
@@ -939,9 +978,16 @@ class BatchSchedulerExecutor(JobExecutor):
             else:
                 self._set_job_status(job, JobStatus(JobState.QUEUED))
             self._engine.register(job, self)
+        return refused
+
+    def _submitted_here(self, native_id: str) -> bool:
+        """Whether the work directory holds a submission of `native_id` (its token, written
+        at submit) or a record of its start: a job the scheduler may not list yet."""
+        return native_id in self._tokens or self._is_active(native_id)
 
     def list(self) -> List[str]:
-        """The native ids of this user's jobs known to the scheduler."""
+        """The native ids of this user's jobs that have not ended (see
+        :meth:`psij.JobExecutor.list`)."""
         return self.parse_list_output(self._run_command(self.get_list_command()))
 
     def _clean_submit_script(self, job: Job) -> None:
@@ -1022,6 +1068,7 @@ class BatchSchedulerExecutor(JobExecutor):
         with self._cancel_lock:
             cancel_requested = native_id in self._cancel_requested
             self._cancel_requested.discard(native_id)
+            self._canceled_queued.discard(native_id)
             self._recancel.pop(native_id, None)
         if cancel_requested and (st is None or st.state is not JobState.CANCELED) and \
                 (code is None or (st is None and (code < 0 or code > 128))):

@@ -98,6 +98,13 @@ class StatusClient(Protocol):
         """Whether the job wrote that it started (``files``, ``poll``)."""
         ...
 
+    def absence_is_end(self, native_id: str) -> bool:
+        """Whether the job's absence from a successful status command is its end (``poll``),
+        e.g. it was canceled before it started and the scheduler deletes such jobs without
+        a trace (Slurm's pending array elements); `report_final` then gets no exit code and
+        no status."""
+        ...
+
     def query_status(self, native_ids: List[str]) -> Dict[str, JobStatus]:
         """
         The scheduler's statuses of `native_ids`, from one status command (``poll``); a job
@@ -459,7 +466,7 @@ class StatusEngine:
             elif st is None:
                 t.missing += 1
                 code = t.exit_code()
-                if code is not None:
+                if code is not None or t.client.absence_is_end(t.native_id):
                     self._finish(t, code, None)
                 elif t.missing >= MISSING_POLLS_BEFORE_LOST:
                     missing.append(t)
