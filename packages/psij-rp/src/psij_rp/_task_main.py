@@ -1,0 +1,55 @@
+"""
+Runs one rank of a PSI/J job inside a RADICAL-Pilot task (stdlib only, started with
+``python -I -S``).
+
+RADICAL-Pilot writes a task's arguments and environment into shell scripts, the environment
+unescaped; so the job travels as one base64url argument (a JSON document) that no shell can
+misread, and this program applies it: the environment (``${NAME}`` references expanded, the
+inherited environment dropped if asked), the working directory, standard input, output and
+error, then replaces itself with the executable. Its exit code is the job's.
+"""
+
+import base64
+import json
+import os
+import re
+import sys
+
+_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+_O_OUT = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write('psij-rp: %s\n' % message)
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main() -> None:
+    job = json.loads(base64.urlsafe_b64decode(sys.argv[1]).decode('utf-8', 'surrogateescape'))
+    env = dict(os.environ) if job['inherit'] else {}
+    for name, value in job['environment']:
+        env[name] = _REF.sub(lambda m: env.get(m.group(1), ''), value)
+    if job['directory']:
+        try:
+            os.chdir(job['directory'])
+        except OSError as ex:
+            _fail('cannot enter the job directory %r: %s' % (job['directory'], ex), 1)
+    for fd, path, flags in ((0, job['stdin'], os.O_RDONLY), (1, job['stdout'], _O_OUT),
+                            (2, job['stderr'], _O_OUT)):
+        if path is None:
+            continue
+        try:
+            f = os.open(path, flags, 0o666)
+        except OSError as ex:
+            _fail('cannot open %r: %s' % (path, ex), 1)
+        os.dup2(f, fd)
+        os.close(f)
+    argv = [job['executable']] + job['arguments']
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as ex:
+        _fail('cannot run %r: %s' % (argv[0], ex), 127)
+
+
+main()

@@ -1,0 +1,179 @@
+"""
+How a PSI/J `Job` becomes a RADICAL-Pilot task description.
+
+Every field of `JobSpec`, `ResourceSpecV1` and `JobAttributes` is either mapped or refused
+with an `InvalidJobException` naming it:
+
+========================================  ===============================================
+PSI/J                                     RADICAL-Pilot
+========================================  ===============================================
+executable, arguments, environment,       one base64url argument of ``_task_main.py``, run
+inherit_environment, directory,           by the task (RP pastes arguments and environment
+stdin_path, stdout_path, stderr_path      values into shell scripts, values unescaped)
+directory                                 also the task's ``sandbox`` (RP's files go there)
+resources.process_count / node_count x    ``ranks``
+processes_per_node
+resources.cpu_cores_per_process           ``cores_per_rank``
+resources.gpu_cores_per_process           ``gpus_per_rank``
+resources.memory                          ``mem_per_rank`` (MB; placed, not enforced)
+pre_launch, post_launch                   ``pre_launch``, ``post_launch`` (sourced)
+attributes.duration                       ``timeout`` (seconds)
+attributes.custom_attributes ``rp.KEY``   ``KEY`` of the task description (plain values)
+launcher ``single``/``multiple``/         RP starts the ranks itself
+``mpirun`` / none
+========================================  ===============================================
+
+Refused: ``stage_in``/``stage_out``/``cleanup`` (use RP's staging through ``rp.*``
+attributes), ``queue_name``, ``account``/``project_name``, ``reservation_id`` (properties
+of the pilot: see `RPExecutorConfig`), ``exclusive_node_use``, other launchers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pathlib
+import re
+import shlex
+import sys
+from typing import Any, Dict, List, Optional
+
+from psij.exceptions import InvalidJobException
+from psij.job_spec import JobSpec
+from psij.resource_spec import ResourceSpecV1
+
+TASK_MAIN = str(pathlib.Path(__file__).with_name('_task_main.py'))
+"""The program every task runs (see its module documentation)."""
+
+RP_STARTED = frozenset({'single', 'multiple', 'mpirun'})
+"""Launchers whose meaning RP gives itself: it starts the job's ranks."""
+
+_ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
+# task description keys a user may set through rp.KEY custom attributes: those that do not
+# carry what this module already sets from the spec
+_CUSTOM_KEYS = frozenset({'name', 'tags', 'priority', 'named_env', 'pre_exec', 'post_exec',
+                          'ranks_per_node', 'threading_type', 'gpu_type', 'lfs_per_rank',
+                          'partition', 'input_staging', 'output_staging', 'stage_on_error',
+                          'startup_timeout', 'restartable', 'metadata', 'use_mpi'})
+
+
+def _refuse(field: str, why: str) -> InvalidJobException:
+    return InvalidJobException('the rp executor does not support %s: %s' % (field, why))
+
+
+def _path(p: Optional[pathlib.Path], field: str) -> Optional[str]:
+    if p is None:
+        return None
+    s = os.fsdecode(p)
+    if '\0' in s:
+        raise InvalidJobException('%s holds a NUL character' % field)
+    return s
+
+
+def _resources(spec: JobSpec) -> Dict[str, Any]:
+    r = spec.resources
+    if r is None:
+        return {'ranks': 1}
+    if not isinstance(r, ResourceSpecV1):
+        raise _refuse('resources', 'only ResourceSpecV1 is understood')
+    if r.exclusive_node_use:
+        raise _refuse('resources.exclusive_node_use', 'a pilot shares its nodes by design')
+    out: Dict[str, Any] = {'ranks': r.computed_process_count}
+    if r.computed_processes_per_node and r.processes_per_node is not None:
+        out['ranks_per_node'] = r.processes_per_node
+    if r.cpu_cores_per_process:
+        out['cores_per_rank'] = r.cpu_cores_per_process
+    if r.gpu_cores_per_process:
+        out['gpus_per_rank'] = r.gpu_cores_per_process
+    if r.memory:
+        out['mem_per_rank'] = max(1, -(-r.memory // (1024 * 1024 * out['ranks'])))
+    return out
+
+
+def _attributes(spec: JobSpec, out: Dict[str, Any]) -> None:
+    a = spec.attributes
+    for field, value, why in (
+            ('attributes.queue_name', a.queue_name, 'the queue is the pilot\'s: '
+                                                    'RPExecutorConfig(queue=...)'),
+            ('attributes.account', a.account, 'the account is the pilot\'s: '
+                                              'RPExecutorConfig(project=...)'),
+            ('attributes.project_name', a.project_name, 'the project is the pilot\'s: '
+                                                        'RPExecutorConfig(project=...)'),
+            ('attributes.reservation_id', a.reservation_id, 'a reservation is the pilot\'s')):
+        if value:
+            raise _refuse(field, why)
+    if a.duration is not None:
+        seconds = a.duration.total_seconds()
+        if seconds <= 0:
+            raise InvalidJobException('attributes.duration must be positive, not %s'
+                                      % a.duration)
+        out['timeout'] = seconds
+    for key, attr_value in (a.custom_attributes or {}).items():
+        scheduler, _, name = key.partition('.')
+        if scheduler != 'rp':
+            continue  # another scheduler's attribute: psij's rule is to ignore it
+        if name not in _CUSTOM_KEYS:
+            raise InvalidJobException('custom attribute %s: rp.<key> must be one of %s'
+                                      % (key, ', '.join(sorted(_CUSTOM_KEYS))))
+        out[name] = attr_value
+
+
+def _payload(spec: JobSpec) -> str:
+    if spec.executable is None:
+        raise InvalidJobException('executable is not set')
+    env = spec.environment or {}
+    for name, value in env.items():
+        if not _ENV_NAME.match(name):
+            raise InvalidJobException('environment: %r is not a variable name' % name)
+        if '\0' in value:
+            raise InvalidJobException('environment: the value of %s holds a NUL' % name)
+    args = [str(x) for x in (spec.arguments or [])]
+    if any('\0' in x for x in args):
+        raise InvalidJobException('arguments: an argument holds a NUL character')
+    directory = _path(spec.directory, 'directory')
+    doc = {'executable': str(spec.executable), 'arguments': args,
+           'environment': list(env.items()), 'inherit': spec.inherit_environment,
+           'directory': directory,
+           'stdin': _path(spec.stdin_path, 'stdin_path'),
+           'stdout': _path(spec.stdout_path, 'stdout_path'),
+           'stderr': _path(spec.stderr_path, 'stderr_path')}
+    raw = json.dumps(doc, ensure_ascii=True).encode('ascii')
+    return base64.urlsafe_b64encode(raw).decode('ascii')
+
+
+def task_description(spec: JobSpec, launcher: Optional[str], name: str,
+                     python: str = sys.executable) -> Dict[str, Any]:
+    """
+    The task description (as a dict for ``radical.pilot.TaskDescription``) of a job.
+
+    :param launcher: the spec's launcher (`None`: the default).
+    :param name: the task's name (the PSI/J job id).
+    :param python: the interpreter the task runs `TASK_MAIN` with.
+    :raises InvalidJobException: naming the first field that cannot be honoured.
+    """
+    if launcher is not None and launcher not in RP_STARTED:
+        raise _refuse('launcher %r' % launcher,
+                      'RADICAL-Pilot starts the ranks itself (single, multiple, mpirun)')
+    for field in ('stage_in', 'stage_out'):
+        if getattr(spec, field, None):
+            raise _refuse(field, 'use RADICAL-Pilot\'s staging (rp.input_staging, '
+                                 'rp.output_staging)')
+    if getattr(spec, 'cleanup', None):
+        raise _refuse('cleanup', 'RADICAL-Pilot keeps the task sandbox')
+    td: Dict[str, Any] = {'name': name, 'executable': python,
+                          'arguments': ['-I', '-S', TASK_MAIN, _payload(spec)]}
+    td.update(_resources(spec))
+    if spec.directory is not None:
+        td['sandbox'] = _path(spec.directory, 'directory')
+    for field in ('pre_launch', 'post_launch'):
+        p = _path(getattr(spec, field), field)
+        if p is not None:
+            td[field] = ['. %s' % shlex.quote(p)]
+    _attributes(spec, td)
+    return td
+
+
+def custom_keys() -> List[str]:
+    """The task description keys ``rp.KEY`` custom attributes may set."""
+    return sorted(_CUSTOM_KEYS)
