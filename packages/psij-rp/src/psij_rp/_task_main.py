@@ -4,8 +4,9 @@ Runs one rank of a PSI/J job inside a RADICAL-Pilot task (stdlib only, started w
 
 RADICAL-Pilot writes a task's arguments and environment into shell scripts, the environment
 unescaped; so the job travels as one base64url argument (a JSON document) that no shell can
-misread, and this program applies it: the environment (``${NAME}`` references expanded, the
-inherited environment dropped if asked), the working directory, standard input, output and
+misread (or, too big for an argument, in a file named by ``@PATH``, removed once read),
+and this program applies it: the environment (``${NAME}`` references expanded, the inherited
+environment dropped if asked), the working directory, standard input, output and
 error, then replaces itself with the executable. Its exit code is the job's.
 """
 
@@ -26,7 +27,13 @@ def _fail(message: str, code: int) -> None:
 
 
 def main() -> None:
-    job = json.loads(base64.urlsafe_b64decode(sys.argv[1]).decode('utf-8', 'surrogateescape'))
+    payload = sys.argv[1]
+    if payload.startswith('@'):  # too big for one argument: in a file, read once
+        path = payload[1:]
+        with open(path) as stream:
+            payload = stream.read()
+        os.unlink(path)
+    job = json.loads(base64.urlsafe_b64decode(payload).decode('utf-8', 'surrogateescape'))
     env = dict(os.environ) if job['inherit'] else {}
     for name, value in job['environment']:
         env[name] = _REF.sub(lambda m: env.get(m.group(1), ''), value)

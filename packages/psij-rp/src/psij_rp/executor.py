@@ -169,6 +169,11 @@ class RPJobExecutor(JobExecutor):
         p.on_end(self._pilot_ended)
         return p
 
+    def _payload_dir(self) -> pathlib.Path:
+        """Where jobs too big for one task argument are written (private; made when
+        needed)."""
+        return pathlib.Path(self._rp_config.pilot_key().session_directory).parent / 'payloads'
+
     def close(self) -> None:
         """Releases the pilot (closed when no other executor of the process uses it); jobs
         still running fail with the reason. Idempotent."""
@@ -191,7 +196,8 @@ class RPJobExecutor(JobExecutor):
         spec = self._check_job(job)
         try:
             uid = '%s.%06d' % (self._uid_prefix, next(self._uids))
-            td = task_description(spec, spec.launcher, job.id)
+            td = task_description(spec, spec.launcher, job.id,
+                                  payload_file=self._payload_dir() / uid)
             td['uid'] = uid
             pilot = self.pilot()
             tracked = _Tracked(job)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import json
 import os
+import shutil
 import sys
 import threading
 from dataclasses import dataclass
@@ -126,7 +128,7 @@ class SharedPilot:
         self._closed = False
         os.makedirs(key.session_directory, mode=0o700, exist_ok=True)
         os.makedirs(key.sandbox, mode=0o700, exist_ok=True)
-        self._session: Any = rp.Session(cfg={'base': key.session_directory})
+        self._session: Any = _new_session(rp, key)
         try:
             self._pmgr: Any = rp.PilotManager(session=self._session)
             self._tmgr: Any = rp.TaskManager(session=self._session)
@@ -268,6 +270,48 @@ class SharedPilot:
         self._on_pilot(self._pilot, 'CANCELED')
 
 
+_env_lock = threading.Lock()
+
+
+def _new_session(rp: Any, key: PilotKey) -> Any:
+    """
+    A session whose resource configuration starts every task in a session (process group)
+    of its own (``new_session_per_task``): RADICAL-Pilot cancels a running task by killing
+    its process group, which without it is not the task's, so the kill misses and the agent
+    waits for the task to end by itself (``local.localhost`` leaves it off).
+
+    RP reads resource configurations when the session is created, from its own files merged
+    with the user's (``$RADICAL_CONFIG_USER_DIR`` or ``$HOME``, ``.radical/pilot/configs``):
+    for that moment the user directory is a copy of the user's, with the setting added for
+    this resource unless the user configures that site's file themselves.
+    """
+    site, _, res = key.resource.partition('.')
+    home = os.environ.get('RADICAL_CONFIG_USER_DIR') or os.path.expanduser('~')
+    theirs = os.path.join(home, '.radical', 'pilot', 'configs')
+    base = os.path.join(os.path.dirname(key.session_directory), 'radical-config')
+    ours = os.path.join(base, '.radical', 'pilot', 'configs')
+    os.makedirs(ours, mode=0o700, exist_ok=True)
+    if os.path.isdir(theirs):
+        for name in os.listdir(theirs):
+            if name.endswith('.json'):
+                shutil.copyfile(os.path.join(theirs, name), os.path.join(ours, name))
+    site_file = os.path.join(ours, 'resource_%s.json' % site)
+    if res and not os.path.exists(os.path.join(theirs, 'resource_%s.json' % site)):
+        with open(site_file + '.tmp', 'w') as f:
+            json.dump({res: {'new_session_per_task': True}}, f)
+        os.replace(site_file + '.tmp', site_file)
+    with _env_lock:
+        old = os.environ.get('RADICAL_CONFIG_USER_DIR')
+        os.environ['RADICAL_CONFIG_USER_DIR'] = base
+        try:
+            return rp.Session(cfg={'base': key.session_directory})
+        finally:
+            if old is None:
+                del os.environ['RADICAL_CONFIG_USER_DIR']
+            else:
+                os.environ['RADICAL_CONFIG_USER_DIR'] = old
+
+
 def _event(task: Any, state: str) -> TaskEvent:
     code = task.exit_code
     return TaskEvent(uid=cast(str, task.uid), state=state,
@@ -276,4 +320,19 @@ def _event(task: Any, state: str) -> TaskEvent:
                      exception=str(task.exception or ''))
 
 
-atexit.register(SharedPilot.close_all)
+def _close_when_main_ends() -> None:
+    threading.main_thread().join()
+    SharedPilot.close_all()
+
+
+def _at_exit() -> None:
+    """Close the pilots when the program ends. RADICAL-Pilot's threads are not daemons, and
+    Python joins them *before* running `atexit` handlers: a pilot left to `atexit` is never
+    closed, and the program never ends. So a daemon thread waits for the main thread to end
+    and closes them then, while Python waits for RP's threads (which end with the session);
+    `atexit` stays as the fallback."""
+    threading.Thread(target=_close_when_main_ends, name='psij-rp-exit', daemon=True).start()
+    atexit.register(SharedPilot.close_all)
+
+
+_at_exit()

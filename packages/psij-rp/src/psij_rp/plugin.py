@@ -21,4 +21,9 @@ def psij_executors() -> List[Descriptor]:
                                                    'of the process that submitted it',
                            'memory_limits': 'RADICAL-Pilot places tasks by memory but does '
                                             'not enforce it',
+                           'staging': 'stage_in/stage_out/cleanup are refused: use '
+                                      'RADICAL-Pilot\'s own staging (rp.input_staging, '
+                                      'rp.output_staging)',
+                           'submitter_environment': 'a task inherits the pilot agent\'s '
+                                                    'environment, not the submitter\'s',
                        })]

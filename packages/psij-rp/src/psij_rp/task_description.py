@@ -9,8 +9,9 @@ PSI/J                                     RADICAL-Pilot
 ========================================  ===============================================
 executable, arguments, environment,       one base64url argument of ``_task_main.py``, run
 inherit_environment, directory,           by the task (RP pastes arguments and environment
-stdin_path, stdout_path, stderr_path      values into shell scripts, values unescaped)
-directory                                 also the task's ``sandbox`` (RP's files go there)
+stdin_path, stdout_path, stderr_path      values into shell scripts, values unescaped);
+                                          a job too big for one argument (128 KiB) is
+                                          passed as a file (`payload_file`)
 resources.process_count / node_count x    ``ranks``
 processes_per_node
 resources.cpu_cores_per_process           ``cores_per_rank``
@@ -114,8 +115,8 @@ def _attributes(spec: JobSpec, out: Dict[str, Any]) -> None:
         if scheduler != 'rp':
             continue  # another scheduler's attribute: psij's rule is to ignore it
         if name not in _CUSTOM_KEYS:
-            raise InvalidJobException('custom attribute %s: rp.<key> must be one of %s'
-                                      % (key, ', '.join(sorted(_CUSTOM_KEYS))))
+            raise InvalidJobException('attributes.custom_attributes[%r]: rp.<key> must be one '
+                                      'of %s' % (key, ', '.join(sorted(_CUSTOM_KEYS))))
         out[name] = attr_value
 
 
@@ -142,14 +143,22 @@ def _payload(spec: JobSpec) -> str:
     return base64.urlsafe_b64encode(raw).decode('ascii')
 
 
+MAX_ARGUMENT = 64 * 1024
+"""Above this, the job goes to the task in a file (Linux caps one argument at 128 KiB)."""
+
+
 def task_description(spec: JobSpec, launcher: Optional[str], name: str,
-                     python: str = sys.executable) -> Dict[str, Any]:
+                     python: str = sys.executable,
+                     payload_file: Optional[pathlib.Path] = None) -> Dict[str, Any]:
     """
     The task description (as a dict for ``radical.pilot.TaskDescription``) of a job.
 
     :param launcher: the spec's launcher (`None`: the default).
     :param name: the task's name (the PSI/J job id).
     :param python: the interpreter the task runs `TASK_MAIN` with.
+    :param payload_file: where to write the job if it is too big for one argument (a file on
+        a filesystem the pilot's nodes share, in a private directory); such a job is
+        refused without it.
     :raises InvalidJobException: naming the first field that cannot be honoured.
     """
     if launcher is not None and launcher not in RP_STARTED:
@@ -161,11 +170,19 @@ def task_description(spec: JobSpec, launcher: Optional[str], name: str,
                                  'rp.output_staging)')
     if getattr(spec, 'cleanup', None):
         raise _refuse('cleanup', 'RADICAL-Pilot keeps the task sandbox')
+    payload = _payload(spec)
+    if len(payload) > MAX_ARGUMENT:
+        if payload_file is None:
+            raise InvalidJobException('arguments and environment: the job is too big (%d '
+                                      'bytes encoded)' % len(payload))
+        payload_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(payload_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write(payload)
+        payload = '@' + str(payload_file)
     td: Dict[str, Any] = {'name': name, 'executable': python,
-                          'arguments': ['-I', '-S', TASK_MAIN, _payload(spec)]}
+                          'arguments': ['-I', '-S', TASK_MAIN, payload]}
     td.update(_resources(spec))
-    if spec.directory is not None:
-        td['sandbox'] = _path(spec.directory, 'directory')
     for field in ('pre_launch', 'post_launch'):
         p = _path(getattr(spec, field), field)
         if p is not None:
