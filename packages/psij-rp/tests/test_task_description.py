@@ -57,3 +57,19 @@ def test_refused_naming_the_field(spec: JobSpec, launcher: str, field: str) -> N
     with pytest.raises(InvalidJobException) as ei:
         task_description(spec, launcher, 'j')
     assert field in str(ei.value)
+
+
+def test_plain_jobs_run_without_the_task_program(tmp_path: pathlib.Path) -> None:
+    spec = JobSpec('/bin/echo', ['-n', 'a.b', 'x=1'], environment={'K': 'v/1'},
+                   directory=tmp_path, stdout_path=pathlib.Path('out'))
+    td = task_description(spec, None, 'j', python='/py')
+    assert td['executable'] == '/bin/echo' and td['arguments'] == ['-n', 'a.b', 'x=1']
+    assert td['environment'] == {'K': 'v/1'} and td['sandbox'] == str(tmp_path)
+    assert td['stdout'] == 'out' and 'stderr' not in td
+    # one character RP's scripts could misread, or a field RP has no place for: the program
+    for other in (JobSpec('/bin/echo', ['a b']), JobSpec('/bin/echo', environment={'K': '$x'}),
+                  JobSpec('/bin/echo', stdin_path=pathlib.Path('/dev/null')),
+                  JobSpec('/bin/echo', inherit_environment=False),
+                  JobSpec('/bin/echo', directory=tmp_path / 'missing'),
+                  JobSpec('/bin/echo', stdout_path=pathlib.Path('relative'))):
+        assert task_description(other, None, 'j', python='/py')['executable'] == '/py'

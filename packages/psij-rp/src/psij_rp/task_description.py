@@ -7,6 +7,9 @@ with an `InvalidJobException` naming it:
 ========================================  ===============================================
 PSI/J                                     RADICAL-Pilot
 ========================================  ===============================================
+plain executable, arguments, environment  ``executable``, ``arguments``, ``environment``,
+and paths (`_direct`)                     ``sandbox``, ``stdout``, ``stderr`` as they are
+otherwise:
 executable, arguments, environment,       one base64url argument of ``_task_main.py``, run
 inherit_environment, directory,           by the task (RP pastes arguments and environment
 stdin_path, stdout_path, stderr_path      values into shell scripts, values unescaped);
@@ -170,7 +173,23 @@ def task_description(spec: JobSpec, launcher: Optional[str], name: str,
                                  'rp.output_staging)')
     if getattr(spec, 'cleanup', None):
         raise _refuse('cleanup', 'RADICAL-Pilot keeps the task sandbox')
-    payload = _payload(spec)
+    direct = _direct(spec)
+    if direct is not None:
+        td: Dict[str, Any] = direct
+        td['name'] = name
+    else:
+        td = {'name': name, 'executable': python,
+              'arguments': ['-I', '-S', TASK_MAIN, _large(_payload(spec), payload_file)]}
+    td.update(_resources(spec))
+    for field in ('pre_launch', 'post_launch'):
+        p = _path(getattr(spec, field), field)
+        if p is not None:
+            td[field] = ['. %s' % shlex.quote(p)]
+    _attributes(spec, td)
+    return td
+
+
+def _large(payload: str, payload_file: Optional[pathlib.Path]) -> str:
     if len(payload) > MAX_ARGUMENT:
         if payload_file is None:
             raise InvalidJobException('arguments and environment: the job is too big (%d '
@@ -180,14 +199,44 @@ def task_description(spec: JobSpec, launcher: Optional[str], name: str,
         with os.fdopen(fd, 'w') as f:
             f.write(payload)
         payload = '@' + str(payload_file)
-    td: Dict[str, Any] = {'name': name, 'executable': python,
-                          'arguments': ['-I', '-S', TASK_MAIN, payload]}
-    td.update(_resources(spec))
-    for field in ('pre_launch', 'post_launch'):
-        p = _path(getattr(spec, field), field)
+    return payload
+
+
+_PLAIN = re.compile(r'[A-Za-z0-9_./:=+,@%-]+\Z')
+"""Words that mean the same to every shell, quoted or not."""
+
+
+def _direct(spec: JobSpec) -> Optional[Dict[str, Any]]:
+    """
+    The task description that runs the job without `TASK_MAIN` (one process fewer per task),
+    when RADICAL-Pilot can be given every field as it is: executable, arguments, environment
+    values and paths made of plain characters only (`_PLAIN`: RP's scripts cannot misread
+    them), no ``${NAME}`` references, no standard input, the inherited environment, and
+    standard output and error paths that are absolute or relative to the job's directory.
+    Otherwise `None`.
+    """
+    if spec.stdin_path is not None or not spec.inherit_environment:
+        return None
+    executable = str(spec.executable)
+    args = [str(a) for a in (spec.arguments or [])]
+    env = spec.environment or {}
+    words = [executable] + args + list(env) + list(env.values())
+    paths = {f: None if p is None else os.fsdecode(p) for f, p in (
+        ('sandbox', spec.directory), ('stdout', spec.stdout_path),
+        ('stderr', spec.stderr_path))}
+    words += [p for p in paths.values() if p is not None]
+    if not all(_PLAIN.match(w) for w in words):
+        return None
+    if paths['sandbox'] is not None and not os.path.isdir(paths['sandbox']):
+        return None  # RP would create it; the job must fail instead (TASK_MAIN does that)
+    if paths['sandbox'] is None and any(p is not None and not p.startswith('/')
+                                        for p in (paths['stdout'], paths['stderr'])):
+        return None  # RP would put them in its own task sandbox
+    td: Dict[str, Any] = {'executable': executable, 'arguments': args,
+                          'environment': dict(env)}
+    for field, p in paths.items():
         if p is not None:
-            td[field] = ['. %s' % shlex.quote(p)]
-    _attributes(spec, td)
+            td[field] = p
     return td
 
 
