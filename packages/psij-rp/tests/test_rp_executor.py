@@ -207,9 +207,9 @@ def test_pilot_runtime_fails_jobs_then_close_leaves_nothing(tmp_path: pathlib.Pa
     job = Job(JobSpec('/bin/sleep', ['600']))
     try:
         ex.submit(job)
-        job.wait(timeout=timedelta_s(PILOT_START), target_states=[JobState.ACTIVE])
-        assert _session_processes(work), 'no pilot process runs under %s' % work
-        st = _wait(job, 240)
+        # on a busy machine the agent may start after the minute is over: the job then fails
+        # without having run, for the same reason
+        st = _wait(job, PILOT_START + 120)
         assert st.state is JobState.FAILED, st
         assert st.message and 'pilot' in st.message, st
     finally:
