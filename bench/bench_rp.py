@@ -130,6 +130,8 @@ def main() -> None:
                     help='python of a venv with psij-python 0.9.11 and radical.pilot')
     ap.add_argument('--ours', default=sys.executable,
                     help='python of a venv with psij-core and psij-rp')
+    ap.add_argument('--psij-python-first', action='store_true',
+                    help='run psij-python first (to see what the order costs)')
     ap.add_argument('--json')
     ap.add_argument('--child', choices=['ours', 'psij-python'])
     ap.add_argument('--workdir')
@@ -138,11 +140,14 @@ def main() -> None:
         r = _child(a.child, a.jobs, pathlib.Path(a.workdir))
         print('RESULT ' + json.dumps(r), flush=True)
         os._exit(0)  # psij-python's session has no close: do not wait for its threads
-    results = [_run(a.ours, 'ours', a.jobs)]
+    runs = [(a.ours, 'ours')]
     if os.path.exists(a.psij_python):
-        results.append(_run(a.psij_python, 'psij-python', a.jobs))
+        runs.append((a.psij_python, 'psij-python'))
     else:
         print('no psij-python venv at %s: ours only' % a.psij_python)
+    if a.psij_python_first:
+        runs.reverse()
+    results = [_run(python, impl, a.jobs) for python, impl in runs]
     print('%d tasks of /bin/date on a %d-core local.localhost pilot' % (a.jobs, CORES))
     print('%-12s %12s %10s %14s %12s %10s  %s' % ('executor', 'pilot start', 'tasks/s',
                                                  'makespan', 'end->final', 'p95', 'states'))
