@@ -28,18 +28,25 @@ def test_fields_mapped() -> None:
                    attributes=JobAttributes(duration=timedelta(minutes=2),
                                             custom_attributes={'rp.tags': {'colocate': 'x'},
                                                                'slurm.qos': 'ignored'}),
-                   pre_launch=pathlib.Path('/p re.sh'), post_launch=pathlib.Path('/post.sh'))
+                   pre_launch=pathlib.Path('/pre.sh'), post_launch=pathlib.Path('/post.sh'))
     td = task_description(spec, None, 'job-1', python='/py')
     assert td['executable'] == '/py' and td['name'] == 'job-1'
     assert (td['ranks'], td['cores_per_rank'], td['gpus_per_rank']) == (4, 2, 1)
     assert td['mem_per_rank'] == 2 and td['timeout'] == 120.0
     # the directory is entered by the task program: RP mangles sandbox paths with spaces
     assert 'sandbox' not in td and td['tags'] == {'colocate': 'x'}
-    assert td['pre_launch'] == [". '/p re.sh'"] and td['post_launch'] == ['. /post.sh']
+    assert td['pre_launch'] == ['. /pre.sh'] and td['post_launch'] == ['. /post.sh']
     p = _payload(td)
     assert p == {'executable': '/bin/echo', 'arguments': ['a b', '$(x)', ''],
                  'environment': [['A', '1 "2"']], 'inherit': False, 'directory': '/tmp/d',
-                 'stdin': 'in', 'stdout': 'out', 'stderr': 'err'}
+                 'stdin': 'in', 'stdout': 'out', 'stderr': 'err',
+                 'pre_launch': None, 'post_launch': None}
+    # a path RP's launch script could misread: sourced by the task program, around the job
+    odd = task_description(JobSpec('/bin/echo', pre_launch=pathlib.Path('/p re.sh')), None, 'j')
+    assert 'pre_launch' not in odd and _payload(odd)['pre_launch'] == '/p re.sh'
+    with pytest.raises(InvalidJobException, match='pre_launch'):
+        task_description(JobSpec('/bin/true', pre_launch=pathlib.Path('/a b'),
+                                 resources=ResourceSpecV1(process_count=2)), None, 'j')
 
 
 @pytest.mark.parametrize('spec, launcher, field', [

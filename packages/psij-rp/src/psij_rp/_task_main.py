@@ -20,6 +20,12 @@ _REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 _O_OUT = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
+_AROUND = ('_pre=$1 _post=$2; shift 2; '
+           'if [ -n "$_pre" ]; then . "$_pre" || exit $?; fi; '
+           '"$@"; _rc=$?; '
+           'if [ -n "$_post" ]; then . "$_post"; fi; exit $_rc')
+
+
 def _fail(message: str, code: int) -> None:
     sys.stderr.write('psij-rp: %s\n' % message)
     sys.stderr.flush()
@@ -53,6 +59,11 @@ def main() -> None:
         os.dup2(f, fd)
         os.close(f)
     argv = [job['executable']] + job['arguments']
+    if job.get('pre_launch') or job.get('post_launch'):
+        # sourced by a shell around the job, as RP's launch script would: what pre_launch
+        # exports reaches the job, post_launch runs after it, the job's exit code is kept
+        argv = ['/bin/sh', '-c', _AROUND, 'sh', job.get('pre_launch') or '',
+                job.get('post_launch') or ''] + argv
     try:
         os.execvpe(argv[0], argv, env)
     except OSError as ex:

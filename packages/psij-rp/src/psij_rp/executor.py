@@ -16,11 +16,13 @@ code. A job's native id is its task's uid. How a `JobSpec` becomes a task descri
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import os
 import pathlib
 import threading
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.job import Job
@@ -260,6 +262,7 @@ class RPJobExecutor(JobExecutor):
         except Exception as ex:
             raise SubmitException('RADICAL-Pilot could not cancel %s: %s' % (uid, ex), ex) \
                 from ex
+        _CancelRetries.instance().add(job, p, uid)
 
     def list(self) -> List[str]:
         """The uids of the tasks of this executor's pilot session."""
@@ -295,6 +298,56 @@ class RPJobExecutor(JobExecutor):
                                          '%s' % native_id))
             return
         self._on_task(current)
+
+
+class _CancelRetries:
+    """
+    Cancels again a task whose cancel RADICAL-Pilot lost. RP 1.103 loses a cancel that
+    arrives while it launches the task (its agent fails to publish the CANCELED state: it
+    tries to serialize the task's Popen object) and the task runs on; a second cancel finds it
+    running and kills it. One thread, a deadline heap, for all executors of the process.
+    """
+
+    DELAYS = (3.0, 10.0, 30.0)
+
+    _lock = threading.Lock()
+    _instance: Optional[_CancelRetries] = None
+
+    @classmethod
+    def instance(cls) -> _CancelRetries:
+        with cls._lock:
+            if cls._instance is None or cls._instance._pid != os.getpid():
+                cls._instance = _CancelRetries()
+            return cls._instance
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._cv = threading.Condition()
+        self._heap: List[Tuple[float, int, Job, SharedPilot, str, int]] = []
+        self._seq = itertools.count()
+        threading.Thread(target=self._run, name='psij-rp-cancel', daemon=True).start()
+
+    def add(self, job: Job, pilot: SharedPilot, uid: str, attempt: int = 0) -> None:
+        if attempt >= len(self.DELAYS):
+            return
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + self.DELAYS[attempt],
+                                        next(self._seq), job, pilot, uid, attempt))
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cv.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, job, pilot, uid, attempt = heapq.heappop(self._heap)
+            if job.status.state.final or pilot.end_reason is not None:
+                continue
+            try:
+                pilot.cancel(uid)
+            except Exception:
+                pass  # the pilot is ending: its end fails the job
+            self.add(job, pilot, uid, attempt + 1)
 
 
 def _status(ev: TaskEvent, cancel_requested: bool) -> Optional[JobStatus]:

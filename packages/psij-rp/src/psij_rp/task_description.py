@@ -136,7 +136,10 @@ def _payload(spec: JobSpec) -> str:
     if any('\0' in x for x in args):
         raise InvalidJobException('arguments: an argument holds a NUL character')
     directory = _path(spec.directory, 'directory')
+    scripts = _launch_scripts(spec)
     doc = {'executable': str(spec.executable), 'arguments': args,
+           'pre_launch': _path(spec.pre_launch, 'pre_launch') if scripts else None,
+           'post_launch': _path(spec.post_launch, 'post_launch') if scripts else None,
            'environment': list(env.items()), 'inherit': spec.inherit_environment,
            'directory': directory,
            'stdin': _path(spec.stdin_path, 'stdin_path'),
@@ -181,12 +184,23 @@ def task_description(spec: JobSpec, launcher: Optional[str], name: str,
         td = {'name': name, 'executable': python,
               'arguments': ['-I', '-S', TASK_MAIN, _large(_payload(spec), payload_file)]}
     td.update(_resources(spec))
-    for field in ('pre_launch', 'post_launch'):
-        p = _path(getattr(spec, field), field)
-        if p is not None:
-            td[field] = ['. %s' % shlex.quote(p)]
+    if direct is not None or not _launch_scripts(spec):
+        for field in ('pre_launch', 'post_launch'):
+            p = _path(getattr(spec, field), field)
+            if p is not None:
+                td[field] = ['. %s' % shlex.quote(p)]
+    elif td['ranks'] > 1:
+        raise _refuse('pre_launch/post_launch', 'with several ranks, their paths must be '
+                      'made of plain characters (RADICAL-Pilot sources them)')
     _attributes(spec, td)
     return td
+
+
+def _launch_scripts(spec: JobSpec) -> bool:
+    """Whether pre/post-launch paths go to `TASK_MAIN` (RP's launch script misreads paths
+    that are not plain) rather than to RP."""
+    return any(p is not None and not _PLAIN.match(os.fsdecode(p))
+               for p in (spec.pre_launch, spec.post_launch))
 
 
 def _large(payload: str, payload_file: Optional[pathlib.Path]) -> str:
@@ -215,7 +229,7 @@ def _direct(spec: JobSpec) -> Optional[Dict[str, Any]]:
     standard output and error paths that are absolute or relative to the job's directory.
     Otherwise `None`.
     """
-    if spec.stdin_path is not None or not spec.inherit_environment:
+    if spec.stdin_path is not None or not spec.inherit_environment or _launch_scripts(spec):
         return None
     executable = str(spec.executable)
     args = [str(a) for a in (spec.arguments or [])]
