@@ -26,6 +26,8 @@ TEST_EXTRAS: dict[str, list[str]] = {
     CORE: ['pytest', 'hatchling', 'hypothesis', 'pystache'],
     # what Flux's own Python bindings (found in its installation) need in a venv
     'psij-flux': ['pytest', 'cffi>=1.15', 'ply', 'pyyaml'],
+    # real pilots on local.localhost (1.x needs no MongoDB)
+    'psij-rp': ['pytest', 'radical.pilot'],
 }
 # Other packages of this repository a package's tests use (e.g. Slurm jobs with srun).
 TEST_WITH: dict[str, list[str]] = {
@@ -82,6 +84,15 @@ def _pkg(name: str) -> str:
 def _install_with_core(session: nox.Session, *names: str) -> None:
     paths = [_pkg(CORE)] + [_pkg(n) for n in names if n != CORE]
     session.install(*paths)
+    if 'psij-rp' in names:
+        _drop_psij_python(session, _pkg(CORE))
+
+
+def _drop_psij_python(session: nox.Session, core: str) -> None:
+    """radical.pilot (psij-rp's dependency) pulls in psij-python, whose `psij` package
+    overwrites psij-core's: remove it and put psij-core back (RP uses the `psij` API)."""
+    session.run('python', '-m', 'pip', 'uninstall', '-q', '-y', 'psij-python')
+    session.install('--force-reinstall', '--no-deps', core)
 
 
 @nox.session
@@ -140,6 +151,11 @@ def build(session: nox.Session) -> None:
     # the sdists must build and install too
     session.run(py, '-m', 'pip', 'install', '-q', '--force-reinstall', '--no-deps', *sdists,
                 external=True)
+    # psij-rp's radical.pilot pulled in psij-python, whose psij package overwrote psij-core's
+    session.run(py, '-m', 'pip', 'uninstall', '-q', '-y', 'psij-python', external=True)
+    session.run(py, '-m', 'pip', 'install', '-q', '--force-reinstall', '--no-deps',
+                *[w for w in wheels if os.path.basename(w).startswith('psij_core-')],
+                external=True)
     session.run(py, '-c', 'import psij, importlib.metadata as m; '
                 'print("psij", psij.__version__); '
                 '[print("entry point:", e.name, "=", e.value, "from", e.dist.name) '
@@ -161,9 +177,10 @@ def _local_launchers(session: nox.Session) -> list[str]:
     return launchers
 
 
-def _kit_session(session: nox.Session) -> None:
+def _kit_session(session: nox.Session, *extra: str) -> None:
     session.install('pytest', 'build')
-    _install_with_core(session, *[p for p in PACKAGES if p != CORE])
+    # psij-rp (radical.pilot) only where asked: its install is the slowest of all
+    _install_with_core(session, *[p for p in PACKAGES if p not in (CORE, 'psij-rp')], *extra)
     REPORTS.mkdir(exist_ok=True)
 
 
@@ -304,6 +321,15 @@ def conformance_flux(session: nox.Session) -> None:
                     env=env)
 
 
+@nox.session
+def conformance_rp(session: nox.Session) -> None:
+    """The kit against `rp`: a real RADICAL-Pilot pilot on local.localhost (radical.pilot
+    installed into this venv; the pilot takes 15-40 s to start, hence the smoke timeout)."""
+    _kit_session(session, 'psij-rp')
+    session.run('psij', 'conformance', 'rp', '--smoke-timeout', '300',
+                '--report-dir', str(REPORTS / 'conformance-rp'))
+
+
 SSHD_DIR = pathlib.Path('/etc/psij-sshd')  # written by ci/ssh/setup-sshd.sh
 REMOTE_URL = 'ssh://psijremote@127.0.0.1:2222/~/venv'
 
@@ -379,6 +405,8 @@ GROUPS: list[list[str]] = [
     ["tests(package='psij-pbs')", 'conformance_pbs'],
     ["tests(package='psij-flux')", 'conformance_flux'],
     ["tests(package='psij-sge')", 'conformance_sge'],
+    # real RADICAL-Pilot pilots on local.localhost
+    ["tests(package='psij-rp')", 'conformance_rp'],
 ]
 
 

@@ -1,0 +1,338 @@
+"""
+One RADICAL-Pilot session, pilot manager, task manager and pilot, shared by every `rp`
+executor of the process with the same pilot configuration (see `PilotKey`).
+
+A pilot starts on first use (`SharedPilot.get`), runs until it is closed (the last executor
+using it is closed, or the process exits) or until RADICAL-Pilot ends it (its runtime is over,
+its job failed). Task and pilot state changes arrive through RADICAL-Pilot's callbacks, on its
+threads; nothing polls. When the pilot ends, every job still running on it is failed with the
+pilot's reason.
+
+RADICAL-Pilot is untyped: what this module takes from it goes through narrow casts, and the
+rest of the package sees only `TaskEvent`, `PilotKey` and the methods here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import shutil
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, cast
+
+from psij._log import get_logger
+
+logger = get_logger(__name__)
+
+
+class PilotKey(NamedTuple):
+    """What makes two pilots different: executors with equal keys share one pilot."""
+
+    resource: str
+    cores: int
+    gpus: int
+    runtime: int
+    queue: Optional[str]
+    project: Optional[str]
+    access_schema: Optional[str]
+    sandbox: str
+    session_directory: str
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """A task's state change, as RADICAL-Pilot reported it."""
+
+    uid: str
+    state: str
+    exit_code: Optional[int]
+    stderr: str
+    exception: str
+
+
+Listener = Callable[[TaskEvent], None]
+PilotEndListener = Callable[[str], None]
+
+_FINAL_PILOT = ('DONE', 'FAILED', 'CANCELED')
+
+
+def _rp() -> Any:
+    """``radical.pilot``, imported on first use (it is untyped, and slow to import)."""
+    return importlib.import_module('radical.pilot')
+
+
+def _agent_environment() -> None:
+    """
+    What RADICAL-Pilot's bootstrap needs to find this Python and its ``radical-pilot-*``
+    commands: it starts the agent from the virtual environment named by ``$VIRTUAL_ENV`` (in
+    resource configs with ``virtenv_mode: local``, such as ``local.localhost``), else from the
+    system Python, which has no RADICAL-Pilot (``radical-pilot-agent_0: command not found``).
+    A program run with the venv's ``python`` but not activated has neither set: set them,
+    once, for this process and its children (RP's components are its children).
+    """
+    if sys.prefix == sys.base_prefix:
+        return  # not in a venv: RP is installed into the Python the agent will find
+    os.environ.setdefault('VIRTUAL_ENV', sys.prefix)
+    bindir = os.path.join(sys.prefix, 'bin')
+    path = os.environ.get('PATH', '')
+    if bindir not in path.split(os.pathsep):
+        os.environ['PATH'] = bindir + (os.pathsep + path if path else '')
+
+
+class SharedPilot:
+    """A session with one pilot (see the module documentation)."""
+
+    _lock = threading.Lock()
+    _pilots: Dict[PilotKey, SharedPilot] = {}
+
+    @classmethod
+    def get(cls, key: PilotKey) -> SharedPilot:
+        """The running pilot for `key`, started if there is none (or the last one ended).
+
+        :raises RuntimeError: if RADICAL-Pilot cannot create the session or pilot.
+        """
+        with cls._lock:
+            p = cls._pilots.get(key)
+            if p is not None and p.pid == os.getpid() and p.end_reason is None:
+                p.users += 1
+                return p
+            p = SharedPilot(key)
+            cls._pilots[key] = p
+            p.users += 1
+            return p
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Closes every pilot of the process (at exit)."""
+        with cls._lock:
+            pilots = list(cls._pilots.values())
+            cls._pilots.clear()
+        for p in pilots:
+            p.close()
+
+    def __init__(self, key: PilotKey) -> None:
+        rp = _rp()
+        _agent_environment()
+        self.key = key
+        self.pid = os.getpid()
+        self.users = 0
+        self.end_reason: Optional[str] = None
+        """Why the pilot ended (`None` while it runs)."""
+        self._lock = threading.Lock()
+        self._listeners: Dict[str, List[Listener]] = {}
+        self._end_listeners: List[PilotEndListener] = []
+        self._closed = False
+        os.makedirs(key.session_directory, mode=0o700, exist_ok=True)
+        os.makedirs(key.sandbox, mode=0o700, exist_ok=True)
+        self._session: Any = _new_session(rp, key)
+        try:
+            self._pmgr: Any = rp.PilotManager(session=self._session)
+            self._tmgr: Any = rp.TaskManager(session=self._session)
+            self._pmgr.register_callback(self._on_pilot)
+            self._tmgr.register_callback(self._on_task)
+            pd: Dict[str, Any] = {'resource': key.resource, 'cores': key.cores,
+                                  'gpus': key.gpus, 'runtime': key.runtime,
+                                  'sandbox': key.sandbox, 'exit_on_error': False}
+            for name in ('queue', 'project', 'access_schema'):
+                value = getattr(key, name)
+                if value:
+                    pd[name] = value
+            self._pilot: Any = self._pmgr.submit_pilots(rp.PilotDescription(pd))
+            self._tmgr.add_pilots(self._pilot)
+        except BaseException:
+            self._session.close(download=False)
+            raise
+        self.uid = cast(str, self._pilot.uid)
+        logger.info('started pilot %s of session %s on %s', self.uid, self._session.uid,
+                    key.resource)
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def submit(self, descriptions: List[Dict[str, Any]], listener: Listener) -> List[str]:
+        """Submits tasks; `listener` gets their state changes. Returns their uids.
+
+        :raises RuntimeError: if the pilot has ended.
+        """
+        rp = _rp()
+        with self._lock:
+            if self.end_reason is not None:
+                raise RuntimeError('the pilot ended: %s' % self.end_reason)
+            for d in descriptions:
+                self._listeners.setdefault(cast(str, d['uid']), []).append(listener)
+        tds = [rp.TaskDescription(d) for d in descriptions]
+        tasks = self._tmgr.submit_tasks(tds)
+        if not isinstance(tasks, list):
+            tasks = [tasks]
+        return [cast(str, t.uid) for t in tasks]
+
+    def follow(self, uid: str, listener: Listener) -> Optional[TaskEvent]:
+        """Adds a listener to a task of this pilot; returns its current state, `None` if the
+        session does not know the task."""
+        with self._lock:
+            try:
+                task = self._tmgr.get_tasks(uids=[uid])
+            except Exception:
+                return None
+            if isinstance(task, list):
+                task = task[0] if task else None
+            if task is None:
+                return None
+            self._listeners.setdefault(uid, []).append(listener)
+            return _event(task, cast(str, task.state))
+
+    def cancel(self, uid: str) -> None:
+        """Asks RADICAL-Pilot to cancel a task (in whatever state it is)."""
+        self._tmgr.cancel_tasks(uids=[uid])
+
+    def uids(self) -> List[str]:
+        """The uids of the tasks of this session."""
+        return [str(u) for u in self._tmgr.list_tasks()]
+
+    def on_end(self, listener: PilotEndListener) -> None:
+        """`listener(reason)` is called once when the pilot ends (now if it has)."""
+        with self._lock:
+            reason = self.end_reason
+            if reason is None:
+                self._end_listeners.append(listener)
+                return
+        listener(reason)
+
+    # -- RADICAL-Pilot's callbacks -------------------------------------------------------------
+
+    def _on_task(self, task: Any, state: Any) -> None:
+        try:
+            ev = _event(task, str(state))
+            with self._lock:
+                listeners = list(self._listeners.get(ev.uid, ()))
+                if ev.state in ('DONE', 'FAILED', 'CANCELED'):
+                    self._listeners.pop(ev.uid, None)
+            for listener in listeners:
+                listener(ev)
+        except Exception:
+            logger.exception('task callback failed')
+
+    def _on_pilot(self, pilot: Any, state: Any) -> None:
+        state = str(state)
+        if state not in _FINAL_PILOT:
+            return
+        reason = 'pilot %s %s' % (pilot.uid, state)
+        detail = ''
+        for attr in ('stderr', 'log'):
+            try:
+                text = getattr(pilot, attr)
+            except Exception:
+                continue
+            if text:
+                detail = str(text)[-500:].strip()
+                break
+        if detail:
+            reason += ': ' + detail
+        elif self._closed:
+            reason += ': the executor was closed'
+        with self._lock:
+            if self.end_reason is not None:
+                return
+            self.end_reason = reason
+            end, self._end_listeners = self._end_listeners, []
+        logger.info('%s', reason)
+        for listener in end:
+            try:
+                listener(reason)
+            except Exception:
+                logger.exception('pilot end listener failed')
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def release(self) -> None:
+        """One user fewer; the last one closes the pilot."""
+        with SharedPilot._lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if SharedPilot._pilots.get(self.key) is self:
+                del SharedPilot._pilots[self.key]
+        self.close()
+
+    def close(self) -> None:
+        """Cancels the pilot and closes the session (its agent and components end)."""
+        with self._lock:
+            if self._closed or self.pid != os.getpid():
+                return
+            self._closed = True
+        try:
+            self._session.close(terminate=True, download=False)
+        except Exception:
+            logger.exception('closing session %s failed', self._session.uid)
+        self._on_pilot(self._pilot, 'CANCELED')
+
+
+_env_lock = threading.Lock()
+
+
+def _new_session(rp: Any, key: PilotKey) -> Any:
+    """
+    A session whose resource configuration starts every task in a session (process group)
+    of its own (``new_session_per_task``): RADICAL-Pilot cancels a running task by killing
+    its process group, which without it is not the task's, so the kill misses and the agent
+    waits for the task to end by itself (``local.localhost`` leaves it off).
+
+    RP reads resource configurations when the session is created, from its own files merged
+    with the user's (``$RADICAL_CONFIG_USER_DIR`` or ``$HOME``, ``.radical/pilot/configs``):
+    for that moment the user directory is a copy of the user's, with the setting added for
+    this resource unless the user configures that site's file themselves.
+    """
+    site, _, res = key.resource.partition('.')
+    home = os.environ.get('RADICAL_CONFIG_USER_DIR') or os.path.expanduser('~')
+    theirs = os.path.join(home, '.radical', 'pilot', 'configs')
+    base = os.path.join(os.path.dirname(key.session_directory), 'radical-config')
+    ours = os.path.join(base, '.radical', 'pilot', 'configs')
+    os.makedirs(ours, mode=0o700, exist_ok=True)
+    if os.path.isdir(theirs):
+        for name in os.listdir(theirs):
+            if name.endswith('.json'):
+                shutil.copyfile(os.path.join(theirs, name), os.path.join(ours, name))
+    site_file = os.path.join(ours, 'resource_%s.json' % site)
+    if res and not os.path.exists(os.path.join(theirs, 'resource_%s.json' % site)):
+        with open(site_file + '.tmp', 'w') as f:
+            json.dump({res: {'new_session_per_task': True}}, f)
+        os.replace(site_file + '.tmp', site_file)
+    with _env_lock:
+        old = os.environ.get('RADICAL_CONFIG_USER_DIR')
+        os.environ['RADICAL_CONFIG_USER_DIR'] = base
+        try:
+            return rp.Session(cfg={'base': key.session_directory})
+        finally:
+            if old is None:
+                del os.environ['RADICAL_CONFIG_USER_DIR']
+            else:
+                os.environ['RADICAL_CONFIG_USER_DIR'] = old
+
+
+def _event(task: Any, state: str) -> TaskEvent:
+    code = task.exit_code
+    return TaskEvent(uid=cast(str, task.uid), state=state,
+                     exit_code=None if code is None else int(code),
+                     stderr=str(task.stderr or '')[-1000:],
+                     exception=str(task.exception or ''))
+
+
+def _close_when_main_ends() -> None:
+    threading.main_thread().join()
+    SharedPilot.close_all()
+
+
+def _at_exit() -> None:
+    """Close the pilots when the program ends. RADICAL-Pilot's threads are not daemons, and
+    Python joins them *before* running `atexit` handlers: a pilot left to `atexit` is never
+    closed, and the program never ends. So a daemon thread waits for the main thread to end
+    and closes them then, while Python waits for RP's threads (which end with the session);
+    `atexit` stays as the fallback."""
+    threading.Thread(target=_close_when_main_ends, name='psij-rp-exit', daemon=True).start()
+    atexit.register(SharedPilot.close_all)
+
+
+_at_exit()

@@ -1,0 +1,3 @@
+"""The version of the psij-rp distribution."""
+
+VERSION = '0.1.0'
