@@ -278,9 +278,12 @@ def conformance_cobalt(session: nox.Session) -> None:
         session.skip('no Slurm controller answers: skipping the kit against cobalt')
     _kit_session(session)
     env = {'PATH': '%s:%s' % (COBALT_SIM, os.environ.get('PATH', ''))}
+    # Cobalt's walltime is in minutes (a 2 s one ends after 1 to 1.5 min), and the jobs share
+    # Slurm's 3 nodes with the other groups' sessions: longer bounds for the waits
     for launcher in ('single', 'mpirun'):
         session.run('psij', 'conformance', 'cobalt', '--launcher', launcher, '--queue', 'debug',
                     '--account', 'psijproj', '--attr', 'cobalt.attrs=psijtag=conf',
+                    '--timeout', '300', '--smoke-timeout', '180',
                     '--scheduler-view', 'psij_cobalt.conformance:scheduler_view',
                     '--report-dir', str(REPORTS / ('conformance-cobalt-%s' % launcher)),
                     env={**env, **_mpirun_env(launcher)})

@@ -4,11 +4,12 @@ cluster (skipped without one; failed instead with ``PSIJ_REQUIRE_SLURM=1``)."""
 from __future__ import annotations
 
 import stat
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cobalt_helpers import executor, history, run, sh, wait_final, wait_state
+from cobalt_helpers import WAIT, executor, history, run, sh, wait_final, wait_state
 from psij import Job, JobAttributes, JobState, ResourceSpecV1
 from psij.conformance.executor_test_helpers import (
     check_byte_exact,
@@ -32,8 +33,16 @@ def test_exit_code(ex: CobaltJobExecutor, code: int) -> None:
     assert job.native_id is not None and job.native_id.isdigit()
     if code:
         assert st.message is not None and '3' in st.message and 'to-the-log' in st.message
-    # the job's Cobalt files are cleaned up with the others
-    assert not list((ex.work_directory).glob('%s.*' % job.native_id))
+    # the job's files are cleaned up, but for the .cobaltlog: another process following the job
+    # may still need it, and it has the exit code
+    left = [p.name for p in ex.work_directory.glob('%s.*' % job.native_id)]
+    assert left == ['%s.cobaltlog' % job.native_id]
+    # the job can be seen ended (its exit-code file) before Cobalt logged its end
+    deadline = time.monotonic() + WAIT
+    while 'exit code of %d' % code not in (ex.work_directory / left[0]).read_text():
+        assert time.monotonic() < deadline, (ex.work_directory / left[0]).read_text()
+        run('qstat', job.native_id)
+        time.sleep(1)
 
 
 def test_arguments_and_environment_are_byte_exact(ex: CobaltJobExecutor, tmp_path: Path) -> None:

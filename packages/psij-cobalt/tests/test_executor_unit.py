@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from psij import Job, JobAttributes, JobExecutor, JobSpec, JobState, ResourceSpecV1
-from psij.exceptions import InvalidJobException
+from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import SCHEDULER_FIELDS
 from psij_cobalt.executor import CobaltExecutorConfig, CobaltJobExecutor, cobalt_job_name
 
@@ -131,3 +131,20 @@ def test_psij_python_import_path_and_registration() -> None:
     assert (E, C) == (CobaltJobExecutor, CobaltExecutorConfig)
     assert 'cobalt' in JobExecutor.get_executor_names()
     assert isinstance(JobExecutor.get_instance('cobalt'), CobaltJobExecutor)
+
+
+def test_old_cobaltlogs_are_pruned_at_the_first_submit(tmp_path: Path) -> None:
+    import os
+    work = tmp_path / 'w'
+    work.mkdir(mode=0o700)
+    old, new, other = work / '1.cobaltlog', work / '2.cobaltlog', work / '3.ec'
+    for p in (old, new, other):
+        p.write_text('x')
+    week = 8 * 86400
+    for p in (old, other):
+        os.utime(p, (p.stat().st_atime - week, p.stat().st_mtime - week))
+    ex = CobaltJobExecutor(config=CobaltExecutorConfig(
+        work_directory=work, command_directory=tmp_path / 'no-such-bin'))
+    with pytest.raises(SubmitException, match='qsub'):
+        ex.submit(Job(JobSpec('/bin/true')))  # no qsub here: it fails after the pruning
+    assert not old.exists() and new.exists() and other.exists()

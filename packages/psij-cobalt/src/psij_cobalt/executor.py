@@ -47,6 +47,7 @@ import math
 import os
 import re
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
@@ -74,12 +75,16 @@ from psij_cobalt.cobalt_status import (
     to_psij_state,
 )
 
-__all__ = ['CobaltExecutorConfig', 'CobaltJobExecutor', 'cobalt_job_name']
+__all__ = ['CobaltExecutorConfig', 'CobaltJobExecutor', 'LOG_KEPT_DAYS', 'cobalt_job_name']
 
 _NAME_BAD = re.compile(r'[^A-Za-z0-9_.+-]')
 _ALREADY_DONE = re.compile(r'not found|no such job|unknown job', re.IGNORECASE)
-_LOG_SUFFIXES = ('.cobaltlog', '.output', '.error')
+_EMPTY_SUFFIXES = ('.output', '.error')  # Cobalt's, empty: the script writes its own output
 _LOG_LIMIT = 64 * 1024
+LOG_KEPT_DAYS = 7
+"""Days a job's ``.cobaltlog`` is kept in the work directory after the job ended: it is the
+only record of how the job ended that another process attaching to it can read (Cobalt keeps
+no history that ``qstat`` shows)."""
 
 
 def cobalt_job_name(name: str) -> str:
@@ -138,6 +143,7 @@ class CobaltJobExecutor(BatchSchedulerExecutor):
             configuration).
         """
         super().__init__(url=url, config=config)
+        self._logs_pruned = False
 
     # -- the submit script -----------------------------------------------------------------------
 
@@ -283,8 +289,19 @@ class CobaltJobExecutor(BatchSchedulerExecutor):
                          message=verdict.message, metadata={'cobalt_log': verdict.reason})
 
     def _clean_submit_script(self, job: Job) -> None:
-        for suffix in _LOG_SUFFIXES:
+        """Deletes Cobalt's empty ``.output`` and ``.error`` files; the ``.cobaltlog`` stays
+        for other processes following the job (see `LOG_KEPT_DAYS`)."""
+        for suffix in _EMPTY_SUFFIXES:
             self._delete_aux_file(job, suffix)
+
+    def submit(self, job: Job) -> None:
+        """See :meth:`~psij.executors.batch.batch_scheduler_executor.BatchSchedulerExecutor.
+        submit`; the first submit of an executor also deletes the ``.cobaltlog`` files older
+        than `LOG_KEPT_DAYS`."""
+        if not self._logs_pruned:
+            self._logs_pruned = True
+            _prune_logs(self.work_directory, LOG_KEPT_DAYS * 86400)
+        super().submit(job)
 
     # -- cancel and list -------------------------------------------------------------------------
 
@@ -327,6 +344,25 @@ class CobaltJobExecutor(BatchSchedulerExecutor):
         text = (res.stdout + res.stderr).strip()
         raise SubmitException('qstat failed (exit code %d): %s' % (res.returncode, text),
                               transient=self.is_transient_error(text))
+
+
+def _prune_logs(work_directory: Path, age: float) -> None:
+    """Deletes the ``<id>.cobaltlog`` files of `work_directory` not modified for `age`
+    seconds."""
+    limit = time.time() - age
+    try:
+        entries = list(os.scandir(work_directory))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.endswith('.cobaltlog'):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and \
+                    entry.stat(follow_symlinks=False).st_mtime < limit:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _minutes(d: timedelta) -> int:
