@@ -148,7 +148,8 @@ def qsub(argv: Sequence[str]) -> int:
                'exec %s\n' % (nodes, shlex.quote(str(_root())), shlex.quote(script)))
     p = subprocess.run(sb, input=wrapper, capture_output=True, text=True, timeout=60)
     if p.returncode != 0:
-        msg = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else 'sbatch failed'
+        text = (p.stderr + p.stdout).strip()
+        msg = text.splitlines()[-1] if text else 'sbatch failed with exit code %d' % p.returncode
         if 'Invalid partition' in msg:
             msg = 'queue %s does not exist' % queue
         sys.stderr.write('qsub: error: %s\n' % msg)
