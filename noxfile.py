@@ -35,12 +35,14 @@ TEST_WITH: dict[str, list[str]] = {
     'psij-pbs': ['psij-launchers'],
     'psij-flux': ['psij-launchers'],
     'psij-lsf': ['psij-launchers'],
+    'psij-cobalt': ['psij-launchers'],
     'psij-sge': ['psij-launchers'],
     'psij-remote': ['psij-launchers', 'psij-slurm'],
 }
 PBS_BIN = pathlib.Path(os.environ.get('PSIJ_PBS_COMMAND_DIR', '/opt/pbs/bin'))
 TORQUE_SIM = ROOT / 'packages' / 'psij-pbs' / 'tests' / 'torque_sim'
 LSF_SIM = ROOT / 'packages' / 'psij-lsf' / 'tests' / 'lsf_sim' / 'bin'
+COBALT_SIM = ROOT / 'packages' / 'psij-cobalt' / 'tests' / 'cobalt_sim' / 'bin'
 SGE_ROOT = os.environ.get('SGE_ROOT', '/var/lib/gridengine')
 SGE_BIN = pathlib.Path(os.environ.get('PSIJ_SGE_COMMAND_DIR', SGE_ROOT + '/bin/lx-amd64'))
 
@@ -282,6 +284,29 @@ def conformance_lsf(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance_cobalt(session: nox.Session) -> None:
+    """The kit against `cobalt` on the Cobalt simulator, whose jobs run on the real Slurm
+    cluster (Cobalt itself cannot be installed here), with `single` and `mpirun`, and queue,
+    project and `--attrs` checked in Cobalt's view (`qstat -lf`)."""
+    if not _slurm_up():
+        if os.environ.get('PSIJ_REQUIRE_SLURM') == '1':
+            session.error('no Slurm controller answers but PSIJ_REQUIRE_SLURM=1 (the Cobalt '
+                          'simulator runs its jobs on Slurm)')
+        session.skip('no Slurm controller answers: skipping the kit against cobalt')
+    _kit_session(session)
+    env = {'PATH': '%s:%s' % (COBALT_SIM, os.environ.get('PATH', ''))}
+    # Cobalt's walltime is in minutes (a 2 s one ends after 1 to 1.5 min), and the jobs share
+    # Slurm's 3 nodes with the other groups' sessions: longer bounds for the waits
+    for launcher in ('single', 'mpirun'):
+        session.run('psij', 'conformance', 'cobalt', '--launcher', launcher, '--queue', 'debug',
+                    '--account', 'psijproj', '--attr', 'cobalt.attrs=psijtag=conf',
+                    '--timeout', '300', '--smoke-timeout', '180',
+                    '--scheduler-view', 'psij_cobalt.conformance:scheduler_view',
+                    '--report-dir', str(REPORTS / ('conformance-cobalt-%s' % launcher)),
+                    env={**env, **_mpirun_env(launcher)})
+
+
+@nox.session
 def conformance_sge(session: nox.Session) -> None:
     """The kit against `sge` on the real Grid Engine cell of ci/sge (one host: multi-node is
     the site's limit), with every launcher (mpirun through the `mpi` parallel environment);
@@ -399,7 +424,8 @@ GROUPS: list[list[str]] = [
     ["tests(package='psij-core')", 'conformance_local', 'docs'],
     # psij-launchers' srun tests run on Slurm, whose fault test stops slurmctld for a minute
     ["tests(package='psij-launchers')", "tests(package='psij-slurm')", 'conformance_slurm',
-     "tests(package='psij-lsf')", 'conformance_lsf',
+     "tests(package='psij-lsf')", 'conformance_lsf', "tests(package='psij-cobalt')",
+     'conformance_cobalt',
      # psij-remote's far end runs Slurm jobs too (and its tests restart the test sshd)
      "tests(package='psij-remote')", 'conformance_remote', 'conformance_remote_slurm'],
     ["tests(package='psij-pbs')", 'conformance_pbs'],

@@ -48,6 +48,22 @@ def wait_state(job: Job, state: JobState, timeout: float = WAIT) -> JobStatus:
     return st
 
 
+def slurm_problem() -> Optional[str]:
+    """Why no Slurm controller can be used here (for a simulator layered on Slurm, or Slurm's
+    own tests), or `None` if one answers."""
+    import shutil
+    import subprocess
+    if shutil.which('scontrol') is None or shutil.which('sbatch') is None:
+        return 'Slurm client commands (scontrol, sbatch) are not installed'
+    try:
+        p = subprocess.run(['scontrol', 'ping'], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as ex:
+        return 'scontrol ping failed: %s' % ex
+    if p.returncode != 0 or 'is UP' not in p.stdout:
+        return 'no Slurm controller answers (scontrol ping: %s)' % (p.stdout + p.stderr).strip()
+    return None
+
+
 def sh(script: str, **kw: Any) -> JobSpec:
     """A job running `script` with /bin/sh (`kw`: the other `JobSpec` arguments)."""
     return JobSpec('/bin/sh', ['-c', script], **kw)
