@@ -297,6 +297,8 @@ class LocalJobExecutor(JobExecutor):
             self._launch(run)
         except (StagingError, InvalidJobException, SubmitException) as ex:
             self._end_without_process(run, JobState.FAILED, str(ex))
+        except Exception as ex:  # the job is past NEW: it must end, whatever went wrong
+            self._end_without_process(run, JobState.FAILED, 'Stage-in failed: %r' % ex)
 
     def _argv(self, run: _Submitted, exe: str) -> List[str]:
         """The job's argv: its own, or the launch script's with the launcher's command."""
@@ -455,20 +457,36 @@ class LocalJobExecutor(JobExecutor):
         self._report_final(run, st)
 
     def _stage_out_and_finish(self, run: _Submitted, st: JobStatus) -> None:
+        """In the staging worker: stage-out and cleanup, then the final state. Whatever
+        happens here, the job ends (a job left in STAGE_OUT would never end anywhere: the
+        keeper waits for its final state)."""
+        try:
+            st = self._stage_out_and_cleanup(run, st)
+        except BaseException as ex:
+            st = JobStatus(JobState.FAILED, exit_code=st.exit_code,
+                           message='Stage-out or cleanup failed: %r' % ex)
+            raise
+        finally:
+            self._report_final(run, st)
+
+    def _stage_out_and_cleanup(self, run: _Submitted, st: JobStatus) -> JobStatus:
+        """The job's final status after its stage-out and cleanup: a failure of either
+        makes a COMPLETED job FAILED with the cause (it is logged for a job that failed or
+        was cancelled anyway)."""
         items = stage_out_items(run.spec, st.state)
         if items:
             self._set_job_status(run.job, JobStatus(JobState.STAGE_OUT))
             try:
                 stage_out(items, run.directory)
             except StagingError as ex:
-                if st.state is JobState.COMPLETED:
-                    st = JobStatus(JobState.FAILED, exit_code=st.exit_code, message=str(ex))
-                else:
-                    logger.warning('Job %s: %s', run.job.id, ex)
+                st = _staging_failed(run, st, ex)
         if cleanup_applies(run.spec, st.state):
             self._set_job_status(run.job, JobStatus(JobState.CLEANUP))
-            cleanup(run.spec, run.directory)
-        self._report_final(run, st)
+            try:
+                cleanup(run.spec, run.directory)
+            except StagingError as ex:
+                st = _staging_failed(run, st, ex)
+        return st
 
     def _report_final(self, run: _Submitted, st: JobStatus) -> None:
         if run.defer and run.keeper is not None and run.key is not None:
@@ -481,7 +499,10 @@ class LocalJobExecutor(JobExecutor):
                              metadata: Optional[Dict[str, Any]] = None) -> None:
         # No CLEANUP state here: reporting it would make ACTIVE appear for a job that never ran.
         if cleanup_applies(run.spec, outcome):
-            cleanup(run.spec, run.directory)
+            try:
+                cleanup(run.spec, run.directory)
+            except StagingError as ex:
+                logger.warning('Job %s: %s', run.job.id, ex)
         self._forget(run.job)
         self._set_job_status(run.job, JobStatus(outcome, message=message, metadata=metadata))
 
@@ -637,6 +658,13 @@ class LocalJobExecutor(JobExecutor):
             state.take_cancel_request(self._state_dir, run.native_id)  # if it ended first
         self._forget(run.job)
         self._set_job_status(run.job, st)
+
+
+def _staging_failed(run: _Submitted, st: JobStatus, ex: StagingError) -> JobStatus:
+    if st.state is JobState.COMPLETED:
+        return JobStatus(JobState.FAILED, exit_code=st.exit_code, message=str(ex))
+    logger.warning('Job %s: %s', run.job.id, ex)
+    return st
 
 
 def _status(state_name: str, code: Optional[int], message: Optional[str]) -> JobStatus:
