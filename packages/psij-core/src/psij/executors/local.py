@@ -257,20 +257,6 @@ class LocalJobExecutor(JobExecutor):
                 job.executor = None  # not submitted: the job may be fixed and submitted again
             raise
 
-    async def submit_async(self, job: Job) -> None:
-        """
-        `submit` for asyncio. Once this process's keeper runs, a job without stage-in is
-        submitted on the event loop itself: `submit` only checks the spec and hands the job to
-        the keeper, with no wait for the keeper's answer, so a thread hop would cost more than
-        the submit. The first job (which starts the keeper) and jobs with stage-in (which
-        copies files) go through the thread pool of `JobExecutor.submit_async`.
-        """
-        spec = job.spec
-        if KeeperClient.running() and spec is not None and not spec.stage_in:
-            self.submit(job)
-        else:
-            await super().submit_async(job)
-
     def _submit(self, run: _Submitted) -> None:
         self._ensure_state_dir()
         spec = run.spec
