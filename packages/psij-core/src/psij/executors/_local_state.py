@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from psij._fork import after_fork_in_child
+from psij._procfs import PGRP, START_TIME, live_members
+from psij._procfs import proc_stat as _proc_stat
 
 logger = logging.getLogger(__name__)
 
@@ -45,27 +47,10 @@ def default_state_directory() -> Path:
     return Path.home() / '.psij' / 'state' / 'local'
 
 
-def _proc_stat(pid: int) -> Optional[List[bytes]]:
-    """The fields of ``/proc/<pid>/stat`` after the command name, or `None` if it is gone."""
-    # os.open/os.read: a third of the cost of open(), and this runs once per submitted job.
-    try:
-        fd = os.open('/proc/%d/stat' % pid, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    return data[data.rindex(b')') + 2:].split()
-
-
 def proc_start_time(pid: int) -> Optional[int]:
     """The start time of process `pid` in clock ticks since boot, or `None` if it is gone."""
     fields = _proc_stat(pid)
-    return None if fields is None else int(fields[19])
+    return None if fields is None else int(fields[START_TIME])
 
 
 _TICKS = os.sysconf('SC_CLK_TCK')
@@ -76,13 +61,7 @@ START_TOLERANCE = 2 * _TICKS
 
 def group_has_live_members(pgid: int) -> bool:
     """Whether a process of group `pgid` is alive (not a zombie); scans ``/proc``."""
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        fields = _proc_stat(int(name))
-        if fields is not None and int(fields[2]) == pgid and fields[0] not in (b'Z', b'X'):
-            return True
-    return False
+    return bool(live_members(PGRP, pgid))
 
 
 def start_estimate() -> int:
@@ -107,7 +86,7 @@ def proc_is_zombie_or_gone(pid: int, start: int) -> bool:
     """`True` if the process `pid` recorded as started at `start` has ended (gone or a
     zombie)."""
     fields = _proc_stat(pid)
-    return fields is None or not start_matches(int(fields[19]), start) \
+    return fields is None or not start_matches(int(fields[START_TIME]), start) \
         or fields[0] in (b'Z', b'X')
 
 
