@@ -20,7 +20,8 @@ def start(argv, state_dir, env=None):
     client = KeeperClient.get()
     key, pid, nid = client.start(argv, argv[0], '/', env or {}, ([], []),
                                  (str(state_dir), '', False, False, ''),
-                                 lambda *end: ends.append(end))
+                                 lambda *end: ends.append(end),
+                                 lambda why: ends.append(('LOST', None, why)))
     return key, pid, nid, ends
 
 

@@ -36,6 +36,10 @@ StartReply = Union[Tuple[int, str], 'KeeperError']
 StartHandler = Callable[[StartReply], None]
 """Called once with the keeper's answer to a start."""
 
+LostHandler = Callable[[str], None]
+"""Called in place of the `EndHandler` of a started job whose keeper died before the job's end
+came, with why: the job's process may well still run (in its own session)."""
+
 _BOOT = ('import sys, types\n'
          # Only a few psij modules are needed, not the public API in psij/__init__.py.
          'pkg = types.ModuleType("psij")\n'
@@ -115,7 +119,7 @@ class KeeperClient:
         ends.setblocking(False)
         self._submit_lock = threading.Lock()  # requests go in the order they were encoded
         self._keys = itertools.count(1)
-        self._handlers: Dict[int, EndHandler] = {}
+        self._handlers: Dict[int, Tuple[EndHandler, LostHandler]] = {}
         self._starting: Dict[int, StartHandler] = {}  # starts the keeper did not answer yet
         self._inbox: Deque[Tuple[Any, ...]] = collections.deque()  # answers read, not handled
         self._handling: Set[int] = set()  # starts whose on_started runs now
@@ -131,7 +135,7 @@ class KeeperClient:
 
     def start(self, argv: List[str], executable: str, cwd: str, env: Optional[Dict[str, str]],
               stdio: Tuple[List[int], List[int]], job: Tuple[Any, ...],
-              on_end: EndHandler) -> Tuple[int, int, str]:
+              on_end: EndHandler, on_lost: LostHandler) -> Tuple[int, int, str]:
         """`start_async`, then waits for the keeper's answer: returns the job's key, pid and
         native id.
 
@@ -140,7 +144,8 @@ class KeeperClient:
         """
         answer: List[StartReply] = []
         key = self.new_key()
-        self.start_async(key, argv, executable, cwd, env, stdio, job, answer.append, on_end)
+        self.start_async(key, argv, executable, cwd, env, stdio, job, answer.append, on_end,
+                         on_lost)
         self.wait_started(key)
         reply = answer[0]
         if isinstance(reply, KeeperError):
@@ -153,7 +158,8 @@ class KeeperClient:
 
     def start_async(self, key: int, argv: List[str], executable: str, cwd: str,
                     env: Optional[Dict[str, str]], stdio: Tuple[List[int], List[int]],
-                    job: Tuple[Any, ...], on_started: StartHandler, on_end: EndHandler) -> None:
+                    job: Tuple[Any, ...], on_started: StartHandler, on_end: EndHandler,
+                    on_lost: LostHandler) -> None:
         """
         Asks the keeper to start a job (`key` from `new_key`) and returns once the request is
         sent, without waiting for the keeper: the submitter prepares its next job while the
@@ -163,7 +169,8 @@ class KeeperClient:
         `KeeperError`, by whichever thread reads it (the reaper thread, or one in
         `wait_started`); `on_end` is called once with the job's final state, never before
         `on_started`. If the keeper dies before it answers, the `KeeperError`'s `during` is
-        ``'gone'``.
+        ``'gone'``; if it dies after it answered and before the job's end came, `on_lost` is
+        called instead of `on_end` (the job's process may run on: the caller follows it).
 
         :param env: the job's environment; `None` for this process's current one, which is
             sent only when it changed since the last time (the keeper keeps a copy).
@@ -176,7 +183,7 @@ class KeeperClient:
         slots, fds = stdio
         with self._lock:
             self._starting[key] = on_started
-            self._handlers[key] = on_end
+            self._handlers[key] = (on_end, on_lost)
         try:
             with self._submit_lock:  # the environment decided in the order requests go
                 msg = marshal.dumps(('s', key, argv, executable, cwd, self._environment(env),
@@ -333,13 +340,14 @@ class KeeperClient:
                 return
             for key, st, code, message in marshal.loads(data):
                 with self._lock:
-                    handler = self._handlers.pop(key, None)
-                if handler is not None:
-                    handler(st, code, message)
+                    handlers = self._handlers.pop(key, None)
+                if handlers is not None:
+                    handlers[0](st, code, message)
 
     def _keeper_died(self) -> None:
         """The keeper ended while we live: it was killed. The starts it did not answer
-        fail, and the ends of its jobs are lost."""
+        fail; the jobs it started are handed to their `LostHandler`s (their processes run on
+        in their own sessions: only their exit codes are lost)."""
         with self._lock:
             if self._dead:
                 return
@@ -347,6 +355,7 @@ class KeeperClient:
         reaper = Reaper.get()
         reaper.unwatch(self._ends.fileno())
         reaper.unwatch(self._requests.fileno())
+        self._on_ends(self._ends.fileno())  # the ends it sent before it died are true ends
         self._forget()
         self._popen.wait()
         code = self._popen.returncode
@@ -359,9 +368,9 @@ class KeeperClient:
             handlers = list(self._handlers.values())
             self._handlers.clear()
         self._handle_replies()
-        for handler in handlers:
-            handler('FAILED', None, 'The psij keeper process %d that started the job ended '
-                    '(%s): the exit code of the job is unknown' % (self.pid, why))
+        for _, on_lost in handlers:
+            on_lost('the psij keeper process %d that started the job ended (%s)'
+                    % (self.pid, why))
 
     def _forget(self) -> None:
         with KeeperClient._instance_lock:

@@ -26,13 +26,13 @@ import socket
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from psij._bulk import SUBMIT_EXCEPTION
 from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
-from psij.executors._keeper import Outcome, killpg, unlink
+from psij.executors._keeper import killpg, unlink
 from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
 from psij.executors._local_spawn import (
     Stdio,
@@ -121,7 +121,8 @@ class _Submitted:
         self.key: Optional[int] = None  # the keeper's name for the job
         self.sent = False  # the keeper has the start request: a cancel may follow it
         self.active = False  # ACTIVE was reported: the end may be reported too
-        self.early_end: Optional[Outcome] = None  # an end that came before that
+        # what came before that (the end, or the keeper's death), done once ACTIVE is out
+        self.early_end: Optional[Callable[[], None]] = None
 
 
 class _PendingNativeId(PendingNativeId):
@@ -143,17 +144,21 @@ class _PendingNativeId(PendingNativeId):
 
 
 class _Attached:
-    """A job started by another process (or another executor) that `attach` follows.
+    """A job started by another process (or another executor) that `attach` follows, or a
+    job of ours whose keeper died while it ran.
 
     It is not our child: its end is read from the keeper's journal once its pidfd reports
     that the process is gone. `lock` guards `canceled`, `exited` and `kill_timer`.
     """
 
     __slots__ = ('job', 'native_id', 'pid', 'pidfd', 'lock', 'canceled', 'exited',
-                 'kill_timer', 'waited', 'delay')
+                 'kill_timer', 'waited', 'delay', 'on_end')
 
-    def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int]) -> None:
+    def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int],
+                 on_end: Optional[Callable[[JobStatus], None]] = None) -> None:
+        """:param on_end: what to do with the final status (by default: report it)."""
         self.job = job
+        self.on_end = on_end
         self.native_id = native_id
         self.pid = pid
         self.pidfd = pidfd  # None once the process is gone
@@ -362,7 +367,7 @@ class LocalJobExecutor(JobExecutor):
             run.job._native_id = _PendingNativeId(run)
             keeper.start_async(run.key, argv, exe, cwd, env, stdio.passed(), job,
                                partial(self._started, run, exe, cwd, nodefile),
-                               partial(self._on_end, run))
+                               partial(self._on_end, run), partial(self._keeper_lost, run))
         except KeeperGone as ex:
             run.job._native_id = None
             raise SubmitException(str(ex), ex, transient=True) from ex
@@ -379,7 +384,7 @@ class LocalJobExecutor(JobExecutor):
                 run.active = True
                 early = run.early_end
             if early is not None:
-                self._on_end(run, *early)
+                early()
             return
         run.job._native_id = None
         if nodefile:
@@ -426,10 +431,14 @@ class LocalJobExecutor(JobExecutor):
         """In the reaper thread: the keeper reports the job's end."""
         with run.lock:
             if not run.active:  # ACTIVE's callbacks have not run yet: they report it
-                run.early_end = (state_name, code, message)
+                run.early_end = partial(self._on_end, run, state_name, code, message)
                 return
-        st = _status(state_name, code, message)
+        self._finish(run, _status(state_name, code, message))
+
+    def _finish(self, run: _Submitted, st: JobStatus) -> None:
+        """The job's process ended with `st`: its stage-out and cleanup, then its end."""
         launcher = run.launcher
+        code = st.exit_code
         if st.state is JobState.FAILED and code and launcher is not None:
             tail = _stderr_tail(run.spec, run.directory)
             if tail and launcher.is_launcher_failure(tail):
@@ -441,6 +450,35 @@ class LocalJobExecutor(JobExecutor):
             StagingWorker.submit(partial(self._stage_out_and_finish, run, st))
             return
         self._report_final(run, st)
+
+    def _keeper_lost(self, run: _Submitted, why: str) -> None:
+        """The keeper died while the job ran (in the thread that found out). The job's
+        process runs on in its own session, so the job is not over: follow its process by
+        pidfd, as `attach` does (cancel included); its end is what the keeper's journal
+        says, else FAILED with the exit code unknown (or CANCELED if cancelled)."""
+        with run.lock:
+            if not run.active:
+                run.early_end = partial(self._keeper_lost, run, why)
+                return
+        native_id = run.job._native_id
+        assert isinstance(native_id, str)
+        pid, start = state.parse_native_id(native_id)
+        orphan = _Attached(run.job, native_id, pid, _open_pidfd(pid, start),
+                           on_end=partial(self._finish, run))
+        self._track(run.job, orphan)  # from here on, cancel() signals it directly
+        with run.lock:
+            canceled = run.canceled  # the keeper's SIGKILL timer died with it
+        logger.warning('Job %s: %s; following its process %d', run.job.id, why, pid)
+        self._follow(orphan)
+        if canceled:
+            self._cancel_attached(orphan)
+
+    def _follow(self, run: _Attached) -> None:
+        """Watches the process of a job that is not our keeper's child (any more)."""
+        if run.pidfd is None:
+            self._check_record(run)
+        else:
+            Reaper.get().watch(run.pidfd, partial(self._on_attached_exit, run))
 
     def _stage_out_and_finish(self, run: _Submitted, st: JobStatus) -> None:
         """In the staging worker: stage-out and cleanup, then the final state. Whatever
@@ -586,25 +624,11 @@ class LocalJobExecutor(JobExecutor):
                                       % (job.id, job.executor))
         job.executor = self
         job._native_id = native_id
-        pidfd: Optional[int] = None
-        if record.end is None:
-            try:
-                pidfd = os.pidfd_open(pid)
-            except OSError:
-                pass
-        # Checked after opening the pidfd, so the fd surely designates the job's process.
-        if pidfd is not None:
-            actual = state.proc_start_time(pid)
-            if actual is None or not state.start_matches(actual, start):
-                os.close(pidfd)
-                pidfd = None
-        run = _Attached(job, native_id, pid, pidfd)
+        run = _Attached(job, native_id, pid,
+                        _open_pidfd(pid, start) if record.end is None else None)
         self._track(job, run)
         self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
-        if pidfd is None:
-            self._check_record(run)
-        else:
-            Reaper.get().watch(pidfd, partial(self._on_attached_exit, run))
+        self._follow(run)
 
     def _on_attached_exit(self, run: _Attached, fd: int) -> None:
         with run.lock:
@@ -643,7 +667,10 @@ class LocalJobExecutor(JobExecutor):
         if run.canceled:
             state.take_cancel_request(self._state_dir, run.native_id)  # if it ended first
         self._forget(run.job)
-        self._set_job_status(run.job, st)
+        if run.on_end is not None:
+            run.on_end(st)
+        else:
+            self._set_job_status(run.job, st)
 
 
 def _staging_failed(run: _Submitted, st: JobStatus, ex: StagingError) -> JobStatus:
@@ -665,6 +692,20 @@ def _status_from_record(end: Dict[str, Any]) -> JobStatus:
     code = end.get('exit_code')
     return _status(str(end.get('state')), code if isinstance(code, int) else None,
                    end.get('message'))
+
+
+def _open_pidfd(pid: int, start: int) -> Optional[int]:
+    """A pidfd of the job process `pid` that started at `start`, or `None` if it is gone."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    # Checked after opening the pidfd, so the fd surely designates the job's process.
+    actual = state.proc_start_time(pid)
+    if actual is None or not state.start_matches(actual, start):
+        os.close(pidfd)
+        return None
+    return pidfd
 
 
 def _pidfd_signal(pidfd: int, sig: int) -> None:
