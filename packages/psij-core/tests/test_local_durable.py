@@ -225,6 +225,61 @@ def test_a_keeper_killed_before_it_starts_a_job_fails_that_job_not_a_hang(tmp_pa
     assert again.wait(timeout=60).exit_code == 4
 
 
+# Submits a job with a mandatory stage-out; with "ended", first blocks its own staging worker
+# (so the stage-out waits) and reports once the job's process is gone; then waits to be killed.
+STAGING_SUBMITTER = textwrap.dedent('''
+    import os, sys, threading, time
+    import psij
+    from psij.executors._local_staging import StagingWorker
+    from psij.executors.local import LocalJobExecutorConfig
+    state_dir, when, work, dst, script = sys.argv[1:]
+    if when == 'ended':
+        StagingWorker.submit(threading.Event().wait)
+    ex = psij.JobExecutor.get_instance(
+        'local', config=LocalJobExecutorConfig(state_directory=state_dir))
+    job = psij.Job(psij.JobSpec('/bin/sh', ['-c', script], directory=work,
+                                stage_out={psij.StageOut('out.txt', dst)}))
+    ex.submit(job)
+    print(job.native_id, flush=True)
+    if when == 'ended':
+        while os.path.exists('/proc/%s' % job.native_id.split('-')[0]):
+            time.sleep(0.01)
+        print('ended', flush=True)
+    while True:
+        time.sleep(100)
+''')
+
+
+@pytest.mark.parametrize('when', ['running', 'ended'])
+def test_a_stage_out_the_dead_submitter_could_not_do_is_a_failure(tmp_path, when):
+    # stage-out runs in the submitter: killed while the job runs, or after it ended but
+    # before its stage-out, the job's record must not say COMPLETED
+    state_dir, work, dst = tmp_path / 'state', tmp_path / 'work', tmp_path / 'dst' / 'out.txt'
+    work.mkdir()
+    go = tmp_path / 'go'
+    os.mkfifo(go)
+    script = 'echo r > out.txt' if when == 'ended' else 'read x < %s; echo r > out.txt' % go
+    p = subprocess.Popen([PY, '-c', STAGING_SUBMITTER, str(state_dir), when, str(work),
+                          str(dst), script], stdout=subprocess.PIPE, text=True)
+    try:
+        nid = p.stdout.readline().strip()
+        assert nid
+        if when == 'ended':
+            assert p.stdout.readline().strip() == 'ended'
+    finally:
+        p.kill()
+        p.wait(timeout=60)
+    if when == 'running':
+        with open(go, 'w') as f:
+            f.write('go\n')
+    job = Job()
+    executor(state_dir).attach(job, nid)
+    st = job.wait(timeout=60)
+    assert st is not None and st.state is JobState.FAILED, st
+    assert st.exit_code == 0 and 'stage-out' in st.message, st
+    assert not dst.exists()
+
+
 # -- crash recovery: 50 jobs of a submitter killed mid-flight ---------------------------------
 
 # kind: (shell code, final state, exit code, still running when the submitter dies)

@@ -39,7 +39,10 @@ Requests (submitter -> keeper) and replies::
                                                    or environment refused, e.g. a NUL)
     ('c', key, grace period)                    cancel; no reply
     ('e', key, state, exit code, message)       the final state of a job started with
-                                                "defer end" (stage-out may change it); no reply
+                                                "defer end" (stage-out or cleanup, which apply
+                                                if it completes, may change it); no reply; if
+                                                the submitter ends before it sends this, the
+                                                record says what was missed (`unstaged`)
 
 The ``env`` of a start request is the job's environment, or ``('=', environment)``: the
 submitter's own environment (as bytes), which the keeper keeps, or `None`: that same kept
@@ -122,6 +125,18 @@ def outcome(code: Optional[int], canceled: bool, shell: bool, stderr_path: str) 
     if tail:
         msg += '; end of standard error:\n' + tail
     return ('FAILED', code, msg)
+
+
+def unstaged(end: Outcome) -> Outcome:
+    """The final state of a job whose stage-out or cleanup (which the submitter performs, and
+    which applies to a job that completes) did not happen because the submitter is gone: a
+    job that completed FAILED, naming what was missed (as a failed stage-out would)."""
+    state_name, code, message = end
+    missed = ('the process that submitted it ended before the stage-out and cleanup it '
+              'performs, so they did not happen')
+    if state_name == 'COMPLETED':
+        return ('FAILED', code, 'The job completed, but ' + missed)
+    return (state_name, code, '%s; %s' % (message or state_name.capitalize(), missed))
 
 
 class _Child:
@@ -288,7 +303,7 @@ class Keeper:
             self.orphaned = True
             for child in list(self.children.values()):
                 if child.awaiting_end and child.outcome is not None:
-                    self._record(child, child.outcome)  # stage-out will not happen
+                    self._record(child, unstaged(child.outcome))
             if not self.children:
                 self.done.set()
 
@@ -377,6 +392,8 @@ class Keeper:
             if child.defer and not self.orphaned:
                 child.awaiting_end = True  # the submitter stages out, then sends the final
             else:
+                if child.defer:
+                    child.outcome = unstaged(child.outcome)
                 self.ended.append(child)  # recorded after this turn's ends are sent
             if self.orphaned:
                 return

@@ -115,7 +115,10 @@ class _Submitted:
         self.directory: Optional[Path] = None
         self.launcher: Optional[Launcher] = None
         self.keeper: Optional[KeeperClient] = None
-        self.defer = bool(spec.stage_out)  # stage-out may change the final state
+        # stage-out or cleanup may change the final state (only a COMPLETED one): the keeper
+        # records the end the submitter sends after them, or says that they were missed
+        self.defer = bool(stage_out_items(spec, JobState.COMPLETED)) \
+            or cleanup_applies(spec, JobState.COMPLETED)
         self.lock = threading.Lock()
         self.canceled = False  # cancel() was called
         self.key: Optional[int] = None  # the keeper's name for the job
