@@ -493,6 +493,7 @@ def main(argv: List[str]) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     os.chdir('/')  # hold no directory of the submitter's
     Keeper(socket.socket(fileno=requests_fd), socket.socket(fileno=ends_fd)).run()
+    state.close_journals()  # every job's end is recorded: list and attach can skip them
 
 
 if __name__ == '__main__':  # ``python -m`` (see `_keeper_client` for the faster start)

@@ -155,7 +155,7 @@ class _Attached:
     """
 
     __slots__ = ('job', 'native_id', 'pid', 'pidfd', 'lock', 'canceled', 'exited',
-                 'kill_timer', 'waited', 'delay', 'on_end')
+                 'kill_timer', 'waited', 'delay', 'on_end', 'record')
 
     def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int],
                  on_end: Optional[Callable[[JobStatus], None]] = None) -> None:
@@ -171,6 +171,7 @@ class _Attached:
         self.kill_timer: Optional[Timer] = None
         self.waited = 0.0  # seconds spent waiting for the end record
         self.delay = 0.001  # the next wait (doubles up to 1 s)
+        self.record: Optional[state.Record] = None  # as last read: read on from there
 
 
 class LocalJobExecutor(JobExecutor):
@@ -629,6 +630,7 @@ class LocalJobExecutor(JobExecutor):
         job._native_id = native_id
         run = _Attached(job, native_id, pid,
                         _open_pidfd(pid, start) if record.end is None else None)
+        run.record = record
         self._track(job, run)
         self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
         self._follow(run)
@@ -647,7 +649,7 @@ class LocalJobExecutor(JobExecutor):
     def _check_record(self, run: _Attached) -> None:
         """The process is gone: the final state is the keeper's record. While the keeper
         lives and has not written it yet, look again later (the delay doubles)."""
-        record = state.read_record(self._state_dir, run.native_id)
+        record = run.record = state.read_record(self._state_dir, run.native_id, run.record)
         if record is not None and record.end:
             st = _status_from_record(record.end)
         elif record is not None and state.submitter_alive(record) \
