@@ -161,7 +161,7 @@ class _Journal:
     ``E <native id> <json>`` (ended) and ``Q <tick>`` (closed then; the last line).
     """
 
-    __slots__ = ('fd', 'size', 'seq', 'dir', 'owner', 'live')
+    __slots__ = ('fd', 'size', 'seq', 'dir', 'owner', 'live', 'old_fd')
 
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
@@ -170,6 +170,7 @@ class _Journal:
         self.fd = -1
         self.size = 0
         self.live: Set[bytes] = set()  # started, not ended: carried over at rotation
+        self.old_fd = -1  # the previous journal's, closed at the next rotation
         self._open()
 
     def _path(self, seq: int) -> str:
@@ -201,11 +202,15 @@ class _Journal:
         self.size += len(line)
 
     def _rotate(self) -> None:
-        old = self.fd
-        os.write(old, _closing())
+        # Another thread may have read self.fd just before and write once more to the old
+        # journal (the reader looks in later journals too): its descriptor stays open, and
+        # is closed only at the next rotation, so that the number is not reused meanwhile.
+        if self.old_fd >= 0:
+            os.close(self.old_fd)
+        self.old_fd = self.fd
+        os.write(self.fd, _closing())
         self.seq += 1
         self._open()
-        os.close(old)
         # this keeper's rotated journals are trimmed as those of ended keepers are
         limit = time.time() - RECORD_MAX_AGE
         for seq in range(self.seq - 1, -1, -1):
@@ -219,6 +224,8 @@ class _Journal:
     def close(self) -> None:
         os.write(self.fd, _closing())
         os.close(self.fd)
+        if self.old_fd >= 0:
+            os.close(self.old_fd)
 
 
 def _closing() -> bytes:
