@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import marshal
 import os
 import select
 import socket
@@ -25,6 +24,19 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 import psij
 from psij._fork import after_fork_in_child
 from psij.executors._keeper import BIG_REQUEST, MAX_DATAGRAM, RECEIVE_BUFFER, Outcome
+from psij.executors._keeper_messages import (
+    Cancel,
+    Final,
+    JobInfo,
+    Refused,
+    Reply,
+    Request,
+    Start,
+    Started,
+    decode,
+    decode_ends,
+    encode,
+)
 from psij.executors._reaper import Reaper
 
 EndHandler = Callable[[str, Optional[int], Optional[str]], None]
@@ -121,7 +133,7 @@ class KeeperClient:
         self._keys = itertools.count(1)
         self._handlers: Dict[int, Tuple[EndHandler, LostHandler]] = {}
         self._starting: Dict[int, StartHandler] = {}  # starts the keeper did not answer yet
-        self._inbox: Deque[Tuple[Any, ...]] = collections.deque()  # answers read, not handled
+        self._inbox: Deque[Reply] = collections.deque()  # answers read, not handled
         self._handling: Set[int] = set()  # starts whose on_started runs now
         self._lock = threading.Condition()  # guards the four above; notified when an
         # on_started returned
@@ -134,7 +146,7 @@ class KeeperClient:
     # -- requests ---------------------------------------------------------------------------
 
     def start(self, argv: List[str], executable: str, cwd: str, env: Optional[Dict[str, str]],
-              stdio: Tuple[List[int], List[int]], job: Tuple[Any, ...],
+              stdio: Tuple[List[int], List[int]], job: JobInfo,
               on_end: EndHandler, on_lost: LostHandler) -> Tuple[int, int, str]:
         """`start_async`, then waits for the keeper's answer: returns the job's key, pid and
         native id.
@@ -158,7 +170,7 @@ class KeeperClient:
 
     def start_async(self, key: int, argv: List[str], executable: str, cwd: str,
                     env: Optional[Dict[str, str]], stdio: Tuple[List[int], List[int]],
-                    job: Tuple[Any, ...], on_started: StartHandler, on_end: EndHandler,
+                    job: JobInfo, on_started: StartHandler, on_end: EndHandler,
                     on_lost: LostHandler) -> None:
         """
         Asks the keeper to start a job (`key` from `new_key`) and returns once the request is
@@ -176,8 +188,7 @@ class KeeperClient:
             sent only when it changed since the last time (the keeper keeps a copy).
         :param stdio: the standard streams (0, 1, 2) that are not /dev/null and their
             descriptors, which the keeper gets copies of.
-        :param job: state directory, standard error path, shell, defer end, node file (see
-            `psij.executors._keeper`).
+        :param job: what the keeper needs of the job besides how to start it.
         :raises KeeperGone: if the keeper is not there to start it.
         """
         slots, fds = stdio
@@ -186,8 +197,8 @@ class KeeperClient:
             self._handlers[key] = (on_end, on_lost)
         try:
             with self._submit_lock:  # the environment decided in the order requests go
-                msg = marshal.dumps(('s', key, argv, executable, cwd, self._environment(env),
-                                     slots) + job)
+                msg = encode(Start(key, argv, executable, cwd, self._environment(env), slots,
+                                   job))
                 self._send_request(msg, fds)
         except BaseException:
             with self._lock:
@@ -259,10 +270,10 @@ class KeeperClient:
             if memfd >= 0:
                 os.close(memfd)
 
-    def _send(self, msg: Tuple[Any, ...]) -> None:
+    def _send(self, msg: Request) -> None:
         # One datagram: atomic even while another thread sends.
         try:
-            self._send_request(marshal.dumps(msg), [])
+            self._send_request(encode(msg), [])
         except KeeperGone:
             pass  # the jobs' ends say so
         finally:
@@ -290,9 +301,8 @@ class KeeperClient:
             data = self._receive(self._requests)
             if data is None:
                 return
-            try:
-                reply = marshal.loads(data)
-            except (ValueError, EOFError, TypeError):
+            reply = decode(data)
+            if not isinstance(reply, (Started, Refused)):
                 continue
             with self._lock:
                 self._inbox.append(reply)
@@ -305,13 +315,13 @@ class KeeperClient:
                 if not self._inbox:
                     return
                 reply = self._inbox.popleft()
-                key = reply[1]
+                key = reply.key
                 handler = self._starting.pop(key, None)
                 if handler is None:
                     continue
                 self._handling.add(key)
-            answer: StartReply = (reply[2], reply[3]) if reply[0] == 'ok' else \
-                KeeperError(reply[2], reply[3], reply[4], reply[5])
+            answer: StartReply = (reply.pid, reply.native_id) if isinstance(reply, Started) \
+                else KeeperError(reply.errno, reply.strerror, reply.filename, reply.during)
             try:
                 handler(answer)
             finally:
@@ -325,11 +335,11 @@ class KeeperClient:
 
     def cancel(self, key: int, grace: float) -> None:
         """Cancels the job `key`: SIGTERM to its group now, SIGKILL after `grace` seconds."""
-        self._send(('c', key, grace))
+        self._send(Cancel(key, grace))
 
     def final(self, key: int, final: Outcome) -> None:
         """The final state of a job started with "defer end", for the keeper to record."""
-        self._send(('e', key) + final)
+        self._send(Final(key, *final))
 
     # -- job ends -----------------------------------------------------------------------------
 
@@ -338,7 +348,7 @@ class KeeperClient:
             data = self._receive(self._ends)
             if data is None:
                 return
-            for key, st, code, message in marshal.loads(data):
+            for key, st, code, message in decode_ends(data):
                 with self._lock:
                     handlers = self._handlers.pop(key, None)
                 if handlers is not None:
@@ -363,8 +373,9 @@ class KeeperClient:
         with self._lock:
             for key in self._starting:
                 self._handlers.pop(key, None)  # the start fails: no end comes
-                self._inbox.append(('err', key, 0, 'the psij keeper process %d ended (%s) '
-                                    'before it started the job' % (self.pid, why), None, 'gone'))
+                self._inbox.append(Refused(key, 0, 'the psij keeper process %d ended (%s) '
+                                           'before it started the job' % (self.pid, why), None,
+                                           'gone'))
             handlers = list(self._handlers.values())
             self._handlers.clear()
         self._handle_replies()

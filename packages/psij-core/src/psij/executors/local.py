@@ -34,6 +34,7 @@ from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
 from psij.executors._keeper import killpg, unlink
 from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
+from psij.executors._keeper_messages import JobInfo
 from psij.executors._local_spawn import (
     Stdio,
     absolute,
@@ -364,7 +365,8 @@ class LocalJobExecutor(JobExecutor):
         p = run.spec.stderr_path
         if p is not None and not str(p).startswith('/dev/'):
             stderr = str(absolute(p, run.directory))
-        job = (str(self._state_dir), stderr, run.launcher is not None, run.defer, nodefile)
+        job = JobInfo(str(self._state_dir), stderr, run.launcher is not None, run.defer,
+                      nodefile)
         try:
             keeper = run.keeper = KeeperClient.get()
             run.key = keeper.new_key()
