@@ -19,6 +19,7 @@ Linux only (pidfds: kernel 5.4 or later).
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import signal
@@ -99,16 +100,28 @@ def _shell() -> str:
     return '/bin/sh'
 
 
+class _Phase(enum.Enum):
+    """Where a submitted job is, as far as the threads that share it are concerned."""
+
+    PREPARING = 'preparing'
+    """`submit` checks the spec and opens its files: the keeper has nothing yet."""
+    SENT = 'sent'
+    """The keeper has the start request; its answer has not been handled (no ACTIVE yet)."""
+    ACTIVE = 'active'
+    """ACTIVE was reported: the job's end (or its keeper's death) may be handled."""
+
+
 class _Submitted:
     """A job this executor submits, from `submit` to its final state.
 
-    `lock` guards `canceled`, `sent`, `active` and `early_end`, which the submitting thread,
-    cancelling threads and the threads that handle the keeper's messages share; the other
-    fields are set once, by the submitting thread, before the keeper gets the job.
+    Its life cycle is `phase` (`_Phase`) plus the cancel flag, changed only by the named
+    transitions below, under `lock`: the submitting thread, cancelling threads and the
+    threads that handle the keeper's messages share them. The other fields are set once, by
+    the submitting thread, before the keeper gets the job.
     """
 
     __slots__ = ('job', 'spec', 'directory', 'launcher', 'keeper', 'defer', 'lock', 'canceled',
-                 'key', 'sent', 'active', 'early_end')
+                 'key', 'phase', 'deferred')
 
     def __init__(self, job: Job, spec: JobSpec) -> None:
         self.job = job
@@ -123,10 +136,51 @@ class _Submitted:
         self.lock = threading.Lock()
         self.canceled = False  # cancel() was called
         self.key: Optional[int] = None  # the keeper's name for the job
-        self.sent = False  # the keeper has the start request: a cancel may follow it
-        self.active = False  # ACTIVE was reported: the end may be reported too
-        # what came before that (the end, or the keeper's death), done once ACTIVE is out
-        self.early_end: Optional[Callable[[], None]] = None
+        self.phase = _Phase.PREPARING
+        # what came before ACTIVE (the end, or the keeper's death), done once ACTIVE is out
+        self.deferred: Optional[Callable[[], None]] = None
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def cancel_requested(self) -> Optional[bool]:
+        """cancel() was called: `None` if it was already; else whether the keeper must be
+        told now (it has the start request), rather than `_launch` seeing the flag."""
+        with self.lock:
+            if self.canceled:
+                return None
+            self.canceled = True
+            return self.phase is not _Phase.PREPARING
+
+    def is_canceled(self) -> bool:
+        """Whether cancel() was called."""
+        with self.lock:
+            return self.canceled
+
+    def start_sent(self) -> bool:
+        """PREPARING -> SENT: the keeper has the start request (its answer may even have
+        been handled already: then the job stays ACTIVE). Returns whether a cancel came while
+        it was being sent, which the caller then sends after it (at worst a second time: the
+        keeper ignores a repeated cancel)."""
+        with self.lock:
+            if self.phase is _Phase.PREPARING:
+                self.phase = _Phase.SENT
+            return self.canceled
+
+    def activated(self) -> Optional[Callable[[], None]]:
+        """-> ACTIVE, once ACTIVE was reported; returns what was deferred until then."""
+        with self.lock:
+            self.phase = _Phase.ACTIVE
+            deferred, self.deferred = self.deferred, None
+            return deferred
+
+    def when_active(self, action: Callable[[], None]) -> bool:
+        """`True` if the job is ACTIVE (the caller goes on); else keeps `action` for
+        `activated` and returns `False`."""
+        with self.lock:
+            if self.phase is _Phase.ACTIVE:
+                return True
+            self.deferred = action
+            return False
 
 
 class _PendingNativeId(PendingNativeId):
@@ -334,9 +388,7 @@ class LocalJobExecutor(JobExecutor):
             if run.launcher is not None:
                 exe = argv[0]
             stdio.open(spec.stdin_path, spec.stdout_path, spec.stderr_path, run.directory)
-            with run.lock:
-                canceled = run.canceled
-            if canceled:
+            if run.is_canceled():
                 if nodefile:
                     unlink(nodefile)
                 self._end_without_process(run, JobState.CANCELED, 'Canceled before it started')
@@ -348,10 +400,7 @@ class LocalJobExecutor(JobExecutor):
             raise
         finally:
             stdio.close()
-        with run.lock:
-            run.sent = True
-            canceled = run.canceled
-        if canceled:  # cancel() came while the request was being sent
+        if run.start_sent():  # cancel() came while the request was being sent
             assert run.keeper is not None and run.key is not None
             run.keeper.cancel(run.key, self._grace)
         # ACTIVE comes with the keeper's answer, unless it came already
@@ -386,11 +435,9 @@ class LocalJobExecutor(JobExecutor):
             run.job._native_id = native_id
             self._set_job_status(run.job, JobStatus(JobState.ACTIVE,
                                                     metadata={'nativeId': native_id}))
-            with run.lock:
-                run.active = True
-                early = run.early_end
-            if early is not None:
-                early()
+            deferred = run.activated()
+            if deferred is not None:
+                deferred()
             return
         run.job._native_id = None
         if nodefile:
@@ -435,10 +482,9 @@ class LocalJobExecutor(JobExecutor):
     def _on_end(self, run: _Submitted, state_name: str, code: Optional[int],
                 message: Optional[str]) -> None:
         """In the reaper thread: the keeper reports the job's end."""
-        with run.lock:
-            if not run.active:  # ACTIVE's callbacks have not run yet: they report it
-                run.early_end = partial(self._on_end, run, state_name, code, message)
-                return
+        # before ACTIVE's callbacks ran, the end waits for them
+        if not run.when_active(partial(self._on_end, run, state_name, code, message)):
+            return
         self._finish(run, _status(state_name, code, message))
 
     def _finish(self, run: _Submitted, st: JobStatus) -> None:
@@ -462,18 +508,15 @@ class LocalJobExecutor(JobExecutor):
         process runs on in its own session, so the job is not over: follow its process by
         pidfd, as `attach` does (cancel included); its end is what the keeper's journal
         says, else FAILED with the exit code unknown (or CANCELED if cancelled)."""
-        with run.lock:
-            if not run.active:
-                run.early_end = partial(self._keeper_lost, run, why)
-                return
+        if not run.when_active(partial(self._keeper_lost, run, why)):
+            return
         native_id = run.job._native_id
         assert isinstance(native_id, str)
         pid, start = state.parse_native_id(native_id)
         orphan = _Attached(run.job, native_id, pid, _open_pidfd(pid, start),
                            on_end=partial(self._finish, run))
         self._track(run.job, orphan)  # from here on, cancel() signals it directly
-        with run.lock:
-            canceled = run.canceled  # the keeper's SIGKILL timer died with it
+        canceled = run.is_canceled()  # the keeper's SIGKILL timer died with it
         logger.warning('Job %s: %s; following its process %d', run.job.id, why, pid)
         self._follow(orphan)
         if canceled:
@@ -555,11 +598,7 @@ class LocalJobExecutor(JobExecutor):
             self._cancel_attached(run)
 
     def _cancel_submitted(self, run: _Submitted) -> None:
-        with run.lock:
-            if run.canceled:
-                return
-            run.canceled = True
-            sent = run.sent
+        sent = run.cancel_requested()
         # Before the start request went, _launch sees the flag: it starts nothing, or cancels
         # right after. After it, the keeper gets the cancel after the start (requests are
         # served in order).
