@@ -152,40 +152,55 @@ def test_documented_example_runs() -> None:
     assert p.stdout.count('COMPLETED: 7, FAILED: 13') == 2, p.stdout
 
 
-def test_local_submit_async_runs_on_the_loop_once_the_keeper_runs(tmp_path, monkeypatch) -> None:
-    """Once the keeper runs, a local job without stage-in is submitted on the loop's thread
-    (no hop to the submit pool); a job with stage-in, whose copy may take long, still goes
-    through the pool and still runs."""
-    from psij import StageIn
+def test_submit_async_never_blocks_the_loop_on_a_fifo(tmp_path) -> None:
+    """A job whose stdout is a FIFO that a task on the same loop opens: opening the FIFO for
+    writing blocks until that task runs, so the submit must not run on the loop (it did once
+    the keeper ran: the loop froze for good and wait_for could not fire). Two jobs, the first
+    of which starts the keeper."""
+    import os
 
     ex = JobExecutor.get_instance('local')
-    first = Job(JobSpec('/bin/true'))
-    ex.submit(first)  # the keeper runs from here on
-    first.wait()
-    submitted_in: Dict[str, str] = {}
-    real_submit = ex.submit
+    fifos = [tmp_path / 'out0.fifo', tmp_path / 'out1.fifo']
+    for f in fifos:
+        os.mkfifo(f)
+    outputs: List[bytes] = []
 
-    def spy(job: Job) -> None:
-        submitted_in[job.id] = threading.current_thread().name
-        real_submit(job)
+    async def one(fifo: object) -> None:
+        job = Job(JobSpec('/bin/echo', ['hello'], stdout_path=fifo))
 
-    monkeypatch.setattr(ex, 'submit', spy)
-    src = tmp_path / 'in.txt'
-    src.write_text('x')
-    (tmp_path / 'w').mkdir()
-    plain = Job(JobSpec('/bin/true'))
-    staged = Job(JobSpec('/bin/cat', ['in.txt'], directory=tmp_path / 'w',
-                         stage_in={StageIn(src, 'in.txt')}))
+        async def reader() -> int:
+            await asyncio.sleep(0.05)
+            return os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # unblocks the writer's open
 
-    async def main() -> str:
-        await ex.submit_async(plain)
-        await ex.submit_async(staged)
-        await plain.wait_async()
-        await staged.wait_async()
-        return threading.current_thread().name
+        opened = asyncio.create_task(reader())
+        await asyncio.wait_for(ex.submit_async(job), 30)
+        fd = await opened
+        try:
+            st = await job.wait_async(timeout=30)
+            assert st is not None and st.state is JobState.COMPLETED, st
+            outputs.append(os.read(fd, 100))
+        finally:
+            os.close(fd)
 
-    loop_thread = asyncio.run(main())
-    assert submitted_in[plain.id] == loop_thread
-    assert submitted_in[staged.id].startswith('psij-submit')
-    assert plain.status.state is JobState.COMPLETED
-    assert staged.status.state is JobState.COMPLETED, staged.status
+    async def main() -> None:
+        for f in fifos:
+            await one(f)
+
+    errors: List[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    if t.is_alive():
+        for f in fifos:  # release the frozen loop, so that the process can end
+            os.close(os.open(f, os.O_RDONLY | os.O_NONBLOCK))
+        t.join(30)
+        pytest.fail('the event loop froze in submit_async (a blocking open on the loop)')
+    assert not errors, errors
+    assert outputs == [b'hello\n', b'hello\n']

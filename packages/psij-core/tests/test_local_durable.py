@@ -16,6 +16,7 @@ import textwrap
 
 import pytest
 from psij import Job, JobExecutor, JobSpec, JobState
+from psij.conformance.batch_faults import process_alive
 from psij.executors.local import LocalJobExecutorConfig
 
 PY = sys.executable
@@ -152,23 +153,46 @@ def test_a_job_that_traps_the_cancel_of_another_process_is_canceled(tmp_path):
     assert (st.state, st.exit_code) == (JobState.CANCELED, 143), st
 
 
-def test_a_killed_keeper_gives_an_unknown_exit_code_not_a_hang(tmp_path):
-    # the keeper is what makes jobs durable: if it is killed, the submitter's jobs end FAILED
-    # with a message naming it, and the next submit starts a new keeper
+def _until(cond, what, timeout=60.0):
+    import time
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, 'gave up waiting for ' + what
+        time.sleep(0.01)
+
+
+def test_a_killed_keeper_leaves_its_jobs_followed_and_cancellable(tmp_path):
+    # the keeper is what knows exit codes: if it is killed, its jobs' processes run on (in
+    # their own sessions), so they are not final: the submitter follows them by pidfd,
+    # reports each end (exit code unknown), cancel still works, and the next submit starts
+    # a new keeper
     from psij.executors._keeper_client import KeeperClient
     ex = executor(tmp_path / 'state')
     go = tmp_path / 'go'
     os.mkfifo(go)
-    job = Job(JobSpec('/bin/sh', ['-c', 'read x < "$0"', str(go)]))
-    ex.submit(job)
-    assert job.native_id  # the keeper started it
+    waiting = Job(JobSpec('/bin/sh', ['-c', 'read x < "$0"; exit 3', str(go)]))
+    sleeping = Job(JobSpec('/bin/sleep', ['1000']))
+    for j in (waiting, sleeping):
+        ex.submit(j)
+        assert j.native_id  # the keeper started it
+    pids = [int(j.native_id.split('-')[0]) for j in (waiting, sleeping)]
     keeper = KeeperClient.get().pid
     os.kill(keeper, signal.SIGKILL)
-    st = job.wait(timeout=60)
-    assert st.state is JobState.FAILED and st.exit_code is None, st
-    assert 'keeper' in st.message and str(keeper) in st.message
-    with open(go, 'w') as f:  # let the orphaned job end
+    _until(lambda: not KeeperClient.running(), 'the submitter to notice the keeper died')
+    assert all(process_alive(p) for p in pids)
+    assert not waiting.status.state.final and not sleeping.status.state.final, \
+        (waiting.status, sleeping.status)
+    sleeping.cancel()
+    st = sleeping.wait(timeout=60)
+    assert st is not None and st.state is JobState.CANCELED, st
+    assert not process_alive(pids[1])
+    assert not waiting.status.state.final
+    with open(go, 'w') as f:  # let the job end
         f.write('go\n')
+    st = waiting.wait(timeout=60)
+    assert st is not None and st.state is JobState.FAILED and st.exit_code is None, st
+    assert 'keeper' in st.message and str(keeper) in st.message, st
+    assert not process_alive(pids[0])
     again = Job(JobSpec('/bin/sh', ['-c', 'exit 4']))
     ex.submit(again)
     assert again.wait(timeout=60).exit_code == 4
@@ -199,6 +223,61 @@ def test_a_keeper_killed_before_it_starts_a_job_fails_that_job_not_a_hang(tmp_pa
     again = Job(JobSpec('/bin/sh', ['-c', 'exit 4']))
     ex.submit(again)
     assert again.wait(timeout=60).exit_code == 4
+
+
+# Submits a job with a mandatory stage-out; with "ended", first blocks its own staging worker
+# (so the stage-out waits) and reports once the job's process is gone; then waits to be killed.
+STAGING_SUBMITTER = textwrap.dedent('''
+    import os, sys, threading, time
+    import psij
+    from psij.executors._local_staging import StagingWorker
+    from psij.executors.local import LocalJobExecutorConfig
+    state_dir, when, work, dst, script = sys.argv[1:]
+    if when == 'ended':
+        StagingWorker.submit(threading.Event().wait)
+    ex = psij.JobExecutor.get_instance(
+        'local', config=LocalJobExecutorConfig(state_directory=state_dir))
+    job = psij.Job(psij.JobSpec('/bin/sh', ['-c', script], directory=work,
+                                stage_out={psij.StageOut('out.txt', dst)}))
+    ex.submit(job)
+    print(job.native_id, flush=True)
+    if when == 'ended':
+        while os.path.exists('/proc/%s' % job.native_id.split('-')[0]):
+            time.sleep(0.01)
+        print('ended', flush=True)
+    while True:
+        time.sleep(100)
+''')
+
+
+@pytest.mark.parametrize('when', ['running', 'ended'])
+def test_a_stage_out_the_dead_submitter_could_not_do_is_a_failure(tmp_path, when):
+    # stage-out runs in the submitter: killed while the job runs, or after it ended but
+    # before its stage-out, the job's record must not say COMPLETED
+    state_dir, work, dst = tmp_path / 'state', tmp_path / 'work', tmp_path / 'dst' / 'out.txt'
+    work.mkdir()
+    go = tmp_path / 'go'
+    os.mkfifo(go)
+    script = 'echo r > out.txt' if when == 'ended' else 'read x < %s; echo r > out.txt' % go
+    p = subprocess.Popen([PY, '-c', STAGING_SUBMITTER, str(state_dir), when, str(work),
+                          str(dst), script], stdout=subprocess.PIPE, text=True)
+    try:
+        nid = p.stdout.readline().strip()
+        assert nid
+        if when == 'ended':
+            assert p.stdout.readline().strip() == 'ended'
+    finally:
+        p.kill()
+        p.wait(timeout=60)
+    if when == 'running':
+        with open(go, 'w') as f:
+            f.write('go\n')
+    job = Job()
+    executor(state_dir).attach(job, nid)
+    st = job.wait(timeout=60)
+    assert st is not None and st.state is JobState.FAILED, st
+    assert st.exit_code == 0 and 'stage-out' in st.message, st
+    assert not dst.exists()
 
 
 # -- crash recovery: 50 jobs of a submitter killed mid-flight ---------------------------------

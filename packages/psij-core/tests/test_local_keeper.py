@@ -6,6 +6,7 @@ import os
 import pytest
 from psij import Job, JobExecutor, JobSpec, JobState
 from psij.executors._keeper_client import KeeperClient, KeeperError
+from psij.executors._keeper_messages import JobInfo
 from psij.executors.local import LocalJobExecutorConfig
 
 
@@ -19,8 +20,9 @@ def start(argv, state_dir, env=None):
     ends = []
     client = KeeperClient.get()
     key, pid, nid = client.start(argv, argv[0], '/', env or {}, ([], []),
-                                 (str(state_dir), '', False, False, ''),
-                                 lambda *end: ends.append(end))
+                                 JobInfo(str(state_dir), '', False, False, ''),
+                                 lambda *end: ends.append(end),
+                                 lambda why: ends.append(('LOST', None, why)))
     return key, pid, nid, ends
 
 
@@ -48,6 +50,35 @@ def test_garbage_on_the_request_socket_is_ignored(ex):
     ex.submit(again)
     assert again.wait(timeout=60).exit_code == 2
     assert KeeperClient.get() is client
+
+
+def test_malformed_messages_are_ignored_by_the_keeper(ex):
+    # well-formed marshal data that is no message (a wrong arity, an unknown tag) must not
+    # stop the keeper from serving
+    import marshal
+    job = Job(JobSpec('/bin/true'))
+    ex.submit(job)
+    client = KeeperClient.get()
+    for bad in (('c', 1), ('e', 1, 'COMPLETED'), ('s', 1), ('zz', 1, 2), ('e',), ()):
+        client._requests.send(marshal.dumps(bad))
+    again = Job(JobSpec('/bin/sh', ['-c', 'exit 2']))
+    ex.submit(again)
+    assert again.wait(timeout=60).exit_code == 2
+    assert KeeperClient.get() is client
+
+
+def test_every_message_round_trips():
+    from psij.executors import _keeper_messages as m
+    msgs = [m.Start(3, ['a', 'b'], '/bin/a', '/', ('=', {b'K': b'V'}), [1, 2],
+                    JobInfo('/s', '/e', True, False, '')),
+            m.Cancel(3, 0.5), m.Final(3, 'FAILED', 2, 'x'), m.Started(3, 99, '99-1@h'),
+            m.Refused(3, 2, 'No such file', '/x', 'start')]
+    for msg in msgs:
+        back = m.decode(m.encode(msg))
+        assert back == msg and type(back) is type(msg)
+    ends = [m.JobEnd(1, 'COMPLETED', 0, None), m.JobEnd(2, 'FAILED', None, 'y')]
+    assert m.decode_ends(m.encode_ends(ends)) == ends
+    assert m.decode(b'garbage') is None and m.decode_ends(b'garbage') == []
 
 
 def test_the_keeper_leaves_once_its_submitter_and_jobs_are_gone(tmp_path):

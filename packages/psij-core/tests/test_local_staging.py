@@ -144,3 +144,45 @@ def test_bad_executable_after_stage_in_fails_job(ex, dirs):
     assert 'missing.sh' in st.message
     assert JobState.ACTIVE not in seen
     assert not (work / 'in.txt').exists()
+
+
+def test_stage_out_source_error_other_than_missing_fails_job(ex, dirs):
+    # Path.exists() raises for ENAMETOOLONG (and EACCES for non-root): the job must still end
+    src, work, dst = dirs
+    long_name = 'x' * 300
+    spec = JobSpec('/bin/true', directory=work,
+                   stage_out={StageOut(long_name, dst / 'out.txt')})
+    job = Job(spec)
+    ex.submit(job)
+    st = job.wait(timeout=30)
+    assert st is not None, 'the job never reached a final state (stuck in %s)' % job.status
+    assert st.state is JobState.FAILED
+    assert 'too long' in st.message and long_name in st.message
+
+
+def test_cleanup_error_fails_completed_job(ex, dirs):
+    src, work, dst = dirs
+    long_name = 'y' * 300
+    spec = JobSpec('/bin/true', directory=work, cleanup={long_name})
+    job = Job(spec)
+    ex.submit(job)
+    st = job.wait(timeout=30)
+    assert st is not None, 'the job never reached a final state (stuck in %s)' % job.status
+    assert st.state is JobState.FAILED
+    assert 'Cleanup of' in st.message and 'too long' in st.message
+
+
+def test_stage_out_error_record_lets_attach_end(ex, dirs, tmp_path):
+    # the keeper gets the final state: another executor attaching sees the same end
+    src, work, dst = dirs
+    spec = JobSpec('/bin/true', directory=work,
+                   stage_out={StageOut('z' * 300, dst / 'out.txt')})
+    job = Job(spec)
+    ex.submit(job)
+    assert job.wait(timeout=30) is not None
+    other = JobExecutor.get_instance(
+        'local', config=LocalJobExecutorConfig(state_directory=tmp_path / 'state'))
+    attached = Job()
+    other.attach(attached, job.native_id)
+    st = attached.wait(timeout=30)
+    assert st is not None and st.state is JobState.FAILED, st

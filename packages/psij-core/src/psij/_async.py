@@ -6,9 +6,13 @@ callbacks ran, the moment `Job.wait` would return), from whichever thread delive
 one inbox per loop: the first status posted wakes the loop once (``call_soon_threadsafe``),
 and the loop then hands every posted status to its waiters, in order, on the loop's thread.
 Submitting runs the executor's blocking `submit` on a small fixed pool of threads
-(`SUBMIT_THREADS`), shared by all loops, so scheduler commands never block the loop (an
-executor whose `submit` never waits may override `JobExecutor.submit_async` to submit on the
-loop: the local executor does).
+(`SUBMIT_THREADS`), shared by all loops, so nothing that can block runs on the loop: not a
+scheduler command, and not the ``open`` of a job's stdio path either (a FIFO that a task on
+the same loop reads, a hung NFS mount). Submits wait in one queue, which one thread drains,
+more (up to `SUBMIT_THREADS`) while the submits in progress take longer than `STUCK_AFTER`
+(a scheduler command; a blocked open). Results go back through the loop's inbox, which wakes
+the loop once for every result posted until it runs (not once per job), so a burst of
+submits costs about what the same submits cost in one thread.
 
 Cancelling a task that awaits a job stops the waiting, never the job (use `Job.cancel`).
 """
@@ -17,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable, Deque, Optional, Sequence, Tuple, Union
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Optional, Sequence, Tuple, Union
 
 from psij._fork import after_fork_in_child
 from psij.job_state import JobState
@@ -35,30 +41,104 @@ SUBMIT_THREADS = 4
 """Threads that run blocking `submit` calls for `submit_async`, whatever the number of jobs."""
 
 _pool: Optional[ThreadPoolExecutor] = None
-_pool_lock = threading.Lock()
+_pool_lock = threading.Lock()  # also guards _queue, _draining and _busy
+_Submit = Tuple['JobExecutor', 'Job', '_Inbox', 'asyncio.Future[None]']
+_queue: Deque[_Submit] = deque()  # submits no thread has taken yet
+_draining = 0  # threads of the pool that drain _queue
+_busy: Dict[int, float] = {}  # draining thread -> when the submit it runs began
+
+STUCK_AFTER = 0.02
+"""Seconds after which a submit that has not returned may be blocked for good (a FIFO, a hung
+mount): the queued submits then get another thread, up to `SUBMIT_THREADS`. One thread
+otherwise: submits of one process contend for the same locks, and more threads made a burst
+of local submits slower."""
 
 
 @after_fork_in_child
 def _drop_pool() -> None:
     # the pool's threads are gone in a forked child (see psij._fork)
-    global _pool, _pool_lock
+    global _pool, _pool_lock, _draining
     _pool = None
     _pool_lock = threading.Lock()
+    _queue.clear()
+    _busy.clear()
+    _draining = 0
 
 
-def _submit_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=SUBMIT_THREADS,
-                                       thread_name_prefix='psij-submit')
-        return _pool
+def _new_drainer() -> Optional[ThreadPoolExecutor]:
+    """The pool, counting one more draining thread, if the queue needs one (with
+    `_pool_lock` held): none drains it, or every one is in a submit older than
+    `STUCK_AFTER`."""
+    global _pool, _draining
+    if not _queue or _draining >= SUBMIT_THREADS:
+        return None
+    if _draining:
+        now = time.monotonic()
+        if len(_busy) < _draining or any(now - t < STUCK_AFTER for t in _busy.values()):
+            return None
+    _draining += 1
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=SUBMIT_THREADS, thread_name_prefix='psij-submit')
+    return _pool
 
 
 async def submit_async(executor: JobExecutor, job: Job) -> None:
     """`executor.submit(job)` on the submit pool; raises what `submit` raises."""
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(_submit_pool(), executor.submit, job)
+    fut: asyncio.Future[None] = loop.create_future()
+    inbox = _inbox(loop)
+    with _pool_lock:
+        _queue.append((executor, job, inbox, fut))
+        pool = _new_drainer()
+    if pool is not None:
+        pool.submit(_drain_submits)
+    elif not inbox.checking:
+        inbox.checking = True
+        loop.call_later(STUCK_AFTER, _check_stuck, inbox)
+    await fut
+
+
+def _check_stuck(inbox: _Inbox) -> None:
+    """On a loop with queued submits: starts another thread if every draining one is stuck;
+    looks again later while submits are queued."""
+    with _pool_lock:
+        pool = _new_drainer()
+        again = bool(_queue) and _draining < SUBMIT_THREADS
+    if pool is not None:
+        pool.submit(_drain_submits)
+    if again:
+        inbox.loop.call_later(STUCK_AFTER, _check_stuck, inbox)
+    else:
+        inbox.checking = False
+
+
+def _drain_submits() -> None:
+    """In a pool thread: submits queued jobs until none is left."""
+    global _draining
+    me = threading.get_ident()
+    while True:
+        with _pool_lock:
+            _busy.pop(me, None)
+            if not _queue:
+                _draining -= 1
+                return
+            executor, job, inbox, fut = _queue.popleft()
+            _busy[me] = time.monotonic()
+        error: Optional[BaseException] = None
+        try:
+            executor.submit(job)
+        except BaseException as ex:  # raised by submit_async, on the loop
+            error = ex
+        inbox.post(partial(_settle, fut), error)
+
+
+def _settle(fut: asyncio.Future[None], error: Optional[BaseException]) -> None:
+    if fut.done():
+        return  # the awaiting task was cancelled: the job is submitted all the same
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)
 
 
 # -- from the delivering thread to the loop -----------------------------------------------------
@@ -66,17 +146,19 @@ async def submit_async(executor: JobExecutor, job: Job) -> None:
 class _Inbox:
     """Statuses posted to one loop by other threads, handed over on the loop's thread."""
 
-    __slots__ = ('loop', 'items', 'lock', 'scheduled', '__weakref__')
+    __slots__ = ('loop', 'items', 'lock', 'scheduled', 'checking', '__weakref__')
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.items: Deque[Tuple[Callable[[JobStatus], None], JobStatus]] = deque()
+        self.items: Deque[Tuple[Callable[[Any], None], Any]] = deque()
         self.lock = threading.Lock()
         self.scheduled = False
+        self.checking = False  # a _check_stuck is due on the loop
 
-    def post(self, fn: Callable[[JobStatus], None], status: JobStatus) -> None:
+    def post(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Calls ``fn(arg)`` on the loop's thread (a status for a waiter, a submit's result)."""
         with self.lock:
-            self.items.append((fn, status))
+            self.items.append((fn, arg))
             if self.scheduled:
                 return  # one wake-up carries every status posted until it runs
             self.scheduled = True
@@ -89,8 +171,8 @@ class _Inbox:
         with self.lock:
             items, self.items = self.items, deque()
             self.scheduled = False
-        for fn, status in items:
-            fn(status)
+        for fn, arg in items:
+            fn(arg)
 
 
 _inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = \

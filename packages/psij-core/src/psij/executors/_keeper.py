@@ -27,31 +27,21 @@ It talks to the submitter over two private socket pairs (``SOCK_SEQPACKET``: one
 datagram) that nothing else holds: requests and their replies on one, job ends on the other.
 The submitter does not wait for a reply before it sends its next request: requests are served
 in the order they come, and the replies name the request they answer.
-A request too large for one datagram travels in a memfd. Messages are `marshal`-encoded
-tuples, which decode to plain data only.
+A request too large for one datagram travels in a memfd. The messages are typed records
+defined once, in `psij.executors._keeper_messages` (both ends import them): requests `Start`
+(with descriptors), `Cancel` and `Final` (the final state of a job started with
+`JobInfo.defer`: stage-out or cleanup, which apply if it completes, may change it; if the
+submitter ends before it sends this, the record says what was missed: `unstaged`), replies
+`Started` or `Refused`, and batches of `JobEnd`.
 
-Requests (submitter -> keeper) and replies::
-
-    ('s', key, argv, executable, cwd, env, stdio slots, state dir, stderr path, shell,
-     defer end, node file)  + descriptors      -> ('ok', key, pid, native id) | ('err', key,
-                                                   errno, strerror, filename, during), during
-                                                   being 'start', 'watch' or 'invalid' (argv
-                                                   or environment refused, e.g. a NUL)
-    ('c', key, grace period)                    cancel; no reply
-    ('e', key, state, exit code, message)       the final state of a job started with
-                                                "defer end" (stage-out may change it); no reply
-
-The ``env`` of a start request is the job's environment, or ``('=', environment)``: the
-submitter's own environment (as bytes), which the keeper keeps, or `None`: that same kept
-environment (the submitter sends its environment again only when it changed).
-
-Job ends (keeper -> submitter): a list of ``(key, state, exit code, message)``.
+The environment of a `Start` is the job's, or ``('=', environment)``: the submitter's own
+(as bytes), which the keeper keeps, or `None`: that same kept environment (the submitter sends
+its environment again only when it changed).
 """
 
 from __future__ import annotations
 
 import errno
-import marshal
 import os
 import signal
 import socket
@@ -63,6 +53,19 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from psij._files import read_tail
 from psij.executors import _local_state as state
+from psij.executors._keeper_messages import (
+    Cancel,
+    Final,
+    JobEnd,
+    JobInfo,
+    Refused,
+    Reply,
+    Start,
+    Started,
+    decode,
+    encode,
+    encode_ends,
+)
 from psij.executors._local_spawn import devnull, start_process
 from psij.executors._reaper import EventLoop, Timer
 
@@ -124,6 +127,18 @@ def outcome(code: Optional[int], canceled: bool, shell: bool, stderr_path: str) 
     return ('FAILED', code, msg)
 
 
+def unstaged(end: Outcome) -> Outcome:
+    """The final state of a job whose stage-out or cleanup (which the submitter performs, and
+    which applies to a job that completes) did not happen because the submitter is gone: a
+    job that completed FAILED, naming what was missed (as a failed stage-out would)."""
+    state_name, code, message = end
+    missed = ('the process that submitted it ended before the stage-out and cleanup it '
+              'performs, so they did not happen')
+    if state_name == 'COMPLETED':
+        return ('FAILED', code, 'The job completed, but ' + missed)
+    return (state_name, code, '%s; %s' % (message or state_name.capitalize(), missed))
+
+
 class _Child:
     """A job process of the keeper, from its start until its end is recorded."""
 
@@ -131,13 +146,12 @@ class _Child:
                  'shell', 'defer', 'nodefile', 'canceled', 'kill_timer', 'outcome',
                  'group_waited', 'group_delay', 'awaiting_end')
 
-    def __init__(self, key: int, pid: int, pidfd: int, native_id: str,
-                 request: Tuple[Any, ...]) -> None:
+    def __init__(self, key: int, pid: int, pidfd: int, native_id: str, job: JobInfo) -> None:
         self.key = key
         self.pid = pid
         self.pidfd = pidfd  # -1 once the process is reaped
         self.native_id = native_id
-        state_dir, self.stderr_path, self.shell, self.defer, self.nodefile = request
+        state_dir, self.stderr_path, self.shell, self.defer, self.nodefile = job
         self.state_dir = _path(state_dir)
         self.canceled = False
         self.kill_timer: Optional[Timer] = None
@@ -165,7 +179,7 @@ class Keeper:
         ends.setblocking(False)
         self.lock = threading.Lock()
         self.children: Dict[int, _Child] = {}  # by key, until their end is recorded
-        self.outbox: List[Tuple[int, str, Optional[int], Optional[str]]] = []  # reaper's
+        self.outbox: List[JobEnd] = []  # the reaper thread's
         self.orphaned = False  # the submitter is gone
         self.done = threading.Event()  # orphaned, and no job left
         self.inherited_env: Dict[bytes, bytes] = {}  # the submitter's, as last sent
@@ -198,32 +212,25 @@ class Keeper:
                 data = _read_all(fds[0])
                 os.close(fds[0])
                 fds = fds[1:]
-            try:
-                msg = marshal.loads(data)
-                kind = msg[0]
-            except (ValueError, EOFError, TypeError, IndexError):
-                _close_all(fds)
-                continue
-            if kind == 's':
+            msg = decode(data)
+            if isinstance(msg, Start):
                 self._spawn(msg, fds)
                 continue
             _close_all(fds)
-            if kind == 'c':
-                self._cancel(msg[1], msg[2])
-            elif kind == 'e':
-                self._final_from_submitter(msg[1], (msg[2], msg[3], msg[4]))
+            if isinstance(msg, Cancel):
+                self._cancel(msg.key, msg.grace)
+            elif isinstance(msg, Final):
+                self._final_from_submitter(msg.key, (msg.state, msg.exit_code, msg.message))
 
-    def _reply(self, msg: Tuple[Any, ...]) -> None:
+    def _reply(self, msg: Reply) -> None:
         try:
-            self.requests.send(marshal.dumps(msg))
+            self.requests.send(encode(msg))
         except OSError:
             pass  # the submitter is gone; its EOF is next
 
-    def _spawn(self, msg: Tuple[Any, ...], fds: List[int]) -> None:
-        key = msg[1] if len(msg) > 1 else None
+    def _spawn(self, msg: Start, fds: List[int]) -> None:
+        key, argv, exe, cwd, env, slots, job = msg
         try:
-            (_, key, argv, exe, cwd, env, slots, state_dir, stderr_path, shell, defer,
-             nodefile) = msg
             if env is None:
                 env = self.inherited_env
             elif isinstance(env, tuple):
@@ -234,10 +241,10 @@ class Keeper:
             start = state.start_estimate()
             pid = start_process(argv, exe, cwd, env, stdio)
         except OSError as ex:
-            self._reply(('err', key, ex.errno, ex.strerror, ex.filename, 'start'))
+            self._reply(Refused(key, ex.errno or 0, ex.strerror or str(ex), ex.filename, 'start'))
             return
         except Exception as ex:  # e.g. a NUL character: the submitter must get a reply
-            self._reply(('err', key, errno.EINVAL, str(ex), None, 'invalid'))
+            self._reply(Refused(key, errno.EINVAL, str(ex), None, 'invalid'))
             return
         finally:
             _close_all(fds)
@@ -248,18 +255,17 @@ class Keeper:
             # keep a job nobody watches.
             killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            self._reply(('err', key, ex.errno, ex.strerror, None, 'watch'))
+            self._reply(Refused(key, ex.errno or 0, ex.strerror or str(ex), None, 'watch'))
             return
         native_id = state.make_native_id(pid, start)
         try:
-            state.record_start(_path(state_dir), native_id)  # before attach can be asked
+            state.record_start(_path(job.state_dir), native_id)  # before attach can be asked
         except OSError:
             pass  # `attach` will not find the job; the submitter still follows it
         # The submitter waits for nothing else. The end cannot be missed meanwhile (the pidfd
         # reports it whenever it came), and its next request is read only after this.
-        self._reply(('ok', key, pid, native_id))
-        child = _Child(key, pid, pidfd, native_id,
-                       (state_dir, stderr_path, shell, defer, nodefile))
+        self._reply(Started(key, pid, native_id))
+        child = _Child(key, pid, pidfd, native_id, job)
         with self.lock:
             self.children[key] = child
         self.loop.watch(pidfd, partial(self._on_exit, child))
@@ -288,7 +294,7 @@ class Keeper:
             self.orphaned = True
             for child in list(self.children.values()):
                 if child.awaiting_end and child.outcome is not None:
-                    self._record(child, child.outcome)  # stage-out will not happen
+                    self._record(child, unstaged(child.outcome))
             if not self.children:
                 self.done.set()
 
@@ -377,10 +383,12 @@ class Keeper:
             if child.defer and not self.orphaned:
                 child.awaiting_end = True  # the submitter stages out, then sends the final
             else:
+                if child.defer:
+                    child.outcome = unstaged(child.outcome)
                 self.ended.append(child)  # recorded after this turn's ends are sent
             if self.orphaned:
                 return
-        self.outbox.append((child.key,) + child.outcome)
+        self.outbox.append(JobEnd(child.key, *child.outcome))
 
     def _record(self, child: _Child, final: Optional[Outcome]) -> None:
         """Writes the end record (with `lock` held)."""
@@ -397,10 +405,10 @@ class Keeper:
             self.outbox.clear()
         while self.outbox:
             n = len(self.outbox)
-            data = marshal.dumps(self.outbox)
+            data = encode_ends(self.outbox)
             while len(data) > MAX_DATAGRAM and n > 1:
                 n //= 2
-                data = marshal.dumps(self.outbox[:n])
+                data = encode_ends(self.outbox[:n])
             try:
                 self.ends.send(data)
             except BlockingIOError:
@@ -476,6 +484,7 @@ def main(argv: List[str]) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     os.chdir('/')  # hold no directory of the submitter's
     Keeper(socket.socket(fileno=requests_fd), socket.socket(fileno=ends_fd)).run()
+    state.close_journals()  # every job's end is recorded: list and attach can skip them
 
 
 if __name__ == '__main__':  # ``python -m`` (see `_keeper_client` for the faster start)

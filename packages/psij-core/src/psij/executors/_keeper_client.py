@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import marshal
 import os
 import select
 import socket
@@ -25,6 +24,19 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 import psij
 from psij._fork import after_fork_in_child
 from psij.executors._keeper import BIG_REQUEST, MAX_DATAGRAM, RECEIVE_BUFFER, Outcome
+from psij.executors._keeper_messages import (
+    Cancel,
+    Final,
+    JobInfo,
+    Refused,
+    Reply,
+    Request,
+    Start,
+    Started,
+    decode,
+    decode_ends,
+    encode,
+)
 from psij.executors._reaper import Reaper
 
 EndHandler = Callable[[str, Optional[int], Optional[str]], None]
@@ -35,6 +47,10 @@ StartReply = Union[Tuple[int, str], 'KeeperError']
 
 StartHandler = Callable[[StartReply], None]
 """Called once with the keeper's answer to a start."""
+
+LostHandler = Callable[[str], None]
+"""Called in place of the `EndHandler` of a started job whose keeper died before the job's end
+came, with why: the job's process may well still run (in its own session)."""
 
 _BOOT = ('import sys, types\n'
          # Only a few psij modules are needed, not the public API in psij/__init__.py.
@@ -115,9 +131,9 @@ class KeeperClient:
         ends.setblocking(False)
         self._submit_lock = threading.Lock()  # requests go in the order they were encoded
         self._keys = itertools.count(1)
-        self._handlers: Dict[int, EndHandler] = {}
+        self._handlers: Dict[int, Tuple[EndHandler, LostHandler]] = {}
         self._starting: Dict[int, StartHandler] = {}  # starts the keeper did not answer yet
-        self._inbox: Deque[Tuple[Any, ...]] = collections.deque()  # answers read, not handled
+        self._inbox: Deque[Reply] = collections.deque()  # answers read, not handled
         self._handling: Set[int] = set()  # starts whose on_started runs now
         self._lock = threading.Condition()  # guards the four above; notified when an
         # on_started returned
@@ -130,8 +146,8 @@ class KeeperClient:
     # -- requests ---------------------------------------------------------------------------
 
     def start(self, argv: List[str], executable: str, cwd: str, env: Optional[Dict[str, str]],
-              stdio: Tuple[List[int], List[int]], job: Tuple[Any, ...],
-              on_end: EndHandler) -> Tuple[int, int, str]:
+              stdio: Tuple[List[int], List[int]], job: JobInfo,
+              on_end: EndHandler, on_lost: LostHandler) -> Tuple[int, int, str]:
         """`start_async`, then waits for the keeper's answer: returns the job's key, pid and
         native id.
 
@@ -140,7 +156,8 @@ class KeeperClient:
         """
         answer: List[StartReply] = []
         key = self.new_key()
-        self.start_async(key, argv, executable, cwd, env, stdio, job, answer.append, on_end)
+        self.start_async(key, argv, executable, cwd, env, stdio, job, answer.append, on_end,
+                         on_lost)
         self.wait_started(key)
         reply = answer[0]
         if isinstance(reply, KeeperError):
@@ -153,7 +170,8 @@ class KeeperClient:
 
     def start_async(self, key: int, argv: List[str], executable: str, cwd: str,
                     env: Optional[Dict[str, str]], stdio: Tuple[List[int], List[int]],
-                    job: Tuple[Any, ...], on_started: StartHandler, on_end: EndHandler) -> None:
+                    job: JobInfo, on_started: StartHandler, on_end: EndHandler,
+                    on_lost: LostHandler) -> None:
         """
         Asks the keeper to start a job (`key` from `new_key`) and returns once the request is
         sent, without waiting for the keeper: the submitter prepares its next job while the
@@ -163,24 +181,24 @@ class KeeperClient:
         `KeeperError`, by whichever thread reads it (the reaper thread, or one in
         `wait_started`); `on_end` is called once with the job's final state, never before
         `on_started`. If the keeper dies before it answers, the `KeeperError`'s `during` is
-        ``'gone'``.
+        ``'gone'``; if it dies after it answered and before the job's end came, `on_lost` is
+        called instead of `on_end` (the job's process may run on: the caller follows it).
 
         :param env: the job's environment; `None` for this process's current one, which is
             sent only when it changed since the last time (the keeper keeps a copy).
         :param stdio: the standard streams (0, 1, 2) that are not /dev/null and their
             descriptors, which the keeper gets copies of.
-        :param job: state directory, standard error path, shell, defer end, node file (see
-            `psij.executors._keeper`).
+        :param job: what the keeper needs of the job besides how to start it.
         :raises KeeperGone: if the keeper is not there to start it.
         """
         slots, fds = stdio
         with self._lock:
             self._starting[key] = on_started
-            self._handlers[key] = on_end
+            self._handlers[key] = (on_end, on_lost)
         try:
             with self._submit_lock:  # the environment decided in the order requests go
-                msg = marshal.dumps(('s', key, argv, executable, cwd, self._environment(env),
-                                     slots) + job)
+                msg = encode(Start(key, argv, executable, cwd, self._environment(env), slots,
+                                   job))
                 self._send_request(msg, fds)
         except BaseException:
             with self._lock:
@@ -252,10 +270,10 @@ class KeeperClient:
             if memfd >= 0:
                 os.close(memfd)
 
-    def _send(self, msg: Tuple[Any, ...]) -> None:
+    def _send(self, msg: Request) -> None:
         # One datagram: atomic even while another thread sends.
         try:
-            self._send_request(marshal.dumps(msg), [])
+            self._send_request(encode(msg), [])
         except KeeperGone:
             pass  # the jobs' ends say so
         finally:
@@ -283,9 +301,8 @@ class KeeperClient:
             data = self._receive(self._requests)
             if data is None:
                 return
-            try:
-                reply = marshal.loads(data)
-            except (ValueError, EOFError, TypeError):
+            reply = decode(data)
+            if not isinstance(reply, (Started, Refused)):
                 continue
             with self._lock:
                 self._inbox.append(reply)
@@ -298,13 +315,13 @@ class KeeperClient:
                 if not self._inbox:
                     return
                 reply = self._inbox.popleft()
-                key = reply[1]
+                key = reply.key
                 handler = self._starting.pop(key, None)
                 if handler is None:
                     continue
                 self._handling.add(key)
-            answer: StartReply = (reply[2], reply[3]) if reply[0] == 'ok' else \
-                KeeperError(reply[2], reply[3], reply[4], reply[5])
+            answer: StartReply = (reply.pid, reply.native_id) if isinstance(reply, Started) \
+                else KeeperError(reply.errno, reply.strerror, reply.filename, reply.during)
             try:
                 handler(answer)
             finally:
@@ -318,11 +335,11 @@ class KeeperClient:
 
     def cancel(self, key: int, grace: float) -> None:
         """Cancels the job `key`: SIGTERM to its group now, SIGKILL after `grace` seconds."""
-        self._send(('c', key, grace))
+        self._send(Cancel(key, grace))
 
     def final(self, key: int, final: Outcome) -> None:
         """The final state of a job started with "defer end", for the keeper to record."""
-        self._send(('e', key) + final)
+        self._send(Final(key, *final))
 
     # -- job ends -----------------------------------------------------------------------------
 
@@ -331,15 +348,16 @@ class KeeperClient:
             data = self._receive(self._ends)
             if data is None:
                 return
-            for key, st, code, message in marshal.loads(data):
+            for key, st, code, message in decode_ends(data):
                 with self._lock:
-                    handler = self._handlers.pop(key, None)
-                if handler is not None:
-                    handler(st, code, message)
+                    handlers = self._handlers.pop(key, None)
+                if handlers is not None:
+                    handlers[0](st, code, message)
 
     def _keeper_died(self) -> None:
         """The keeper ended while we live: it was killed. The starts it did not answer
-        fail, and the ends of its jobs are lost."""
+        fail; the jobs it started are handed to their `LostHandler`s (their processes run on
+        in their own sessions: only their exit codes are lost)."""
         with self._lock:
             if self._dead:
                 return
@@ -347,6 +365,7 @@ class KeeperClient:
         reaper = Reaper.get()
         reaper.unwatch(self._ends.fileno())
         reaper.unwatch(self._requests.fileno())
+        self._on_ends(self._ends.fileno())  # the ends it sent before it died are true ends
         self._forget()
         self._popen.wait()
         code = self._popen.returncode
@@ -354,14 +373,15 @@ class KeeperClient:
         with self._lock:
             for key in self._starting:
                 self._handlers.pop(key, None)  # the start fails: no end comes
-                self._inbox.append(('err', key, 0, 'the psij keeper process %d ended (%s) '
-                                    'before it started the job' % (self.pid, why), None, 'gone'))
+                self._inbox.append(Refused(key, 0, 'the psij keeper process %d ended (%s) '
+                                           'before it started the job' % (self.pid, why), None,
+                                           'gone'))
             handlers = list(self._handlers.values())
             self._handlers.clear()
         self._handle_replies()
-        for handler in handlers:
-            handler('FAILED', None, 'The psij keeper process %d that started the job ended '
-                    '(%s): the exit code of the job is unknown' % (self.pid, why))
+        for _, on_lost in handlers:
+            on_lost('the psij keeper process %d that started the job ended (%s)'
+                    % (self.pid, why))
 
     def _forget(self) -> None:
         with KeeperClient._instance_lock:

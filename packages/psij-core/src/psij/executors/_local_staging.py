@@ -93,10 +93,17 @@ def stage_out(items: Set[StageOut], directory: Optional[Path]) -> None:
     for so in _sorted(items):
         src = _in_dir(so.source, directory)
         dst = _local_path(so.target, 'JobSpec.stage_out[%s].target' % so.target)
-        if not (src.exists() or src.is_symlink()):
+        try:
+            # lstat, not exists(): only "not found" means absent; any other error (EACCES,
+            # ENAMETOOLONG, ...) is a failure of this entry
+            os.lstat(src)
+        except FileNotFoundError:
             if so.flags & StageOutFlags.IF_PRESENT:
                 continue
             first = first or 'Stage-out of %s failed: the file does not exist' % src
+            continue
+        except OSError as ex:
+            first = first or 'Stage-out of %s failed: %s' % (src, ex.strerror or ex)
             continue
         try:
             _transfer(src, dst, so.mode)
@@ -107,7 +114,9 @@ def stage_out(items: Set[StageOut], directory: Optional[Path]) -> None:
 
 
 def cleanup(spec: JobSpec, directory: Optional[Path]) -> None:
-    """Deletes the spec's cleanup paths; missing ones are ignored, failures are logged."""
+    """Deletes the spec's cleanup paths; missing ones are ignored. Raises `StagingError` for
+    the first failure after attempting them all."""
+    first: Optional[str] = None
     for p in sorted(spec.cleanup or (), key=str):
         path = _in_dir(p, directory)
         try:
@@ -115,7 +124,9 @@ def cleanup(spec: JobSpec, directory: Optional[Path]) -> None:
         except FileNotFoundError:
             pass
         except OSError as ex:
-            logger.warning('Cleanup of %s failed: %s', path, ex)
+            first = first or 'Cleanup of %s failed: %s' % (path, ex.strerror or ex)
+    if first is not None:
+        raise StagingError(first)
 
 
 _Staging = TypeVar('_Staging', StageIn, StageOut)

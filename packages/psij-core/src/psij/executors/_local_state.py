@@ -10,7 +10,14 @@ process) appends to its own journal in the state directory (``~/.psij/state/loca
 default, mode 0700), named after the keeper: a line when a job starts and a line with the
 final state and exit code when it ends. Another process that attaches to a job finds the true
 exit code there; `list` reads the journals to find live jobs. Journals of ended keepers are
-removed after `RECORD_MAX_AGE` seconds.
+removed after `RECORD_MAX_AGE` seconds; a live keeper removes its own rotated ones as old.
+
+What `attach` and `list` read does not grow with the history: a journal starts with the time
+(in start-time ticks) it was opened and, once closed (its keeper ended, or it was rotated),
+ends with the time it was closed; a rotated journal's successor first lists the jobs still
+running (carried over). So `list` reads only the journals still open, and `attach` only the
+journals whose time span holds the job's start time (two short reads of every other one),
+and, while it waits for the end, only what was appended since it last looked.
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from psij._fork import after_fork_in_child
+from psij._procfs import PGRP, START_TIME, live_members
+from psij._procfs import proc_stat as _proc_stat
 
 logger = logging.getLogger(__name__)
 
@@ -45,27 +54,10 @@ def default_state_directory() -> Path:
     return Path.home() / '.psij' / 'state' / 'local'
 
 
-def _proc_stat(pid: int) -> Optional[List[bytes]]:
-    """The fields of ``/proc/<pid>/stat`` after the command name, or `None` if it is gone."""
-    # os.open/os.read: a third of the cost of open(), and this runs once per submitted job.
-    try:
-        fd = os.open('/proc/%d/stat' % pid, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    return data[data.rindex(b')') + 2:].split()
-
-
 def proc_start_time(pid: int) -> Optional[int]:
     """The start time of process `pid` in clock ticks since boot, or `None` if it is gone."""
     fields = _proc_stat(pid)
-    return None if fields is None else int(fields[19])
+    return None if fields is None else int(fields[START_TIME])
 
 
 _TICKS = os.sysconf('SC_CLK_TCK')
@@ -76,13 +68,7 @@ START_TOLERANCE = 2 * _TICKS
 
 def group_has_live_members(pgid: int) -> bool:
     """Whether a process of group `pgid` is alive (not a zombie); scans ``/proc``."""
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        fields = _proc_stat(int(name))
-        if fields is not None and int(fields[2]) == pgid and fields[0] not in (b'Z', b'X'):
-            return True
-    return False
+    return bool(live_members(PGRP, pgid))
 
 
 def start_estimate() -> int:
@@ -107,7 +93,7 @@ def proc_is_zombie_or_gone(pid: int, start: int) -> bool:
     """`True` if the process `pid` recorded as started at `start` has ended (gone or a
     zombie)."""
     fields = _proc_stat(pid)
-    return fields is None or not start_matches(int(fields[19]), start) \
+    return fields is None or not start_matches(int(fields[START_TIME]), start) \
         or fields[0] in (b'Z', b'X')
 
 
@@ -170,10 +156,12 @@ class _Journal:
 
     One ``write`` on an ``O_APPEND`` descriptor per event: a few microseconds, where creating
     a file per job costs tens to hundreds on a journaling filesystem. Lines are
-    ``S <native id>`` (started) and ``E <native id> <json>`` (ended).
+    ``B <tick>`` (opened at that start-time tick; the first line), ``L <native id>`` (a job
+    still running, carried over from the previous journal), ``S <native id>`` (started),
+    ``E <native id> <json>`` (ended) and ``Q <tick>`` (closed then; the last line).
     """
 
-    __slots__ = ('fd', 'size', 'seq', 'dir', 'owner')
+    __slots__ = ('fd', 'size', 'seq', 'dir', 'owner', 'live', 'old_fd')
 
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
@@ -181,23 +169,67 @@ class _Journal:
         self.seq = 0
         self.fd = -1
         self.size = 0
+        self.live: Set[bytes] = set()  # started, not ended: carried over at rotation
+        self.old_fd = -1  # the previous journal's, closed at the next rotation
         self._open()
 
+    def _path(self, seq: int) -> str:
+        return os.path.join(self.dir, '%s.%d%s' % (self.owner, seq, _SUFFIX))
+
     def _open(self) -> None:
-        path = os.path.join(self.dir, '%s.%d%s' % (self.owner, self.seq, _SUFFIX))
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.fd = os.open(self._path(self.seq),
+                          os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.size = os.fstat(self.fd).st_size
+        head = b'B %d\n' % start_estimate()
+        head += b''.join(b'L %s\n' % nid for nid in list(self.live))
+        os.write(self.fd, head)
+        self.size += len(head)
+
+    def started(self, nid: bytes) -> None:
+        self.live.add(nid)
+        self.write(b'S %s\n' % nid)
+
+    def ended(self, nid: bytes, line: bytes) -> None:
+        self.live.discard(nid)
+        self.write(line)
 
     def write(self, line: bytes) -> None:
         if self.size > JOURNAL_ROTATE_SIZE:
             with _journals_lock:
                 if self.size > JOURNAL_ROTATE_SIZE:
-                    old = self.fd
-                    self.seq += 1
-                    self._open()
-                    os.close(old)
+                    self._rotate()
         os.write(self.fd, line)
         self.size += len(line)
+
+    def _rotate(self) -> None:
+        # Another thread may have read self.fd just before and write once more to the old
+        # journal (the reader looks in later journals too): its descriptor stays open, and
+        # is closed only at the next rotation, so that the number is not reused meanwhile.
+        if self.old_fd >= 0:
+            os.close(self.old_fd)
+        self.old_fd = self.fd
+        os.write(self.fd, _closing())
+        self.seq += 1
+        self._open()
+        # this keeper's rotated journals are trimmed as those of ended keepers are
+        limit = time.time() - RECORD_MAX_AGE
+        for seq in range(self.seq - 1, -1, -1):
+            try:
+                if os.stat(self._path(seq)).st_mtime >= limit:
+                    continue
+                os.unlink(self._path(seq))
+            except OSError:
+                break  # removed already (and so are the older ones)
+
+    def close(self) -> None:
+        os.write(self.fd, _closing())
+        os.close(self.fd)
+        if self.old_fd >= 0:
+            os.close(self.old_fd)
+
+
+def _closing() -> bytes:
+    return b'Q %d\n' % start_estimate()
 
 
 _SUFFIX = '.journal'
@@ -230,14 +262,27 @@ def _forget_journals() -> None:
 
 def record_start(state_dir: Path, native_id: str) -> None:
     """Records a job that just started."""
-    _journal(state_dir).write(b'S %s\n' % native_id.encode())
+    _journal(state_dir).started(native_id.encode())
 
 
 def record_end(state_dir: Path, native_id: str, state: str, exit_code: Optional[int],
                message: Optional[str]) -> None:
     """Records the final state of a job (one write: readers see all of it or nothing)."""
     line = json.dumps({'state': state, 'exit_code': exit_code, 'message': message})
-    _journal(state_dir).write(b'E %s %s\n' % (native_id.encode(), line.encode()))
+    nid = native_id.encode()
+    _journal(state_dir).ended(nid, b'E %s %s\n' % (nid, line.encode()))
+
+
+def close_journals() -> None:
+    """Marks this process's journals closed (its last job has ended), so that `list` and
+    `attach` need not read them for jobs of other times. Called by the keeper as it exits."""
+    with _journals_lock:
+        for j in _journals.values():
+            try:
+                j.close()
+            except OSError:
+                pass
+        _journals.clear()
 
 
 def record_cancel_request(state_dir: Path, native_id: str) -> None:
@@ -259,14 +304,18 @@ def take_cancel_request(state_dir: Path, native_id: str) -> bool:
 class Record:
     """What the state directory knows about a job."""
 
-    __slots__ = ('submitter', 'end')
+    __slots__ = ('submitter', 'end', 'seen')
 
-    def __init__(self, submitter: Optional[str], end: Optional[Dict[str, Any]]) -> None:
+    def __init__(self, submitter: Optional[str], end: Optional[Dict[str, Any]],
+                 seen: Optional[Dict[str, int]] = None) -> None:
         """:param submitter: native-id form of the process that writes the job's records (the
             keeper that started it).
-        :param end: the final state record, if the job ended."""
+        :param end: the final state record, if the job ended.
+        :param seen: the submitter's journals read (path -> bytes read, whole lines), from
+            the one with the job's start on: `read_record` reads only what came after."""
         self.submitter = submitter
         self.end = end
+        self.seen = seen if seen is not None else {}
 
 
 def _journals_in(state_dir: Path) -> List[Tuple[str, str]]:
@@ -282,12 +331,54 @@ def _journals_in(state_dir: Path) -> List[Tuple[str, str]]:
     return out
 
 
-def _read(path: str) -> bytes:
+def _read(path: str, offset: int = 0) -> bytes:
+    """The whole lines of `path` from `offset` on (a line being written is left out)."""
     try:
-        with open(path, 'rb') as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return b''
+    try:
+        chunks = []
+        while True:
+            chunk = os.pread(fd, 1 << 20, offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+    except OSError:
+        return b''
+    finally:
+        os.close(fd)
+    data = b''.join(chunks)
+    return data[:data.rfind(b'\n') + 1]
+
+
+def _span(path: str) -> Tuple[Optional[int], Optional[int]]:
+    """The ticks a journal was opened and closed at (`None`: unknown, or still open): its
+    first and last lines, read with two short reads."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None, None
+    try:
+        head = os.pread(fd, 64, 0)
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, 64, max(0, size - 64))
+    except OSError:
+        return None, None
+    finally:
+        os.close(fd)
+    return _tick(head.split(b'\n', 1)[0], b'B '), _tick(tail[:-1].rsplit(b'\n', 1)[-1]
+                                                       if tail.endswith(b'\n') else b'', b'Q ')
+
+
+def _tick(line: bytes, tag: bytes) -> Optional[int]:
+    if not line.startswith(tag):
+        return None
+    try:
+        return int(line[2:])
+    except ValueError:
+        return None
 
 
 def _journal_seq(path: str) -> int:
@@ -298,15 +389,13 @@ def _journal_seq(path: str) -> int:
 
 
 def _last_end(data: bytes, nid: bytes) -> Optional[Dict[str, Any]]:
-    """The last end record of `nid` in a journal's `data` (a torn one counts as none)."""
+    """The last end record of `nid` in a journal's `data` (whole lines)."""
     first = b'E %s ' % nid
     i = data.rfind(b'\n' + first)
     start = i + 1 if i >= 0 else (0 if data.startswith(first) else -1)
     if start < 0:
         return None
     nl = data.find(b'\n', start)
-    if nl < 0:
-        return None  # torn: not yet written whole
     try:
         end = json.loads(data[start + len(first):nl])
     except ValueError:
@@ -314,28 +403,63 @@ def _last_end(data: bytes, nid: bytes) -> Optional[Dict[str, Any]]:
     return end if isinstance(end, dict) else None
 
 
-def read_record(state_dir: Path, native_id: str) -> Optional[Record]:
+def read_record(state_dir: Path, native_id: str,
+                since: Optional[Record] = None) -> Optional[Record]:
     """
     The record of `native_id`, or `None` if no journal mentions it. The end record may be in a
     later journal of the same keeper than the start record (journals rotate at
     `JOURNAL_ROTATE_SIZE`).
+
+    :param since: this job's record as an earlier call returned it: only what its keeper
+        appended since is read.
     """
     nid = native_id.encode()
-    started = b'S %s\n' % nid
     journals = _journals_in(state_dir)
+    if since is not None and since.submitter is not None and since.seen:
+        return _more_of(journals, nid, since)
+    try:
+        start: Optional[int] = parse_native_id(native_id)[1]
+    except ValueError:
+        start = None
+    started = b'S %s\n' % nid
+    tol = START_TOLERANCE
+    maybe, others = [], []
     for path, submitter in journals:
+        opened, closed = (None, None) if start is None else _span(path)
+        # a job's start is estimated just before its spawn, its line written after: the
+        # journal may have been opened (rotation) since; it cannot have been closed
+        if start is None or ((opened is None or opened - tol <= start)
+                             and (closed is None or start <= closed)):
+            maybe.append((path, submitter))
+        else:
+            others.append((path, submitter))
+    # the others only if the spans missed it (journals of an older psij, a changed clock)
+    for path, submitter in maybe + others:
         data = _read(path)
         if not (data.startswith(started) or (b'\n' + started) in data):
             continue
-        own = sorted((p for p, sub in journals if sub == submitter and
-                      _journal_seq(p) >= _journal_seq(path)), key=_journal_seq)
-        end = None
-        for later in own:
-            found = _last_end(data if later == path else _read(later), nid)
-            if found is not None:
-                end = found
-        return Record(submitter, end)
+        return _more_of(journals, nid, Record(submitter, None, {path: 0}), data)
     return None
+
+
+def _more_of(journals: List[Tuple[str, str]], nid: bytes, record: Record,
+             first: Optional[bytes] = None) -> Record:
+    """`record` with what its keeper's journals (from the one with the start on) hold now
+    beyond what it has seen; `first`: the whole of the first journal, read already."""
+    seen = dict(record.seen)
+    from_seq = min(_journal_seq(p) for p in seen)
+    own = sorted((p for p, sub in journals if sub == record.submitter and
+                  _journal_seq(p) >= from_seq), key=_journal_seq)
+    end = record.end
+    for path in own:
+        offset = seen.get(path, 0)
+        data = first if first is not None and offset == 0 and path in record.seen \
+            else _read(path, offset)
+        seen[path] = offset + len(data)
+        found = _last_end(data, nid)
+        if found is not None:
+            end = found
+    return Record(record.submitter, end, seen)
 
 
 def submitter_alive(record: Record) -> bool:
@@ -350,14 +474,28 @@ def submitter_alive(record: Record) -> bool:
 
 
 def list_live(state_dir: Path) -> List[str]:
-    """Native ids of recorded jobs whose process still runs."""
+    """Native ids of recorded jobs whose process still runs.
+
+    Only open journals are read (those of running keepers, and of killed ones): a closed
+    journal holds no running job, as its successor lists the jobs it carried over. Of a
+    journal written by an older psij, which has no such lines, the whole series is read."""
     live = set()
-    for path, _ in _journals_in(state_dir):
-        for line in _read(path).splitlines():
-            if line.startswith(b'S '):
-                live.add(line[2:].decode())
-            elif line.startswith(b'E '):
-                live.discard(line[2:].split(b' ', 1)[0].decode())
+    series: Dict[str, List[str]] = {}
+    for path, submitter in _journals_in(state_dir):
+        series.setdefault(submitter, []).append(path)
+    for paths in series.values():
+        paths.sort(key=_journal_seq)
+        opened, closed = _span(paths[-1])
+        if closed is not None:
+            continue
+        if opened is not None:  # the newest lists what it carried over: enough
+            paths = paths[-1:]
+        for p in paths:
+            for line in _read(p).splitlines():
+                if line.startswith((b'S ', b'L ')):
+                    live.add(line[2:].decode())
+                elif line.startswith(b'E '):
+                    live.discard(line[2:].split(b' ', 1)[0].decode())
     out = []
     for nid in live:
         try:

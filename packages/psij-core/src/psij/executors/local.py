@@ -19,6 +19,7 @@ Linux only (pidfds: kernel 5.4 or later).
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import signal
@@ -26,14 +27,15 @@ import socket
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from psij._bulk import SUBMIT_EXCEPTION
 from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors import _local_state as state
-from psij.executors._keeper import Outcome, killpg, unlink
+from psij.executors._keeper import killpg, unlink
 from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
+from psij.executors._keeper_messages import JobInfo
 from psij.executors._local_spawn import (
     Stdio,
     absolute,
@@ -98,16 +100,28 @@ def _shell() -> str:
     return '/bin/sh'
 
 
+class _Phase(enum.Enum):
+    """Where a submitted job is, as far as the threads that share it are concerned."""
+
+    PREPARING = 'preparing'
+    """`submit` checks the spec and opens its files: the keeper has nothing yet."""
+    SENT = 'sent'
+    """The keeper has the start request; its answer has not been handled (no ACTIVE yet)."""
+    ACTIVE = 'active'
+    """ACTIVE was reported: the job's end (or its keeper's death) may be handled."""
+
+
 class _Submitted:
     """A job this executor submits, from `submit` to its final state.
 
-    `lock` guards `canceled`, `sent`, `active` and `early_end`, which the submitting thread,
-    cancelling threads and the threads that handle the keeper's messages share; the other
-    fields are set once, by the submitting thread, before the keeper gets the job.
+    Its life cycle is `phase` (`_Phase`) plus the cancel flag, changed only by the named
+    transitions below, under `lock`: the submitting thread, cancelling threads and the
+    threads that handle the keeper's messages share them. The other fields are set once, by
+    the submitting thread, before the keeper gets the job.
     """
 
     __slots__ = ('job', 'spec', 'directory', 'launcher', 'keeper', 'defer', 'lock', 'canceled',
-                 'key', 'sent', 'active', 'early_end')
+                 'key', 'phase', 'deferred')
 
     def __init__(self, job: Job, spec: JobSpec) -> None:
         self.job = job
@@ -115,13 +129,58 @@ class _Submitted:
         self.directory: Optional[Path] = None
         self.launcher: Optional[Launcher] = None
         self.keeper: Optional[KeeperClient] = None
-        self.defer = bool(spec.stage_out)  # stage-out may change the final state
+        # stage-out or cleanup may change the final state (only a COMPLETED one): the keeper
+        # records the end the submitter sends after them, or says that they were missed
+        self.defer = bool(stage_out_items(spec, JobState.COMPLETED)) \
+            or cleanup_applies(spec, JobState.COMPLETED)
         self.lock = threading.Lock()
         self.canceled = False  # cancel() was called
         self.key: Optional[int] = None  # the keeper's name for the job
-        self.sent = False  # the keeper has the start request: a cancel may follow it
-        self.active = False  # ACTIVE was reported: the end may be reported too
-        self.early_end: Optional[Outcome] = None  # an end that came before that
+        self.phase = _Phase.PREPARING
+        # what came before ACTIVE (the end, or the keeper's death), done once ACTIVE is out
+        self.deferred: Optional[Callable[[], None]] = None
+
+    # -- transitions -----------------------------------------------------------------------
+
+    def cancel_requested(self) -> Optional[bool]:
+        """cancel() was called: `None` if it was already; else whether the keeper must be
+        told now (it has the start request), rather than `_launch` seeing the flag."""
+        with self.lock:
+            if self.canceled:
+                return None
+            self.canceled = True
+            return self.phase is not _Phase.PREPARING
+
+    def is_canceled(self) -> bool:
+        """Whether cancel() was called."""
+        with self.lock:
+            return self.canceled
+
+    def start_sent(self) -> bool:
+        """PREPARING -> SENT: the keeper has the start request (its answer may even have
+        been handled already: then the job stays ACTIVE). Returns whether a cancel came while
+        it was being sent, which the caller then sends after it (at worst a second time: the
+        keeper ignores a repeated cancel)."""
+        with self.lock:
+            if self.phase is _Phase.PREPARING:
+                self.phase = _Phase.SENT
+            return self.canceled
+
+    def activated(self) -> Optional[Callable[[], None]]:
+        """-> ACTIVE, once ACTIVE was reported; returns what was deferred until then."""
+        with self.lock:
+            self.phase = _Phase.ACTIVE
+            deferred, self.deferred = self.deferred, None
+            return deferred
+
+    def when_active(self, action: Callable[[], None]) -> bool:
+        """`True` if the job is ACTIVE (the caller goes on); else keeps `action` for
+        `activated` and returns `False`."""
+        with self.lock:
+            if self.phase is _Phase.ACTIVE:
+                return True
+            self.deferred = action
+            return False
 
 
 class _PendingNativeId(PendingNativeId):
@@ -143,17 +202,21 @@ class _PendingNativeId(PendingNativeId):
 
 
 class _Attached:
-    """A job started by another process (or another executor) that `attach` follows.
+    """A job started by another process (or another executor) that `attach` follows, or a
+    job of ours whose keeper died while it ran.
 
     It is not our child: its end is read from the keeper's journal once its pidfd reports
     that the process is gone. `lock` guards `canceled`, `exited` and `kill_timer`.
     """
 
     __slots__ = ('job', 'native_id', 'pid', 'pidfd', 'lock', 'canceled', 'exited',
-                 'kill_timer', 'waited', 'delay')
+                 'kill_timer', 'waited', 'delay', 'on_end', 'record')
 
-    def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int]) -> None:
+    def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int],
+                 on_end: Optional[Callable[[JobStatus], None]] = None) -> None:
+        """:param on_end: what to do with the final status (by default: report it)."""
         self.job = job
+        self.on_end = on_end
         self.native_id = native_id
         self.pid = pid
         self.pidfd = pidfd  # None once the process is gone
@@ -163,6 +226,7 @@ class _Attached:
         self.kill_timer: Optional[Timer] = None
         self.waited = 0.0  # seconds spent waiting for the end record
         self.delay = 0.001  # the next wait (doubles up to 1 s)
+        self.record: Optional[state.Record] = None  # as last read: read on from there
 
 
 class LocalJobExecutor(JobExecutor):
@@ -257,20 +321,6 @@ class LocalJobExecutor(JobExecutor):
                 job.executor = None  # not submitted: the job may be fixed and submitted again
             raise
 
-    async def submit_async(self, job: Job) -> None:
-        """
-        `submit` for asyncio. Once this process's keeper runs, a job without stage-in is
-        submitted on the event loop itself: `submit` only checks the spec and hands the job to
-        the keeper, with no wait for the keeper's answer, so a thread hop would cost more than
-        the submit. The first job (which starts the keeper) and jobs with stage-in (which
-        copies files) go through the thread pool of `JobExecutor.submit_async`.
-        """
-        spec = job.spec
-        if KeeperClient.running() and spec is not None and not spec.stage_in:
-            self.submit(job)
-        else:
-            await super().submit_async(job)
-
     def _submit(self, run: _Submitted) -> None:
         self._ensure_state_dir()
         spec = run.spec
@@ -297,6 +347,8 @@ class LocalJobExecutor(JobExecutor):
             self._launch(run)
         except (StagingError, InvalidJobException, SubmitException) as ex:
             self._end_without_process(run, JobState.FAILED, str(ex))
+        except Exception as ex:  # the job is past NEW: it must end, whatever went wrong
+            self._end_without_process(run, JobState.FAILED, 'Stage-in failed: %r' % ex)
 
     def _argv(self, run: _Submitted, exe: str) -> List[str]:
         """The job's argv: its own, or the launch script's with the launcher's command."""
@@ -336,9 +388,7 @@ class LocalJobExecutor(JobExecutor):
             if run.launcher is not None:
                 exe = argv[0]
             stdio.open(spec.stdin_path, spec.stdout_path, spec.stderr_path, run.directory)
-            with run.lock:
-                canceled = run.canceled
-            if canceled:
+            if run.is_canceled():
                 if nodefile:
                     unlink(nodefile)
                 self._end_without_process(run, JobState.CANCELED, 'Canceled before it started')
@@ -350,10 +400,7 @@ class LocalJobExecutor(JobExecutor):
             raise
         finally:
             stdio.close()
-        with run.lock:
-            run.sent = True
-            canceled = run.canceled
-        if canceled:  # cancel() came while the request was being sent
+        if run.start_sent():  # cancel() came while the request was being sent
             assert run.keeper is not None and run.key is not None
             run.keeper.cancel(run.key, self._grace)
         # ACTIVE comes with the keeper's answer, unless it came already
@@ -367,14 +414,15 @@ class LocalJobExecutor(JobExecutor):
         p = run.spec.stderr_path
         if p is not None and not str(p).startswith('/dev/'):
             stderr = str(absolute(p, run.directory))
-        job = (str(self._state_dir), stderr, run.launcher is not None, run.defer, nodefile)
+        job = JobInfo(str(self._state_dir), stderr, run.launcher is not None, run.defer,
+                      nodefile)
         try:
             keeper = run.keeper = KeeperClient.get()
             run.key = keeper.new_key()
             run.job._native_id = _PendingNativeId(run)
             keeper.start_async(run.key, argv, exe, cwd, env, stdio.passed(), job,
                                partial(self._started, run, exe, cwd, nodefile),
-                               partial(self._on_end, run))
+                               partial(self._on_end, run), partial(self._keeper_lost, run))
         except KeeperGone as ex:
             run.job._native_id = None
             raise SubmitException(str(ex), ex, transient=True) from ex
@@ -387,11 +435,9 @@ class LocalJobExecutor(JobExecutor):
             run.job._native_id = native_id
             self._set_job_status(run.job, JobStatus(JobState.ACTIVE,
                                                     metadata={'nativeId': native_id}))
-            with run.lock:
-                run.active = True
-                early = run.early_end
-            if early is not None:
-                self._on_end(run, *early)
+            deferred = run.activated()
+            if deferred is not None:
+                deferred()
             return
         run.job._native_id = None
         if nodefile:
@@ -436,12 +482,15 @@ class LocalJobExecutor(JobExecutor):
     def _on_end(self, run: _Submitted, state_name: str, code: Optional[int],
                 message: Optional[str]) -> None:
         """In the reaper thread: the keeper reports the job's end."""
-        with run.lock:
-            if not run.active:  # ACTIVE's callbacks have not run yet: they report it
-                run.early_end = (state_name, code, message)
-                return
-        st = _status(state_name, code, message)
+        # before ACTIVE's callbacks ran, the end waits for them
+        if not run.when_active(partial(self._on_end, run, state_name, code, message)):
+            return
+        self._finish(run, _status(state_name, code, message))
+
+    def _finish(self, run: _Submitted, st: JobStatus) -> None:
+        """The job's process ended with `st`: its stage-out and cleanup, then its end."""
         launcher = run.launcher
+        code = st.exit_code
         if st.state is JobState.FAILED and code and launcher is not None:
             tail = _stderr_tail(run.spec, run.directory)
             if tail and launcher.is_launcher_failure(tail):
@@ -454,21 +503,63 @@ class LocalJobExecutor(JobExecutor):
             return
         self._report_final(run, st)
 
+    def _keeper_lost(self, run: _Submitted, why: str) -> None:
+        """The keeper died while the job ran (in the thread that found out). The job's
+        process runs on in its own session, so the job is not over: follow its process by
+        pidfd, as `attach` does (cancel included); its end is what the keeper's journal
+        says, else FAILED with the exit code unknown (or CANCELED if cancelled)."""
+        if not run.when_active(partial(self._keeper_lost, run, why)):
+            return
+        native_id = run.job._native_id
+        assert isinstance(native_id, str)
+        pid, start = state.parse_native_id(native_id)
+        orphan = _Attached(run.job, native_id, pid, _open_pidfd(pid, start),
+                           on_end=partial(self._finish, run))
+        self._track(run.job, orphan)  # from here on, cancel() signals it directly
+        canceled = run.is_canceled()  # the keeper's SIGKILL timer died with it
+        logger.warning('Job %s: %s; following its process %d', run.job.id, why, pid)
+        self._follow(orphan)
+        if canceled:
+            self._cancel_attached(orphan)
+
+    def _follow(self, run: _Attached) -> None:
+        """Watches the process of a job that is not our keeper's child (any more)."""
+        if run.pidfd is None:
+            self._check_record(run)
+        else:
+            Reaper.get().watch(run.pidfd, partial(self._on_attached_exit, run))
+
     def _stage_out_and_finish(self, run: _Submitted, st: JobStatus) -> None:
+        """In the staging worker: stage-out and cleanup, then the final state. Whatever
+        happens here, the job ends (a job left in STAGE_OUT would never end anywhere: the
+        keeper waits for its final state)."""
+        try:
+            st = self._stage_out_and_cleanup(run, st)
+        except BaseException as ex:
+            st = JobStatus(JobState.FAILED, exit_code=st.exit_code,
+                           message='Stage-out or cleanup failed: %r' % ex)
+            raise
+        finally:
+            self._report_final(run, st)
+
+    def _stage_out_and_cleanup(self, run: _Submitted, st: JobStatus) -> JobStatus:
+        """The job's final status after its stage-out and cleanup: a failure of either
+        makes a COMPLETED job FAILED with the cause (it is logged for a job that failed or
+        was cancelled anyway)."""
         items = stage_out_items(run.spec, st.state)
         if items:
             self._set_job_status(run.job, JobStatus(JobState.STAGE_OUT))
             try:
                 stage_out(items, run.directory)
             except StagingError as ex:
-                if st.state is JobState.COMPLETED:
-                    st = JobStatus(JobState.FAILED, exit_code=st.exit_code, message=str(ex))
-                else:
-                    logger.warning('Job %s: %s', run.job.id, ex)
+                st = _staging_failed(run, st, ex)
         if cleanup_applies(run.spec, st.state):
             self._set_job_status(run.job, JobStatus(JobState.CLEANUP))
-            cleanup(run.spec, run.directory)
-        self._report_final(run, st)
+            try:
+                cleanup(run.spec, run.directory)
+            except StagingError as ex:
+                st = _staging_failed(run, st, ex)
+        return st
 
     def _report_final(self, run: _Submitted, st: JobStatus) -> None:
         if run.defer and run.keeper is not None and run.key is not None:
@@ -481,7 +572,10 @@ class LocalJobExecutor(JobExecutor):
                              metadata: Optional[Dict[str, Any]] = None) -> None:
         # No CLEANUP state here: reporting it would make ACTIVE appear for a job that never ran.
         if cleanup_applies(run.spec, outcome):
-            cleanup(run.spec, run.directory)
+            try:
+                cleanup(run.spec, run.directory)
+            except StagingError as ex:
+                logger.warning('Job %s: %s', run.job.id, ex)
         self._forget(run.job)
         self._set_job_status(run.job, JobStatus(outcome, message=message, metadata=metadata))
 
@@ -504,11 +598,7 @@ class LocalJobExecutor(JobExecutor):
             self._cancel_attached(run)
 
     def _cancel_submitted(self, run: _Submitted) -> None:
-        with run.lock:
-            if run.canceled:
-                return
-            run.canceled = True
-            sent = run.sent
+        sent = run.cancel_requested()
         # Before the start request went, _launch sees the flag: it starts nothing, or cancels
         # right after. After it, the keeper gets the cancel after the start (requests are
         # served in order).
@@ -579,25 +669,12 @@ class LocalJobExecutor(JobExecutor):
                                       % (job.id, job.executor))
         job.executor = self
         job._native_id = native_id
-        pidfd: Optional[int] = None
-        if record.end is None:
-            try:
-                pidfd = os.pidfd_open(pid)
-            except OSError:
-                pass
-        # Checked after opening the pidfd, so the fd surely designates the job's process.
-        if pidfd is not None:
-            actual = state.proc_start_time(pid)
-            if actual is None or not state.start_matches(actual, start):
-                os.close(pidfd)
-                pidfd = None
-        run = _Attached(job, native_id, pid, pidfd)
+        run = _Attached(job, native_id, pid,
+                        _open_pidfd(pid, start) if record.end is None else None)
+        run.record = record
         self._track(job, run)
         self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
-        if pidfd is None:
-            self._check_record(run)
-        else:
-            Reaper.get().watch(pidfd, partial(self._on_attached_exit, run))
+        self._follow(run)
 
     def _on_attached_exit(self, run: _Attached, fd: int) -> None:
         with run.lock:
@@ -613,7 +690,7 @@ class LocalJobExecutor(JobExecutor):
     def _check_record(self, run: _Attached) -> None:
         """The process is gone: the final state is the keeper's record. While the keeper
         lives and has not written it yet, look again later (the delay doubles)."""
-        record = state.read_record(self._state_dir, run.native_id)
+        record = run.record = state.read_record(self._state_dir, run.native_id, run.record)
         if record is not None and record.end:
             st = _status_from_record(record.end)
         elif record is not None and state.submitter_alive(record) \
@@ -636,7 +713,17 @@ class LocalJobExecutor(JobExecutor):
         if run.canceled:
             state.take_cancel_request(self._state_dir, run.native_id)  # if it ended first
         self._forget(run.job)
-        self._set_job_status(run.job, st)
+        if run.on_end is not None:
+            run.on_end(st)
+        else:
+            self._set_job_status(run.job, st)
+
+
+def _staging_failed(run: _Submitted, st: JobStatus, ex: StagingError) -> JobStatus:
+    if st.state is JobState.COMPLETED:
+        return JobStatus(JobState.FAILED, exit_code=st.exit_code, message=str(ex))
+    logger.warning('Job %s: %s', run.job.id, ex)
+    return st
 
 
 def _status(state_name: str, code: Optional[int], message: Optional[str]) -> JobStatus:
@@ -651,6 +738,20 @@ def _status_from_record(end: Dict[str, Any]) -> JobStatus:
     code = end.get('exit_code')
     return _status(str(end.get('state')), code if isinstance(code, int) else None,
                    end.get('message'))
+
+
+def _open_pidfd(pid: int, start: int) -> Optional[int]:
+    """A pidfd of the job process `pid` that started at `start`, or `None` if it is gone."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    # Checked after opening the pidfd, so the fd surely designates the job's process.
+    actual = state.proc_start_time(pid)
+    if actual is None or not state.start_matches(actual, start):
+        os.close(pidfd)
+        return None
+    return pidfd
 
 
 def _pidfd_signal(pidfd: int, sig: int) -> None:

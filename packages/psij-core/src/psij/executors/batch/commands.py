@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import selectors
 import signal
 import subprocess
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Pattern
+
+from psij._procfs import SESSION, live_members
 
 COMMON_TRANSIENT_ERRORS = re.compile(
     r'try again|temporar|timed? ?out|unable to contact|cannot connect|connection|socket|'
@@ -36,9 +39,10 @@ def run_command(cmd: List[str], timeout: float, input: Optional[str] = None,
     more, which costs about 0.6 ms per ``sbatch`` (~10 % of the submission rate). Here the
     process's exit is awaited on a pidfd, together with its output, with one ``select``.
 
-    The command runs in a session of its own, and at the time-out everything in it is killed:
-    a hung status command leaves no process behind (a wrapper script's children included),
-    and no child holds the output pipes open. The time-out is measured on the monotonic
+    The command runs in a session of its own, and at the time-out everything in it is killed
+    and gone before this returns (within `KILL_WAIT_LIMIT`): a hung status command leaves no
+    process behind (a wrapper script's children included, also in other process groups), and
+    no child holds the output pipes open. The time-out is measured on the monotonic
     clock: a jump of the machine's clock does not change it.
 
     :param input: the command's standard input (none if `None`).
@@ -105,9 +109,51 @@ def run_command(cmd: List[str], timeout: float, input: Optional[str] = None,
 
 
 def _kill_session(p: subprocess.Popen[bytes]) -> None:
-    """Kills `p` and every process of its session (its process group), and reaps `p`."""
+    """Kills `p` and every process of its session, reaps `p`, and returns once they are all
+    gone: a caller (or a test) that looks right after the time-out finds nothing left, and a
+    retry does not run beside the remains of the previous attempt."""
     try:
         os.killpg(p.pid, signal.SIGKILL)
     except OSError:
         p.kill()  # the group is gone; `p` may still need its signal
     p.wait()
+    _kill_and_await(p.pid, time.monotonic() + KILL_WAIT_LIMIT)
+
+
+KILL_WAIT_LIMIT = 10.0
+"""Seconds `run_command` waits, after a time-out, for the killed processes to be gone."""
+
+
+def _kill_and_await(sid: int, deadline: float) -> None:
+    """SIGKILLs the live processes of session `sid` (those in other process groups too) and
+    waits on their pidfds until they are gone, looking again for any the scan missed, until
+    `deadline`."""
+    while True:
+        fds = []
+        for pid in live_members(SESSION, sid):
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:
+                continue  # gone meanwhile
+            fds.append(fd)
+            try:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            poll = select.poll()  # not select(): descriptors may be numbered past 1024
+            for fd in fds:
+                poll.register(fd, select.POLLIN)
+            pending = len(fds)
+            while pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return  # dying takes them too long (uninterruptible sleep)
+                for fd, _ in poll.poll(remaining * 1000):
+                    poll.unregister(fd)
+                    pending -= 1
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if not fds:
+            return
