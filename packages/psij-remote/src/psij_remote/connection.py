@@ -393,8 +393,14 @@ class Connection:
     def _resubmitted(self, t: Tracked, ok: Optional[Dict[str, Any]],
                      error: Optional[Exception]) -> None:
         if error is not None:
-            logger.warning('psij-remote: %s: job %s, accepted before the connection dropped, '
-                           'could not be found again: %s', self.target.label, t.job.id, error)
+            # never left waiting for ever: the job ends, saying what is known
+            with self._lock:
+                self._jobs.pop(t.job.id, None)
+                t.resolved.set()
+            st = JobStatus(JobState.FAILED, message='%s: the job was accepted before the '
+                           'connection dropped, but could not be found again (%s); it may '
+                           'still run there' % (self.target.label, error))
+            t.deliver(t.job, st)
             return
         nid = (ok or {}).get('native_id')
         if isinstance(nid, str):

@@ -4,12 +4,14 @@ after a dropped connection gets the job submitted the first time, never a second
 
 One file per client session, ``~/.psij/remote/submissions/<client>.jsonl``, private to the
 user; a line is written before a submission (its key) and one after (its native id or its
-refusal). A key with a first line but no second is a submission whose outcome is unknown (the
+refusal). The far end serving the client holds the file's lock: after a reconnection, the new
+far end reads the file only once the old one has finished what it was submitting. A key with a first line but no second is a submission whose outcome is unknown (the
 far end died while submitting). Files not written for 7 days are removed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -46,9 +48,16 @@ class SubmissionJournal:
         self._path = root / ('%s.jsonl' % client)
         self._lock = threading.Lock()
         self._seen: Dict[str, Outcome] = {}
-        self._load()
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _lock_file(fd, self._path)
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd = fd
+        # read only once the far end of an earlier connection of this client has finished:
+        # what it was submitting when its channel closed is in the file by then
+        self._load()
 
     def _load(self) -> None:
         try:
@@ -96,6 +105,26 @@ class SubmissionJournal:
     def close(self) -> None:
         """Closes the file."""
         os.close(self._fd)
+
+
+LOCK_WAIT = 120.0
+"""How long a new connection's far end waits for the one before (same client) to end."""
+
+
+def _lock_file(fd: int, path: Path) -> None:
+    """Takes the journal's lock, held as long as this process serves the client: the far end
+    of the connection before (whose channel closed) first finishes the submissions it had
+    started and records them."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise OSError('the far end of an earlier connection of this client still '
+                              'holds %s after %.0f s' % (path, LOCK_WAIT)) from None
+            time.sleep(0.05)
 
 
 def prune(root: Path, now: Optional[float] = None) -> None:
