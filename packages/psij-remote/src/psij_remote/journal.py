@@ -5,8 +5,9 @@ after a dropped connection gets the job submitted the first time, never a second
 One file per client session, ``~/.psij/remote/submissions/<client>.jsonl``, private to the
 user; a line is written before a submission (its key) and one after (its native id or its
 refusal). The far end serving the client holds the file's lock: after a reconnection, the new
-far end reads the file only once the old one has finished what it was submitting. A key with a first line but no second is a submission whose outcome is unknown (the
-far end died while submitting). Files not written for 7 days are removed.
+far end reads the file only once the old one has finished what it was submitting. A key with
+a first line but no second is a submission whose outcome is unknown (the far end died while
+submitting it). Files not written for 7 days are removed.
 """
 
 from __future__ import annotations
