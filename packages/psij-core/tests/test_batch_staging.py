@@ -128,8 +128,8 @@ def test_unsupported_scheme_refused_at_submit(sched, tmp_path, url):  # noqa: F8
         make_executor(tmp_path).submit(job)
 
 
-def test_link_stage_out_of_a_relative_source_points_at_its_absolute_path(sched, tmp_path,
-                                                                         d):  # noqa: F811
+def test_link_stage_out_of_a_relative_source_points_at_its_absolute_path(
+        sched, tmp_path, d):  # noqa: F811
     # psij-python's public test: a relative source linked into the job's own directory made
     # "out.txt -> out.txt", a link to itself, and the job still COMPLETED
     for target in (tmp_path / 'linked.txt', d / 'out.txt'):

@@ -49,4 +49,4 @@ def test_without_psij_launchers_the_import_error_says_what_to_install(tmp_path):
 def test_an_unknown_name_is_an_attribute_error():
     import psij.launchers
     with pytest.raises(AttributeError, match='NoSuchLauncher'):
-        psij.launchers.NoSuchLauncher
+        psij.launchers.__getattr__('NoSuchLauncher')

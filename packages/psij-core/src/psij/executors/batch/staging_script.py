@@ -8,8 +8,9 @@ mount) work, and nothing waits on the submitting process. The script:
 1. after changing to the job's directory, copies (links, moves) each ``stage_in`` source to
    its target (relative targets are relative to the job's directory; a link always points at
    the source's absolute path, never a relative name the link's own directory would resolve
-   differently); a missing source, a failed copy or a target left unreadable ends the job at once with exit code 1 and a ``psij: stage-in ...`` line in its
-   output, after the cleanup that applies to a failed job, without running it;
+   differently); a missing source, a failed copy or a target left unreadable ends the job
+   at once with exit code 1 and a ``psij: stage-in ...`` line in its output, after the
+   cleanup that applies to a failed job, without running it;
 2. runs the job;
 3. stages out the entries whose flags select the outcome (exit code 0: ``ON_SUCCESS``, else
    ``ON_ERROR``; see :mod:`psij._staging_rules`), relative sources in the job's directory;
