@@ -61,6 +61,11 @@ def scheduler_view(native_id: str) -> Dict[str, Any]:
     return _BACKEND_VIEW[native_id]
 
 
+def queue_only_view(native_id: str) -> Dict[str, Any]:
+    """A scheduler view showing the queue only (no walltime, no node_count)."""
+    return {'queue': _BACKEND_VIEW[native_id]['queue']}
+
+
 class Reference(Base):
     """The example executor, unchanged: it must pass the kit."""
 

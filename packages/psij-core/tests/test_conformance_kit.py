@@ -271,6 +271,19 @@ def test_settings_from_the_environment_count_like_the_command_line(tmp_path: Pat
     assert outcomes(data).get('ResourceChecks.test_walltime_enforced') == 'skipped'
 
 
+def test_a_scheduler_view_without_walltime_or_node_count_still_checks_the_queue(
+        tmp_path: Path) -> None:
+    view = ['--psij-queue', 'q1', '--psij-scheduler-view',
+            'test_conformance_broken:queue_only_view', '-k', 'attributes_reach']
+    (tmp_path / 'ok').mkdir()
+    (tmp_path / 'bad').mkdir()
+    rc, report, out = run_kit(tmp_path / 'ok', 'conformance-reference', *view, timeout=30)
+    assert rc == 0, out
+    assert outcomes(report) == {'ResourceChecks.test_attributes_reach_scheduler': 'passed'}
+    rc, report, out = run_kit(tmp_path / 'bad', 'broken-drops-queue', *view, timeout=30)
+    assert rc == 1, out
+
+
 def test_kit_catches_a_silently_dropped_field(tmp_path: Path) -> None:
     view = ['--psij-queue', 'q1', '--psij-scheduler-view',
             'test_conformance_broken:scheduler_view', '-k', 'attributes_reach']

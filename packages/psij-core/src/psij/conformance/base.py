@@ -163,10 +163,14 @@ class KitBase:
         """
         Returns what the scheduler shows about a job, for the resource and attribute checks.
 
-        Override it (or pass ``--psij-scheduler-view MODULE:FUNCTION``) to enable those
-        checks. Recognised keys, all optional: ``queue``, ``account``, ``reservation``,
-        ``walltime`` (seconds), ``node_count``, ``process_count``, and custom attribute names
-        as given to ``--psij-attr`` (e.g. ``slurm.qos``); values are compared as strings.
+        Override it (or pass ``--psij-scheduler-view MODULE:FUNCTION``, naming a plain
+        function of the same signature without ``self``: ``def view(native_id: str) ->
+        Dict[str, Any]``) to enable those checks. Recognised keys: ``queue``, ``account``,
+        ``reservation``, ``walltime`` (seconds), ``node_count``, ``process_count``, and custom
+        attribute names as given to ``--psij-attr`` (e.g. ``slurm.qos``); values are compared
+        as strings. ``walltime`` and ``node_count`` are compared when present; a setting the
+        site gives (``--psij-queue``, ``--psij-account``, ``--psij-reservation``,
+        ``--psij-attr``) that the view does not show makes the check skip, saying which.
         """
         raise NotImplementedError
 

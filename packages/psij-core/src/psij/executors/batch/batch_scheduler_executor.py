@@ -615,7 +615,11 @@ class BatchSchedulerExecutor(JobExecutor):
         raise NotImplementedError
 
     def parse_list_output(self, out: str) -> List[str]:
-        """The native ids in the list command's output."""
+        """
+        The native ids in the list command's output. The default takes every non-blank line,
+        stripped, as one id: override it unless the list command prints exactly one id per
+        line (a JSON document or a table with a header would give one "id" per line).
+        """
         return [line.strip() for line in out.splitlines() if line.strip()]
 
     # -- the submit script -----------------------------------------------------------------------
