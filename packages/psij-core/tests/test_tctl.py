@@ -185,3 +185,36 @@ def test_an_incomplete_class_is_one_clear_error_everywhere(
             assert cap.err.count('missing: get_cancel_command') == 1, text
     finally:
         registry.reset()
+
+
+def test_cli_script_takes_attributes_and_a_missing_command_names_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from psij import Descriptor, JobExecutor
+    from psij.cli.main import main
+    from psij.plugins import registry
+    registry.reset()
+    try:
+        JobExecutor.register_executor(Descriptor(name='tctl', version='1.0',
+                                                 cls='tctl.executor.TctlJobExecutor'))
+        monkeypatch.setenv('HOME', str(tmp_path))
+        capsys.readouterr()
+        assert main(['script', '-x', 'tctl', '--queue', 'debug', '--account', 'proj1',
+                     '--duration', '1:30', '--', '/bin/true']) == 0
+        out = capsys.readouterr().out
+        assert '#TCTL --queue=debug' in out and '#TCTL --account=proj1' in out, out
+        assert '#TCTL --time=90' in out, out
+        with pytest.raises(SystemExit):
+            main(['script', '--help'])
+        helptext = capsys.readouterr().out
+        assert '--spec FILE.json holds a job specification' in helptext
+        assert '"queue_name": "debug"' in helptext and '--duration' in helptext
+        monkeypatch.delenv('PSIJ_TCTL_COMMAND_DIR', raising=False)
+        monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+        code = main(['run', '-x', 'tctl', '--', '/bin/true'])
+        cap = capsys.readouterr()
+        print(cap.err)
+        assert code != 0 and 'Traceback' not in cap.err
+        assert 'Cannot run tctl' in cap.err and 'set PSIJ_TCTL_COMMAND_DIR' in cap.err, cap.err
+    finally:
+        registry.reset()

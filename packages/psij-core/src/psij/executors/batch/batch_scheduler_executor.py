@@ -448,6 +448,13 @@ class BatchSchedulerExecutor(JobExecutor):
         if problem is not None:
             raise SubmitException(problem)
 
+    def _cannot_run(self, command: str, ex: OSError) -> str:
+        """The message for a scheduler command that cannot be started."""
+        return ('Cannot run %s: %s (set %s or the command_directory of the executor\'s config '
+                'to the directory of the %s commands)' % (command, ex.strerror or ex,
+                                                         self._command_dir_variable(),
+                                                         self._scheduler()))
+
     def _resolve(self, cmd: List[str]) -> List[str]:
         if not cmd or self.command_directory is None:
             return cmd
@@ -915,7 +922,7 @@ class BatchSchedulerExecutor(JobExecutor):
         except subprocess.TimeoutExpired as ex:
             raise SubmitException('%s timed out' % cmd[0], ex, transient=True) from ex
         except OSError as ex:
-            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+            raise SubmitException(self._cannot_run(cmd[0], ex), ex) from ex
         if res.returncode != 0:
             try:
                 self.process_cancel_command_output(res.returncode,
@@ -1078,7 +1085,7 @@ class BatchSchedulerExecutor(JobExecutor):
             raise SubmitException('%s did not answer within %s s' % (cmd[0], timeout), ex,
                                   transient=True) from ex
         except OSError as ex:
-            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+            raise SubmitException(self._cannot_run(cmd[0], ex), ex) from ex
         if res.returncode == 0:
             return res.stdout
         text = (res.stdout + '\n' + res.stderr).strip() or UNKNOWN_ERROR
