@@ -200,12 +200,11 @@ def _duration(text: str) -> timedelta:
 def _apply_attributes(spec: JobSpec, args: argparse.Namespace) -> None:
     """The flags that set `JobAttributes` fields."""
     attrs = spec.attributes
-    if args.queue:
-        attrs.queue_name = args.queue
-    if args.account:
-        attrs.account = args.account
-    if args.reservation:
-        attrs.reservation_id = args.reservation
+    for flag, field in (('queue', 'queue_name'), ('account', 'account'),
+                        ('reservation', 'reservation_id')):
+        value = getattr(args, flag)
+        if value:
+            setattr(attrs, field, value)
     if args.duration:
         attrs.duration = _duration(args.duration)
     for item in args.attr:
