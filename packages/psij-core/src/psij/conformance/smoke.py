@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from psij import Job, JobState
-from psij.conformance.harness import BLOCK_SCRIPT, Kit
+from psij.conformance.harness import Kit
 
 SMOKE_CHECK = 'SmokeChecks.test_smoke_job'
 """The check that reports the smoke job's failure."""
@@ -63,9 +63,9 @@ def run_smoke(kit: Kit) -> SmokeResult:
     # a script file, run with plain word arguments: the smoke job needs no argument fidelity
     # (the hostile-input checks judge that, with clearer messages)
     script = kit.unique('smoke-script')
-    script.write_text(BLOCK_SCRIPT + '\n')
-    spec = kit.spec('/bin/sh', [str(script), str(started), str(release), '0',
-                                str(_ticks(limit))])
+    script.write_text(_SCRIPT)
+    spec = kit.spec('/bin/sh', [str(script), str(started), str(release),
+                                str(_run_for(limit))])
     job = Job(spec)
     try:
         res.problem = _run(kit, job, res, limit, release)
@@ -75,10 +75,24 @@ def run_smoke(kit: Kit) -> SmokeResult:
     return res
 
 
-def _ticks(limit: float) -> int:
-    """How long (tenths of seconds of the job's waiting loop) the smoke job runs unless it is
-    let end: three quarters of the smoke deadline, at least 10 s."""
-    return max(100, int(limit * 7.5))
+# The smoke job: runs until the release file exists or for $3 seconds (by the clock, however
+# slow the machine), then exits 0.
+_SCRIPT = r'''started=$1 release=$2
+: > "$started"
+sleep "$3" &
+timer=$!
+while [ ! -e "$release" ] && kill -0 "$timer" 2>/dev/null; do
+  sleep 0.1 2>/dev/null || sleep 1
+done
+kill "$timer" 2>/dev/null
+exit 0
+'''
+
+
+def _run_for(limit: float) -> int:
+    """How long (seconds) the smoke job runs unless it is let end: three quarters of the
+    smoke deadline, at least 10 s."""
+    return max(10, int(limit * 0.75))
 
 
 def _submit(kit: Kit, job: Job, limit: float) -> Optional[BaseException]:
@@ -166,7 +180,7 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float, release: Path) -> O
     if releaser.seen_active is None:
         return ('the job was never reported ACTIVE while it ran (it ran until the kit would '
                 'see it ACTIVE, at most %d s, then ended %s; ACTIVE came only with its end, if '
-                'at all: report ACTIVE when the job starts)' % (_ticks(limit) // 10,
+                'at all: report ACTIVE when the job starts)' % (_run_for(limit),
                                                                  st.state))
     if st.state is not JobState.COMPLETED or st.exit_code != 0:
         return ('expected COMPLETED with exit code 0 for the smoke job, got %s with exit code '
