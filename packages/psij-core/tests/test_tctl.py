@@ -218,3 +218,29 @@ def test_cli_script_takes_attributes_and_a_missing_command_names_the_variable(
         assert 'Cannot run tctl' in cap.err and 'set PSIJ_TCTL_COMMAND_DIR' in cap.err, cap.err
     finally:
         registry.reset()
+
+
+def test_kit_says_a_field_declared_honoured_is_never_written(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    import json
+    import os
+    import subprocess
+    bindir = install_tctl(tmp_path, monkeypatch)
+    # (registered by that name, the executor's command directory variable is named after it)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent),
+               PSIJ_TCTL_NOACCOUNT_COMMAND_DIR=str(bindir))
+    report = tmp_path / 'report.json'
+    p = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-p', 'psij.conformance.plugin', '-p',
+         'no:cacheprovider', '--pyargs', 'psij.conformance', '--psij-executor', 'tctl-noaccount',
+         '--psij-import', 'tctl.kit_register', '--psij-work-dir', str(tmp_path / 'work'),
+         '--psij-report-json', str(report), '-q', '-k', 'hostile_scheduler_fields'],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 1, p.stdout + p.stderr
+    reasons = {f['check']: f['reason'] for f in json.loads(report.read_text())['failures']}
+    reason = reasons['HostileInputChecks.test_hostile_scheduler_fields']
+    print(reason)
+    assert 'JobAttributes.account is declared honoured (honoured_fields) but never appears ' \
+           'in the script' in reason, reason
+    assert 'queue_name' not in reason, reason
