@@ -244,3 +244,27 @@ def test_kit_says_a_field_declared_honoured_is_never_written(tmp_path: Path,
     assert 'JobAttributes.account is declared honoured (honoured_fields) but never appears ' \
            'in the script' in reason, reason
     assert 'queue_name' not in reason, reason
+
+
+def test_kit_reports_an_incomplete_executor_once(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import os
+    import subprocess
+    install_tctl(tmp_path, monkeypatch)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    report = tmp_path / 'report.json'
+    p = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-p', 'psij.conformance.plugin', '-p',
+         'no:cacheprovider', '--pyargs', 'psij.conformance', '--psij-executor', 'tctl-nocancel',
+         '--psij-import', 'tctl.kit_register', '--psij-work-dir', str(tmp_path / 'work'),
+         '--psij-report-json', str(report), '-q'],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = p.stdout + p.stderr
+    print(out)
+    assert p.returncode == 1, out
+    assert out.count('missing: get_cancel_command') == 1 and 'Traceback' not in out, out
+    assert len(out.splitlines()) < 20, out
+    error = json.loads(report.read_text())['executor_error']
+    assert 'NoCancel is not a complete batch-scheduler executor (missing: ' \
+           'get_cancel_command)' in error, error

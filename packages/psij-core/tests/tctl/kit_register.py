@@ -6,7 +6,8 @@ from psij import Descriptor, JobExecutor
 UNSUPPORTED = {'multi_process': 'one process per job', 'multi_node': 'one host',
                'walltime': 'not enforced', 'memory_limits': 'not enforced'}
 
-for _name, _cls in (('tctl', 'TctlJobExecutor'), ('tctl-noaccount', 'NoAccount')):
+for _name, _cls in (('tctl', 'TctlJobExecutor'), ('tctl-noaccount', 'NoAccount'),
+                    ('tctl-nocancel', 'NoCancel')):
     if _name not in JobExecutor.get_executor_names():
         _module = 'tctl.executor' if _name == 'tctl' else 'tctl.planted'
         JobExecutor.register_executor(Descriptor(

@@ -72,6 +72,8 @@ class RunInfo:
 
 
 RUN_INFO_KEY = pytest.StashKey[RunInfo]()
+EXECUTOR_ERROR_KEY = pytest.StashKey[str]()
+"""Why the executor under test could not be created, if it could not."""
 _SMOKE_KEY = pytest.StashKey[Dict[Tuple[str, str, str], SmokeResult]]()
 
 
@@ -207,7 +209,14 @@ class KitBase:
         def make() -> JobExecutor:
             return hooks.make_executor(opts)
 
-        executor = make()
+        try:
+            executor = make()
+        except (ValueError, TypeError) as ex:
+            # an executor that cannot be created (an incomplete class, a plugin that does not
+            # load) fails every check the same way: say it once and stop
+            msg = 'cannot create the executor %r: %s' % (opts.executor, ex)
+            config.stash[EXECUTOR_ERROR_KEY] = msg
+            pytest.exit('psij conformance: ' + msg, returncode=pytest.ExitCode.TESTS_FAILED)
         recorder = Recorder()
         executor.set_job_status_callback(recorder.executor_callback)
         desc = executor.descriptor

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from psij.conformance.base import NOT_RUN, RUN_INFO_KEY, RunInfo
+from psij.conformance.base import EXECUTOR_ERROR_KEY, NOT_RUN, RUN_INFO_KEY, RunInfo
 from psij.conformance.options import SETTINGS, KitOptions
 from psij.version import VERSION
 
@@ -141,6 +141,7 @@ class ReportCollector:
                 'passed': smoke.ok, 'problem': smoke.problem, 'seen': smoke.seen,
                 'seconds': round(smoke.seconds, 3)},
             'scheduler_view': info.scheduler_view if info else False,
+            'executor_error': self.config.stash.get(EXECUTOR_ERROR_KEY, None),
             'summary': counts,
             'failures': [{'check': c['check'], 'outcome': c['outcome'],
                           'reason': _reason(c['message'])}
