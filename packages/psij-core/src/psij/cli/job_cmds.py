@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 from datetime import timedelta
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Set, Tuple, Union
 
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.job import Job
@@ -240,13 +240,13 @@ def _bring_back_stdio(job: Job, spec: JobSpec) -> Optional[Any]:
         return None
     here = Path(tempfile.mkdtemp(prefix='psij-run-'))
     outs = set(spec.stage_out or ())
-    cleanup = list(spec.cleanup or ())
+    cleanup: Set[Union[str, Path]] = set(spec.cleanup or ())
     for n, f in todo:
         name = '.psij-run-%s.%s' % (job.id, n)
         setattr(spec, f, Path(name))
         outs.add(StageOut(name, 'client://%s/%s' % (here, n),
                           StageOutFlags.ALWAYS | StageOutFlags.IF_PRESENT))
-        cleanup.append(Path(name))
+        cleanup.add(Path(name))
     spec.stage_out = outs
     spec.cleanup = cleanup
     return here
