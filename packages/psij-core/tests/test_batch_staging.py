@@ -126,3 +126,30 @@ def test_unsupported_scheme_refused_at_submit(sched, tmp_path, url):  # noqa: F8
     job = Job(JobSpec('/bin/true', stage_out={StageOut('x', url)}))
     with pytest.raises(InvalidJobException, match=r'JobSpec\.stage_out\[.*\]\.target'):
         make_executor(tmp_path).submit(job)
+
+
+def test_link_stage_out_of_a_relative_source_points_at_its_absolute_path(
+        sched, tmp_path, d):  # noqa: F811
+    # psij-python's public test: a relative source linked into the job's own directory made
+    # "out.txt -> out.txt", a link to itself, and the job still COMPLETED
+    for target in (tmp_path / 'linked.txt', d / 'out.txt'):
+        job, st, _ = run(make_executor(tmp_path), sh(
+            'echo data > out.txt', d,
+            stage_out={StageOut('out.txt', target, mode=StagingMode.LINK)}))
+        if target == d / 'out.txt':
+            # staging a file onto itself by a link leaves nothing readable: a failed stage-out
+            assert st.state is S.FAILED and st.exit_code == 1, st
+            assert 'stage-out of out.txt' in (st.message or '')
+            continue
+        assert st.state is S.COMPLETED, st
+        assert os.readlink(target) == str(d / 'out.txt')
+        assert target.read_text() == 'data\n'
+
+
+def test_link_stage_in_points_at_the_absolute_source(sched, tmp_path, d):  # noqa: F811
+    src = tmp_path / 'rel-src.txt'
+    src.write_text('S')
+    job, st, _ = run(make_executor(tmp_path), sh(
+        'cat in.txt > seen', d, stage_in={StageIn(src, 'in.txt', StagingMode.LINK)}))
+    assert st.state is S.COMPLETED, st
+    assert os.path.isabs(os.readlink(d / 'in.txt')) and (d / 'seen').read_text() == 'S'

@@ -106,3 +106,21 @@ def test_smoke_job_queued_with_a_reason_gets_the_check_timeout(tmp_path: Path) -
     assert smoke['passed'] is True, smoke
     assert any("still QUEUED after 1.0 s, the scheduler says 'waiting for resources (busy)'"
                in line for line in smoke['seen']), smoke
+
+
+def test_executor_not_reporting_active_while_the_job_runs_fails_the_smoke_stage(
+        tmp_path: Path) -> None:
+    # its jobs go QUEUED -> COMPLETED (the core fills in ACTIVE after the end): the smoke job
+    # stays running until it is seen ACTIVE, so this is caught by the smoke stage, not by
+    # checks waiting out their time-outs
+    t0 = time.monotonic()
+    rc, report, out = run_kit(tmp_path, 'broken-no-active', '-k', 'smoke or StateChecks',
+                              '--psij-smoke-timeout', '20', timeout=120)
+    took = time.monotonic() - t0
+    print('never ACTIVE while running: exit %d in %.1f s' % (rc, took))
+    assert rc == 1, out
+    smoke = report['smoke']
+    assert smoke['passed'] is False, smoke
+    assert smoke['problem'].startswith('the job was never reported ACTIVE while it ran'), smoke
+    print(smoke['problem'])
+    assert set(outcomes(report).values()) <= {'failed', 'skipped'}, outcomes(report)

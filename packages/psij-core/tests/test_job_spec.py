@@ -82,3 +82,28 @@ def test_staging_model():
                                     | StageOutFlags.ON_CANCEL)
     with pytest.raises(InvalidJobException, match='scheme'):
         StageIn('relative/path', 'x')
+
+
+@pytest.mark.parametrize('executor', ['local', 'batch'])
+def test_environment_value_changed_after_assignment_is_checked_at_submit(executor, tmp_path,
+                                                                        monkeypatch):
+    # psij-python's test: the dict is the spec's own, so a value put in it later bypassed the
+    # setter and was turned into text ("[2]") instead of refused
+    from psij import Job, JobExecutor
+    spec = JobSpec('/bin/true', environment={'a': 'b'})
+    spec.environment['x'] = [2]  # type: ignore[index]
+    if executor == 'local':
+        ex = JobExecutor.get_instance('local')
+    else:
+        from test_batch_framework import make_executor
+        (tmp_path / 'sched').mkdir()
+        monkeypatch.setenv('FAKE_SCHED_DIR', str(tmp_path / 'sched'))
+        ex = make_executor(tmp_path)
+    job = Job(spec)
+    with pytest.raises(TypeError, match=r"JobSpec\.environment\['x'\]"):
+        ex.submit(job)
+    assert job.executor is None and job.status.state.name == 'NEW'
+    spec.environment['x'] = 3  # type: ignore[index]
+    ex.submit(job)
+    assert spec.environment == {'a': 'b', 'x': '3'}
+    job.wait(timeout=120)

@@ -129,8 +129,15 @@ def test_reservation_is_its_queue(ex: PBSJobExecutor) -> None:
     attrs = JobAttributes(reservation_id='R123.server', queue_name='workq')
     with pytest.raises(InvalidJobException, match='reservation'):
         _directives(ex, JobSpec('/bin/true', attributes=attrs))
-    # its queue part must be a PBS name: '.x' would give an empty -q, '*.x' a queue '*'
-    for bad in ('.x', '*.x', '%j.server', '9R.x'):
+    # a site's reservation named otherwise (a plain name, a hex token: valid PBS queue
+    # names) is its own queue too
+    for name, queue in (('R123.server', 'R123'), ('maint_window', 'maint_window'),
+                        ('5f3a9c', '5f3a9c'), ('9R.x', '9R'), ('resv-7', 'resv-7')):
+        attrs = JobAttributes(reservation_id=name)
+        assert '#PBS -q %s' % queue in _directives(ex, JobSpec('/bin/true', attributes=attrs))
+    # its queue part must be a safe word: '.x' would give an empty -q, '*.x' a queue '*',
+    # '-x' an option
+    for bad in ('.x', '*.x', '%j.server', '-W.x', 'a b', 'r;x'):
         with pytest.raises(InvalidJobException, match='reservation_id'):
             _directives(ex, JobSpec('/bin/true', attributes=JobAttributes(reservation_id=bad)))
 

@@ -14,7 +14,7 @@ from psij.exceptions import InvalidJobException
 from psij.job import CallbackLike, Job, JobStatusCallback, _as_callback
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_launcher import Launcher
-from psij.job_spec import JobSpec
+from psij.job_spec import JobSpec, _check_env
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
@@ -188,7 +188,9 @@ class JobExecutor(ABC):
         executor and returns its specification.
 
         :raises InvalidJobException: for a job that is not ``NEW``, has no specification or
-            executable, already belongs to an executor, or has inconsistent resources.
+            executable, already belongs to an executor, or has inconsistent resources; a
+            `JobSpecTypeError` (also a `TypeError`) for an environment value that is neither
+            a string nor an integer.
         """
         if not isinstance(job, Job):
             raise TypeError('Expected a psij.Job, got %r' % (job,))
@@ -202,6 +204,11 @@ class JobExecutor(ABC):
             raise InvalidJobException('job.spec must be a psij.JobSpec, not %r' % (spec,))
         if not spec.executable:
             raise InvalidJobException('JobSpec.executable is not set: nothing to run')
+        env = spec.environment
+        if env:
+            # the dict is the spec's own: a value put in it after it was assigned
+            # (spec.environment['x'] = [2]) is checked now (a TypeError, as psij-python)
+            env.update(_check_env(env) or {})
         if spec.resources is None:
             spec.resources = ResourceSpecV1()
         elif isinstance(spec.resources, ResourceSpecV1):

@@ -128,7 +128,9 @@ def pbs_job_name(name: str, limit: int = 200) -> str:
     return clean or 'psij'
 
 
-_RESERVATION_QUEUE = re.compile(r'[A-Za-z][A-Za-z0-9_-]*')
+_RESERVATION_QUEUE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]*')
+# the queue of a reservation: PBS names it after the reservation (R123 for R123.server) but a
+# site may name reservations otherwise (a plain name, a hex token); any safe word will do
 
 
 def pbs_value(field: str, value: object) -> str:
@@ -248,8 +250,8 @@ class PbsExecutorBase(BatchSchedulerExecutor):
             if not _RESERVATION_QUEUE.fullmatch(resv):
                 raise InvalidJobException(
                     'JobAttributes.reservation_id=%r: not a PBS reservation id (its queue, the '
-                    'part before the first ".", must be letters, digits, "_" and "-", starting '
-                    'with a letter, e.g. R123.server)' % attrs.reservation_id)
+                    'part before the first ".", must be letters, digits, "_" and "-", not '
+                    'starting with "-", e.g. R123.server or maint_window)' % attrs.reservation_id)
             if queue is not None and queue != resv:
                 raise InvalidJobException(
                     'JobAttributes.reservation_id=%r: PBS runs a reservation\'s jobs in the '

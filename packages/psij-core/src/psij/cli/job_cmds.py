@@ -18,6 +18,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import timedelta
 from typing import IO, Any, Dict, List, Optional, Set, Tuple, Union
 
 from psij.exceptions import InvalidJobException, SubmitException
@@ -85,10 +86,32 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument('--json', action='store_true', help='print JSON')
 
 
+SPEC_EXAMPLE = '''--spec FILE.json holds a job specification in psij's JSON form (as psij-python
+writes it; every field optional but the executable), e.g.:
+
+  {"executable": "/bin/echo", "arguments": ["hi"], "directory": "/scratch/me",
+   "environment": {"X": "1"}, "stdout_path": "out.txt",
+   "resources": {"node_count": 2, "processes_per_node": 4},
+   "attributes": {"duration": "0:30:00", "queue_name": "debug", "account": "A",
+                  "custom_attributes": {"slurm.qos": "debug"}}}
+
+"psij validate FILE.json" checks one.'''
+
+
 def _spec_args(p: argparse.ArgumentParser) -> None:
     _common(p)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = SPEC_EXAMPLE
     p.add_argument('--spec', metavar='FILE.json',
-                   help='a JSON job specification; the options below override its fields')
+                   help='a JSON job specification (format below); the options below override '
+                   'its fields')
+    p.add_argument('--queue', '-q', metavar='NAME', help='JobAttributes.queue_name')
+    p.add_argument('--account', '-A', metavar='NAME', help='JobAttributes.account')
+    p.add_argument('--reservation', metavar='ID', help='JobAttributes.reservation_id')
+    p.add_argument('--duration', '-t', metavar='[[H:]M:]S',
+                   help='JobAttributes.duration (walltime): seconds, M:S or H:M:S')
+    p.add_argument('--attr', action='append', default=[], metavar='KEY=VALUE',
+                   help='a custom attribute, e.g. slurm.qos=debug (repeatable)')
     p.add_argument('--launcher', '-l', help='launcher name (default: single)')
     p.add_argument('--name', help='job name')
     p.add_argument('--cwd', '-C', metavar='DIR', help='working directory of the job')
@@ -153,6 +176,7 @@ def build_spec(args: argparse.Namespace, inherit_stdio: bool) -> JobSpec:
             setattr(spec, field, v)
     if args.processes or args.nodes:
         spec.resources = ResourceSpecV1(process_count=args.processes, node_count=args.nodes)
+    _apply_attributes(spec, args)
     if inherit_stdio and args.executor == 'local' and not _is_remote(args):
         # The local executor maps these to its own streams: the job writes to our terminal.
         if spec.stdout_path is None:
@@ -160,6 +184,34 @@ def build_spec(args: argparse.Namespace, inherit_stdio: bool) -> JobSpec:
         if spec.stderr_path is None:
             spec.stderr_path = '/dev/stderr'
     return spec
+
+
+def _duration(text: str) -> timedelta:
+    """``S``, ``M:S`` or ``H:M:S`` as a `timedelta`."""
+    parts = text.split(':')
+    if len(parts) > 3 or not all(p.isdigit() for p in parts):
+        raise InvalidJobException('--duration %r: expected seconds, M:S or H:M:S' % text)
+    secs = 0
+    for p in parts:
+        secs = secs * 60 + int(p)
+    return timedelta(seconds=secs)
+
+
+def _apply_attributes(spec: JobSpec, args: argparse.Namespace) -> None:
+    """The flags that set `JobAttributes` fields."""
+    attrs = spec.attributes
+    for flag, field in (('queue', 'queue_name'), ('account', 'account'),
+                        ('reservation', 'reservation_id')):
+        value = getattr(args, flag)
+        if value:
+            setattr(attrs, field, value)
+    if args.duration:
+        attrs.duration = _duration(args.duration)
+    for item in args.attr:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise InvalidJobException('--attr %r: expected KEY=VALUE' % item)
+        attrs.set_custom_attribute(key, value)
 
 
 def _executor(args: argparse.Namespace) -> JobExecutor:

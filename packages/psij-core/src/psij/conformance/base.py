@@ -72,6 +72,8 @@ class RunInfo:
 
 
 RUN_INFO_KEY = pytest.StashKey[RunInfo]()
+EXECUTOR_ERROR_KEY = pytest.StashKey[str]()
+"""Why the executor under test could not be created, if it could not."""
 _SMOKE_KEY = pytest.StashKey[Dict[Tuple[str, str, str], SmokeResult]]()
 
 
@@ -163,10 +165,14 @@ class KitBase:
         """
         Returns what the scheduler shows about a job, for the resource and attribute checks.
 
-        Override it (or pass ``--psij-scheduler-view MODULE:FUNCTION``) to enable those
-        checks. Recognised keys, all optional: ``queue``, ``account``, ``reservation``,
-        ``walltime`` (seconds), ``node_count``, ``process_count``, and custom attribute names
-        as given to ``--psij-attr`` (e.g. ``slurm.qos``); values are compared as strings.
+        Override it (or pass ``--psij-scheduler-view MODULE:FUNCTION``, naming a plain
+        function of the same signature without ``self``: ``def view(native_id: str) ->
+        Dict[str, Any]``) to enable those checks. Recognised keys: ``queue``, ``account``,
+        ``reservation``, ``walltime`` (seconds), ``node_count``, ``process_count``, and custom
+        attribute names as given to ``--psij-attr`` (e.g. ``slurm.qos``); values are compared
+        as strings. ``walltime`` and ``node_count`` are compared when present; a setting the
+        site gives (``--psij-queue``, ``--psij-account``, ``--psij-reservation``,
+        ``--psij-attr``) that the view does not show makes the check skip, saying which.
         """
         raise NotImplementedError
 
@@ -203,7 +209,14 @@ class KitBase:
         def make() -> JobExecutor:
             return hooks.make_executor(opts)
 
-        executor = make()
+        try:
+            executor = make()
+        except (ValueError, TypeError) as ex:
+            # an executor that cannot be created (an incomplete class, a plugin that does not
+            # load) fails every check the same way: say it once and stop
+            msg = 'cannot create the executor %r: %s' % (opts.executor, ex)
+            config.stash[EXECUTOR_ERROR_KEY] = msg
+            pytest.exit('psij conformance: ' + msg, returncode=pytest.ExitCode.TESTS_FAILED)
         recorder = Recorder()
         executor.set_job_status_callback(recorder.executor_callback)
         desc = executor.descriptor

@@ -3,7 +3,11 @@ Faults every batch executor must survive, as one test base each scheduler packag
 
 The faults are injected only through the executor's command directory: a directory of wrapper
 scripts in front of the real scheduler commands (the daemons are shared and never touched).
-The status command's wrapper reads a mode file on each call:
+Faults target an **operation** (``submit``, ``status``, ``cancel``, ``list``), whatever program
+serves it: each wrapper tells the operation of a call by its program and leading arguments
+(`BatchFaultTests.operations`), so a scheduler with one program for everything (``tctl submit``,
+``tctl dump``, ``tctl kill``) gets its status calls broken while its cancels still work.
+On each status call the wrapper reads a mode file:
 
 ===========  ====================================================================================
 ``ok``       runs the real command
@@ -22,11 +26,15 @@ monotonic clock).
 
 After each fault the test checks: no job lost or given a false final state, exactly one final
 state per job, updates of other jobs kept coming, the engine's threads are the same, and no
-process the status command started is left.
+process the status command started is left. Whatever the outcome, a test cancels the jobs it
+started that have not ended.
 
 A package subclasses `BatchFaultTests` in a ``Test...`` class (with its scheduler fixture) and
-sets `executor_class`, `commands`, `status_command`, `real_command_dir` and, if its status
-document is not line-based, `garbage`; see psij-slurm's ``tests/test_faults_common.py``.
+sets `executor_class`, `operations` (or, as older subclasses do, `commands` with the submit
+command first and the cancel command third, and `status_command`), `real_command_dir` and, if
+its status document is not line-based, `garbage`; see psij-slurm's
+``tests/test_faults_common.py`` and, for one program with subcommands, psij-core's
+``tests/tctl/``.
 """
 
 from __future__ import annotations
@@ -49,42 +57,58 @@ from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutor
 WAIT = 240.0
 """A bound against hangs only: nothing asserts how long anything took."""
 
-_STATUS_WRAPPER = r'''#!/bin/sh
-# the status command of a fault test: what it does depends on the mode file
-d=%(dir)s
-echo "$$" >>"$d/status-calls"
-case "$(cat "$d/mode" 2>/dev/null)" in
-hang)
-    sleep 3600 &
-    echo "$!" >>"$d/hung-pids"
-    wait
-    ;;
-garbage)
-    cat "$d/garbage"
-    exit 0
-    ;;
-truncated)
-    %(real)s "$@" >"$d/full.$$" 2>/dev/null
-    n=$(wc -c <"$d/full.$$")
-    head -c $((n > 12 ? n - 12 : 0)) "$d/full.$$"
-    rm -f "$d/full.$$"
-    exit 0
-    ;;
-fail)
-    echo "fault: cannot connect to the server: Connection refused" >&2
-    exit 1
-    ;;
-esac
-exec %(real)s "$@"
-'''
+OPERATIONS = ('submit', 'status', 'cancel', 'list')
+'''The operations a fault can target.'''
 
-_PASS_WRAPPER = '''#!/bin/sh
-echo "$*" >>%(dir)s/%(name)s-calls
-if rm %(dir)s/%(name)s-lose 2>/dev/null; then
+# One wrapper per program: it tells the operation of a call by the leading arguments (the
+# longest match wins; "other" for calls no operation names, e.g. an accounting command), logs
+# the call, applies the status faults to status calls only and loses a call on request.
+_WRAPPER = r'''#!/bin/sh
+d=%(dir)s
+op=other
+%(match)s
+printf '%%s\n' "$*" >>"$d/$op.calls"
+if [ "$op" = status ]; then
+    echo "$$" >>"$d/status-calls"
+    case "$(cat "$d/mode" 2>/dev/null)" in
+    hang)
+        sleep 3600 &
+        echo "$!" >>"$d/hung-pids"
+        wait
+        ;;
+    garbage)
+        cat "$d/garbage"
+        exit 0
+        ;;
+    truncated)
+        %(real)s "$@" >"$d/full.$$" 2>/dev/null
+        n=$(wc -c <"$d/full.$$")
+        head -c $((n > 12 ? n - 12 : 0)) "$d/full.$$"
+        rm -f "$d/full.$$"
+        exit 0
+        ;;
+    fail)
+        echo "fault: cannot connect to the server: Connection refused" >&2
+        exit 1
+        ;;
+    esac
+fi
+if rm "$d/$op-lose" 2>/dev/null; then
     exit 0
 fi
 exec %(real)s "$@"
 '''
+
+
+def _match_lines(prefixes: List[Tuple[str, Tuple[str, ...]]]) -> str:
+    '''Shell lines setting ``op`` to the operation whose leading arguments the call has,
+    longest first.'''
+    lines = []
+    for op, args in sorted(prefixes, key=lambda p: -len(p[1])):
+        tests = ['[ "$op" = other ]', '[ "$#" -ge %d ]' % len(args)]
+        tests += ['[ "$%d" = %s ]' % (i + 1, _quote(a)) for i, a in enumerate(args)]
+        lines.append('if %s; then op=%s; fi' % (' && '.join(tests), op))
+    return '\n'.join(lines)
 
 
 def _quote(s: str) -> str:
@@ -94,13 +118,14 @@ def _quote(s: str) -> str:
 class FaultyCommands:
     """A command directory of wrappers in front of a scheduler's real commands."""
 
-    def __init__(self, root: Path, real: Dict[str, str], status_command: str,
-                 garbage: str) -> None:
+    def __init__(self, root: Path, real: Dict[str, str],
+                 operations: Dict[str, Tuple[str, ...]], garbage: str) -> None:
         """
         :param root: an empty directory for the wrappers and their state.
-        :param real: command name -> the real command's path.
-        :param status_command: the name of the bulk status command (its wrapper injects the
-            faults; the others only log their calls).
+        :param real: program name -> the real program's path.
+        :param operations: operation (see `OPERATIONS`) -> the program and the leading
+            arguments that select it (``('tctl', 'dump')``); the status faults apply to the
+            calls of ``'status'``, the others are only logged (and lost on request).
         """
         self.dir = root / 'bin'
         self.state = root / 'state'
@@ -109,10 +134,12 @@ class FaultyCommands:
         (self.state / 'garbage').write_text(garbage)
         self.set_mode('ok')
         for name, path in real.items():
-            args = {'dir': _quote(str(self.state)), 'real': _quote(path), 'name': name}
-            text = (_STATUS_WRAPPER if name == status_command else _PASS_WRAPPER) % args
+            prefixes = [(op, tuple(cmd[1:])) for op, cmd in operations.items()
+                        if cmd and cmd[0] == name]
+            args = {'dir': _quote(str(self.state)), 'real': _quote(path),
+                    'match': _match_lines(prefixes)}
             w = self.dir / name
-            w.write_text(text)
+            w.write_text(_WRAPPER % args)
             w.chmod(0o755)
 
     def set_mode(self, mode: str) -> None:
@@ -128,15 +155,15 @@ class FaultyCommands:
         """The processes the hanging status commands started."""
         return self._ints('hung-pids')
 
-    def calls(self, name: str) -> List[str]:
-        """The arguments of each call of the (not status) command `name`."""
-        p = self.state / ('%s-calls' % name)
+    def calls(self, operation: str) -> List[str]:
+        """The arguments of each call of `operation` (``'submit'``, ``'cancel'``...) so far."""
+        p = self.state / ('%s.calls' % operation)
         return p.read_text().splitlines() if p.exists() else []
 
-    def lose_next(self, name: str) -> None:
-        """The next call of the (not status) command `name` does nothing and exits 0, as a
+    def lose_next(self, operation: str) -> None:
+        """The next call of `operation` (not ``'status'``) does nothing and exits 0, as a
         request the scheduler accepted and then lost."""
-        (self.state / ('%s-lose' % name)).touch()
+        (self.state / ('%s-lose' % operation)).touch()
 
     def _ints(self, name: str) -> List[int]:
         p = self.state / name
@@ -216,10 +243,18 @@ class BatchFaultTests:
 
     executor_class: type[BatchSchedulerExecutor]
     """The executor under test."""
+    operations: Dict[str, Tuple[str, ...]] = {}
+    """Each operation of `OPERATIONS` the executor runs -> the program that serves it and the
+    leading arguments that select it: ``{'submit': ('sbatch',), 'status': ('squeue',),
+    'cancel': ('scancel',), 'list': ('squeue',)}``, or for one program with subcommands
+    ``{'submit': ('tctl', 'submit'), 'status': ('tctl', 'dump'), 'cancel': ('tctl', 'kill'),
+    'list': ('tctl', 'list')}``. Empty: derived from `commands` and `status_command`."""
     commands: Tuple[str, ...] = ()
-    """Every scheduler command the executor runs (submit, status, cancel, list, accounting)."""
+    """Every program the executor runs (those of `operations` are added); older subclasses
+    name the operations by position here: the submit command first, the cancel command third
+    (with `status_command`)."""
     status_command: str = ''
-    """The bulk status command, whose wrapper injects the faults."""
+    """The bulk status command (older subclasses; see `operations`)."""
     real_command_dir: Optional[str] = None
     """Where the real commands are; `None`: looked up on ``PATH``."""
     garbage = ('<html><body>502 Bad Gateway</body></html>\n'
@@ -231,10 +266,24 @@ class BatchFaultTests:
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    def operation_commands(self) -> Dict[str, Tuple[str, ...]]:
+        """`operations`, or what older subclasses say by position in `commands`."""
+        if self.operations:
+            return dict(self.operations)
+        ops: Dict[str, Tuple[str, ...]] = {}
+        if self.commands:
+            ops['submit'] = (self.commands[0],)
+        if len(self.commands) > 2:
+            ops['cancel'] = (self.commands[2],)
+        if self.status_command:
+            ops['status'] = (self.status_command,)
+        return ops
+
     def real_commands(self) -> Dict[str, str]:
-        """Command name -> path of the real command."""
+        """Program name -> path of the real program."""
         out = {}
-        for name in self.commands:
+        names = list(self.commands) + [cmd[0] for cmd in self.operation_commands().values()]
+        for name in dict.fromkeys(names):
             path = shutil.which(name, path=self.real_command_dir)
             assert path is not None, '%s not found in %s' % (name, self.real_command_dir or
                                                                'PATH')
@@ -250,10 +299,17 @@ class BatchFaultTests:
         # processes this test did not start (e.g. the local executor's keeper of an earlier
         # test in this process) are not its strays
         self._children_before = set(_children())
-        fc = FaultyCommands(tmp_path / 'commands', self.real_commands(), self.status_command,
-                            self.garbage)
-        yield fc
-        fc.set_mode('ok')
+        ops = self.operation_commands()
+        missing = [op for op in ('submit', 'status', 'cancel') if op not in ops]
+        assert not missing, '%s.operations must name the %s command' % (
+            type(self).__name__, ' and '.join(missing))
+        self._started: List[Job] = []
+        fc = FaultyCommands(tmp_path / 'commands', self.real_commands(), ops, self.garbage)
+        try:
+            yield fc
+        finally:
+            fc.set_mode('ok')
+            self._cancel_started()
         # every process a status command started was killed with it (its session is empty)
         left = {sid: _session_members(sid) for sid in fc.status_calls()}
         left = {sid: pids for sid, pids in left.items() if pids}
@@ -273,6 +329,26 @@ class BatchFaultTests:
         args.update(kw)
         cls = self.executor_class
         return cls(config=cls.config_class(**args))
+
+    def submit(self, ex: BatchSchedulerExecutor, job: Job) -> Job:
+        """Submits `job`; it is canceled after the test if it has not ended by then."""
+        getattr(self, '_started', []).append(job)
+        ex.submit(job)
+        return job
+
+    def _cancel_started(self) -> None:
+        """Cancels the jobs the test started that have not ended (a failed test leaves no
+        ``sleep 600`` behind) and waits a little for them to end."""
+        left = [j for j in getattr(self, '_started', [])
+                if j.native_id is not None and not j.status.state.final]
+        for job in left:
+            try:
+                job.cancel()
+            except Exception as ex:  # noqa: BLE001 (a clean-up: report, go on with the others)
+                print('could not cancel job %s (%s): %s' % (job.id, job.native_id, ex))
+        end = time.monotonic() + 60
+        for job in left:
+            job.wait(timeout=max(0.1, end - time.monotonic()))
 
     @staticmethod
     def sh(script: str) -> JobSpec:
@@ -315,7 +391,7 @@ class BatchFaultTests:
         ok = hist.follow(Job(self.sh(_until_flag(go_ok, 0))))
         failing = hist.follow(Job(self.sh(_until_flag(go_fail, 5))))
         for j in (ok, failing):
-            ex.submit(j)  # (some executors ask the status command what it is at submit)
+            self.submit(ex, j)  # (some executors ask the status command what it is at submit)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in (ok, failing)),
                'the jobs to start')
         faulty.set_mode('hang')
@@ -342,7 +418,7 @@ class BatchFaultTests:
         # two jobs at most at a time: the cluster is shared and may have few free slots
         waiting = [hist.follow(Job(self.sh(_until_flag(flag, code)))) for code in (0, 4)]
         for j in waiting:
-            ex.submit(j)
+            self.submit(ex, j)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in waiting),
                'the jobs to start')
         faulty.set_mode(mode)
@@ -366,13 +442,13 @@ class BatchFaultTests:
         hist = _History()
         expected: Dict[Job, Tuple[JobState, Optional[int]]] = {}
         long = hist.follow(Job(self.sh('sleep 600')))
-        ex.submit(long)  # first, to be running when the outage starts
+        self.submit(ex, long)  # first, to be running when the outage starts
         expected[long] = (JobState.CANCELED, None)
         for i in range(8):
             code = (0, 0, 1, 7)[i % 4]
             # some end during the outage, some after it
             job = hist.follow(Job(self.sh('sleep %d; exit %d' % (2 + i % 3 * 35, code))))
-            ex.submit(job)
+            self.submit(ex, job)
             expected[job] = (JobState.COMPLETED if code == 0 else JobState.FAILED, code)
         _until(lambda: long.status.state is JobState.ACTIVE, 'a job to start')
         faulty.set_mode('fail')
@@ -408,10 +484,10 @@ class BatchFaultTests:
         work = tmp_path / 'work'
         ex = self.executor(work, faulty)
         first = Job(self.sh('true'))
-        ex.submit(first)  # the directory exists and was checked
+        self.submit(ex, first)  # the directory exists and was checked
         assert self.wait_final(first).state is JobState.COMPLETED
         before = sorted(os.listdir(work))
-        calls = len(faulty.calls(self.commands[0]))
+        calls = len(faulty.calls('submit'))
         if os.geteuid() == 0:
             # root ignores permissions; a file size limit makes every write fail instead,
             # as a full disk does
@@ -432,17 +508,17 @@ class BatchFaultTests:
             finally:
                 work.chmod(0o700)
         assert str(work) in str(ei.value), ei.value
-        assert len(faulty.calls(self.commands[0])) == calls, 'the submit command ran'
+        assert len(faulty.calls('submit')) == calls, 'the submit command ran'
         assert job.status.state is JobState.NEW and job.native_id is None
         assert sorted(os.listdir(work)) == before, 'files left behind'
         # and the executor works again once the directory does
         again = Job(self.sh('exit 2'))
-        ex.submit(again)
+        self.submit(ex, again)
         st = self.wait_final(again)
         assert (st.state, st.exit_code) == (JobState.FAILED, 2)
 
     def _nothing_submitted(self, faulty: FaultyCommands, job: Job) -> None:
-        assert faulty.calls(self.commands[0]) == [], 'the submit command ran'
+        assert faulty.calls('submit') == [], 'the submit command ran'
         assert job.status.state is JobState.NEW and job.native_id is None
 
     # -- the job's files -------------------------------------------------------------------------
@@ -460,7 +536,7 @@ class BatchFaultTests:
                                         % shlex.quote(str(go)))))
                 for _ in range(3)]
         for j in jobs:
-            ex.submit(j)
+            self.submit(ex, j)
         work = ex.work_directory
         ecs = [work / ((j.native_id or '') + '.ec') for j in jobs]
         go.touch()
@@ -493,14 +569,13 @@ class BatchFaultTests:
         ex = self.executor(tmp_path / 'work', faulty, queue_polling_interval=3600)
         hist = _History()
         job = hist.follow(Job(self.sh('sleep 600')))
-        ex.submit(job)
+        self.submit(ex, job)
         _until(lambda: job.status.state is JobState.ACTIVE, 'the job to start')
-        cancel = self.commands[2]
-        faulty.lose_next(cancel)
+        faulty.lose_next('cancel')
         job.cancel()
         st = self.wait_final(job)
         assert st.state is JobState.CANCELED, st
-        assert len(faulty.calls(cancel)) >= 2, faulty.calls(cancel)
+        assert len(faulty.calls('cancel')) >= 2, faulty.calls('cancel')
         assert hist.finals(job) == [st]
 
     # -- the clock -------------------------------------------------------------------------------
@@ -515,7 +590,7 @@ class BatchFaultTests:
         flag = tmp_path / 'go'
         jobs = [hist.follow(Job(self.sh(_until_flag(flag, code)))) for code in (0, 6)]
         for j in jobs:
-            ex.submit(j)
+            self.submit(ex, j)
         _until(lambda: all(j.status.state is JobState.ACTIVE for j in jobs), 'the jobs to start')
         offset[0] = -7200.0  # two hours back: deadlines on this clock would be hours away
         n = len(faulty.status_calls())

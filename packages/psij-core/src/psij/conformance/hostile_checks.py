@@ -314,8 +314,22 @@ def _script_problems(kit: Kit, script_for: Callable[[Job], str], field: str,
         if refusals_allowed:
             return []  # the executor refuses this field altogether: nothing to compare
         return ['a benign %s was refused: %s' % (field, ex)]
-    changing = {i for i, (a, b) in enumerate(zip(base1, base2, strict=False)) if a != b}
     word = _FIELD_WORDS[field]
+    if refusals_allowed:
+        text = '\n'.join(base1)
+        shown = 'psijbenignA'
+        if field == 'custom attribute name':
+            shown = 'psijvalue'
+        if shown not in text:
+            # the field was accepted (not refused as one the executor does not pass) and
+            # then dropped: say so once, not as a quoting problem of every corpus string
+            declared = getattr(type(kit.executor), 'honoured_fields', None)
+            why = ('is declared honoured (honoured_fields)' if declared and word in declared
+                   else 'is accepted')
+            return ['%s %s but never appears in the script: a benign value (%r) is not in '
+                    'it; write it (get_directives) or leave it out of honoured_fields, so '
+                    'that a job setting it is refused' % (field, why, shown)]
+    changing = {i for i, (a, b) in enumerate(zip(base1, base2, strict=False)) if a != b}
     problems = []
     for value in values:
         try:

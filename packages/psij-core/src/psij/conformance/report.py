@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from psij.conformance.base import NOT_RUN, RUN_INFO_KEY, RunInfo
+from psij.conformance.base import EXECUTOR_ERROR_KEY, NOT_RUN, RUN_INFO_KEY, RunInfo
 from psij.conformance.options import SETTINGS, KitOptions
 from psij.version import VERSION
 
@@ -59,6 +59,15 @@ def _message(report: pytest.TestReport) -> Optional[str]:
         return str(crash.message).removeprefix('Failed: ')  # pytest.fail's own prefix
     return str(report.longrepr)[-2000:]
 
+
+
+def _reason(message: Optional[str]) -> str:
+    """A failure's reason for the JSON report: its message's first lines (up to 12, 4,000
+    characters), not only the first one, which often only announces a list ("1 problems:",
+    "X is not a complete executor; it must implement:")."""
+    lines = (message or '').strip().splitlines()
+    text = '\n'.join(lines[:12])
+    return text[:4000]
 
 class ReportCollector:
     """A pytest plugin object that collects outcomes and writes the JSON summary."""
@@ -132,9 +141,10 @@ class ReportCollector:
                 'passed': smoke.ok, 'problem': smoke.problem, 'seen': smoke.seen,
                 'seconds': round(smoke.seconds, 3)},
             'scheduler_view': info.scheduler_view if info else False,
+            'executor_error': self.config.stash.get(EXECUTOR_ERROR_KEY, None),
             'summary': counts,
             'failures': [{'check': c['check'], 'outcome': c['outcome'],
-                          'reason': ((c['message'] or '').strip().splitlines() or [''])[0]}
+                          'reason': _reason(c['message'])}
                          for c in self.checks.values() if c['outcome'] in ('failed', 'error')],
             'checks': list(self.checks.values()),
         }

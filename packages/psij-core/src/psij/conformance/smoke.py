@@ -1,11 +1,14 @@
 """
 The smoke stage: one trivial job end to end, with a short deadline, before the other checks.
 
-An executor that cannot run ``/bin/sh -c 'exit 0'`` (submit raises, the job never becomes
-ACTIVE, never ends, ends with the wrong state or exit code, or ``wait()`` does not return)
-would otherwise make every check wait out its own timeout for the same defect: over an hour
-for the whole kit. The smoke job's failure is reported once, by ``SmokeChecks``, saying what
-was expected and what was seen; every other job check then fails at once, pointing to it.
+The smoke job runs until the kit sees it ACTIVE (then the kit lets it end with exit code 0),
+or for three quarters of the smoke deadline at most. An executor that cannot run it (submit
+raises, the job never becomes ACTIVE, is not reported ACTIVE while it runs (QUEUED ->
+COMPLETED: the core fills in ACTIVE only after the end), never ends, ends with the wrong state
+or exit code, or ``wait()`` does not return) would otherwise make every check wait out its own
+timeout for the same defect: over an hour for the whole kit. The smoke job's failure is
+reported once, by ``SmokeChecks``, saying what was expected and what was seen; every other
+job check then fails at once, pointing to it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List, Optional
 
 from psij import Job, JobState
@@ -21,8 +25,9 @@ from psij.conformance.harness import Kit
 SMOKE_CHECK = 'SmokeChecks.test_smoke_job'
 """The check that reports the smoke job's failure."""
 
-EXPECTED = ('submit() returns a native id; the job is reported ACTIVE, then COMPLETED with '
-            'exit code 0; wait() returns that status')
+EXPECTED = ('submit() returns a native id; the job is reported ACTIVE while it runs (it runs '
+            'until the kit sees it ACTIVE), then COMPLETED with exit code 0; wait() returns '
+            'that status')
 
 
 @dataclass
@@ -52,13 +57,42 @@ def run_smoke(kit: Kit) -> SmokeResult:
     res = SmokeResult()
     t0 = time.monotonic()
     limit = kit.options.smoke_timeout
-    job = Job(kit.sh_spec('exit 0'))
+    # it ends once seen ACTIVE (released), else by itself after three quarters of the
+    # deadline (at least 10 s, in ticks of 0.1 s)
+    started, release = kit.unique('smoke-started'), kit.unique('smoke-release')
+    # a script file, run with plain word arguments: the smoke job needs no argument fidelity
+    # (the hostile-input checks judge that, with clearer messages)
+    script = kit.unique('smoke-script')
+    script.write_text(_SCRIPT)
+    spec = kit.spec('/bin/sh', [str(script), str(started), str(release),
+                                str(_run_for(limit))])
+    job = Job(spec)
     try:
-        res.problem = _run(kit, job, res, limit)
+        res.problem = _run(kit, job, res, limit, release)
     finally:
         res.seconds = time.monotonic() - t0
         res.seen.append('%.1f s in all (--psij-smoke-timeout=%s)' % (res.seconds, limit))
     return res
+
+
+# The smoke job: runs until the release file exists or for $3 seconds (by the clock, however
+# slow the machine), then exits 0.
+_SCRIPT = r'''started=$1 release=$2
+: > "$started"
+sleep "$3" &
+timer=$!
+while [ ! -e "$release" ] && kill -0 "$timer" 2>/dev/null; do
+  sleep 0.1 2>/dev/null || sleep 1
+done
+kill "$timer" 2>/dev/null
+exit 0
+'''
+
+
+def _run_for(limit: float) -> int:
+    """How long (seconds) the smoke job runs unless it is let end: three quarters of the
+    smoke deadline, at least 10 s."""
+    return max(10, int(limit * 0.75))
 
 
 def _submit(kit: Kit, job: Job, limit: float) -> Optional[BaseException]:
@@ -80,7 +114,29 @@ def _submit(kit: Kit, job: Job, limit: float) -> Optional[BaseException]:
     return raised[0] if raised else None
 
 
-def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
+class _Releaser(threading.Thread):
+    """Lets the job end as soon as it is reported ACTIVE (not after its end: the core fills in
+    a skipped ACTIVE only with the final state)."""
+
+    def __init__(self, job: Job, release: Path, until: float) -> None:
+        super().__init__(name='psij-conformance-smoke-release', daemon=True)
+        self.job, self.release, self.until = job, release, until
+        self.seen_active: Optional[float] = None
+        """When the job was seen ACTIVE (monotonic), if it was."""
+
+    def run(self) -> None:
+        while time.monotonic() < self.until:
+            state = self.job.status.state
+            if state is JobState.ACTIVE:
+                self.seen_active = time.monotonic()
+                self.release.touch()
+                return
+            if state.final:
+                return
+            self.job.wait(timeout=0.05, target_states=[JobState.ACTIVE])
+
+
+def _run(kit: Kit, job: Job, res: SmokeResult, limit: float, release: Path) -> Optional[str]:
     t0 = time.monotonic()
     ex = _submit(kit, job, limit)
     if isinstance(ex, TimeoutError):
@@ -90,6 +146,8 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
         res.seen.append('submit() raised %s: %s' % (type(ex).__name__, ex))
         return 'submit() of a trivial job raised %s: %s' % (type(ex).__name__, ex)
     res.seen.append('submit() returned; native id %r' % job.native_id)
+    releaser = _Releaser(job, release, t0 + max(limit, kit.options.timeout))
+    releaser.start()
     st = job.wait(timeout=max(0.0, limit - (time.monotonic() - t0)))
     if st is None and job.status.state is JobState.QUEUED and job.status.message:
         # the scheduler says why the job waits (a busy cluster): the executor works, so the
@@ -98,6 +156,10 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
                         'per-check timeout (%s s)' % (limit, job.status.message,
                                                       kit.options.timeout))
         st = job.wait(timeout=max(0.0, kit.options.timeout - (time.monotonic() - t0)))
+    releaser.join(1.0)
+    if releaser.seen_active is not None:
+        res.seen.append('reported ACTIVE after %.1f s; the job was let end'
+                        % (releaser.seen_active - t0))
     states = kit.recorder.states(job)
     res.seen.append('states reported: %s' % (' -> '.join(map(str, states)) or 'none'))
     if st is None:
@@ -115,8 +177,14 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float) -> Optional[str]:
                     % (st.state, st.exit_code, ', message %r' % st.message if st.message else ''))
     if not job.native_id:
         return 'the job has no native id'
+    if releaser.seen_active is None:
+        return ('the job was never reported ACTIVE while it ran (it ran until the kit would '
+                'see it ACTIVE, at most %d s, then ended %s; ACTIVE came only with its end, if '
+                'at all: report ACTIVE when the job starts)' % (_run_for(limit),
+                                                                 st.state))
     if st.state is not JobState.COMPLETED or st.exit_code != 0:
-        return ('expected COMPLETED with exit code 0 for "exit 0", got %s with exit code %s%s'
+        return ('expected COMPLETED with exit code 0 for the smoke job, got %s with exit code '
+                '%s%s'
                 % (st.state, st.exit_code, ' (%s)' % st.message if st.message else ''))
     if JobState.ACTIVE not in states:
         return 'the job ended COMPLETED but was never reported ACTIVE'

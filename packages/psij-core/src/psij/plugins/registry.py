@@ -375,7 +375,8 @@ def load_class(entry: Entry, base: type) -> type:
     entry) as that module, as psij-python requires, so that two installed copies never mix.
 
     :raises ValueError: ``Unable to load executor NAME`` (psij-python's words) with the reason
-        and the entry's source, the import error as the cause.
+        and the entry's source, the import error as the cause; also for a class whose
+        ``check_class()`` refuses it (e.g. a batch executor missing a hook).
     """
     if entry.cls is not None:
         return entry.cls
@@ -389,6 +390,11 @@ def load_class(entry: Entry, base: type) -> type:
             if not (isinstance(cls, type) and issubclass(cls, base)):
                 raise TypeError('%s is not a subclass of %s.%s'
                                 % (entry.desc.cls, base.__module__, base.__name__))
+            # an incomplete class (a missing hook) is a broken plugin, refused once with the
+            # same message everywhere (psij plugins, get_instance, the kit)
+            check = getattr(cls, 'check_class', None)
+            if check is not None:
+                check()
             entry.cls = cls
             return cls
         except Exception as ex:

@@ -31,7 +31,19 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Collection, Dict, Iterable, List, Optional, Pattern, Tuple, cast
+from typing import (
+    IO,
+    Any,
+    Collection,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Pattern,
+    Tuple,
+    Union,
+    cast,
+)
 
 from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
@@ -219,9 +231,47 @@ def _check_hooks(cls: type) -> None:
                        "job's native id inside the job (e.g. 'SLURM_JOB_ID', 'PBS_JOBID'): "
                        "the job's start and exit-code files are named after it")
     if missing:
-        raise TypeError('%s.%s is not a complete batch-scheduler executor; it must implement:'
-                        '\n  - %s' % (cls.__module__, cls.__qualname__, '\n  - '.join(missing)))
+        # the names on the first line: a report keeping one line keeps them
+        raise TypeError('%s.%s is not a complete batch-scheduler executor (missing: %s); it '
+                        'must implement:\n  - %s' % (
+                            cls.__module__, cls.__qualname__,
+                            ', '.join(m.split(' ', 1)[0].split('(', 1)[0] for m in missing),
+                            '\n  - '.join(missing)))
+    _check_native_id_pattern(cls)
     _checked_classes.add(cls)
+
+
+def _check_native_id_pattern(cls: type) -> None:
+    """
+    Checks `native_id_pattern` (a compiled pattern or a string, matched against whole ids)
+    and that `native_id_example` matches it.
+
+    :raises TypeError: naming the attribute that is wrong.
+    """
+    name = '%s.%s' % (cls.__module__, cls.__qualname__)
+    pattern = getattr(cls, 'native_id_pattern', None)
+    if pattern is None:
+        return
+    if isinstance(pattern, str):
+        try:
+            re.compile(pattern)
+        except re.error as ex:
+            raise TypeError('%s.native_id_pattern %r is not a valid regular expression: %s'
+                            % (name, pattern, ex)) from ex
+    elif not isinstance(pattern, re.Pattern):
+        raise TypeError('%s.native_id_pattern must be a compiled pattern (re.compile(...)) or '
+                        'a string, not %r' % (name, pattern))
+    example = getattr(cls, 'native_id_example', None)
+    examples = example.split(' or ') if isinstance(example, str) else [example]
+    wrong = [e for e in examples if not isinstance(e, str) or re.fullmatch(pattern, e) is None]
+    if wrong:
+        raise TypeError('%s.native_id_example %r does not match %s.native_id_pattern %r '
+                        '(matched against the whole id): one of the two is wrong'
+                        % (name, wrong[0], name, _pattern_text(pattern)))
+
+
+def _pattern_text(pattern: Union[str, Pattern[str]]) -> str:
+    return pattern if isinstance(pattern, str) else pattern.pattern
 
 
 class BatchSchedulerExecutor(JobExecutor):
@@ -260,15 +310,21 @@ class BatchSchedulerExecutor(JobExecutor):
     """The scheduler's own phrases for errors a retry may cure, besides the common ones of
     :data:`psij.executors.batch.commands.COMMON_TRANSIENT_ERRORS`."""
 
-    native_id_pattern: Optional[Pattern[str]] = None
-    """What this scheduler's job ids look like (e.g. ``\\d+(_\\d+)?`` for Slurm): `attach`
-    refuses an id that does not match it entirely (`InvalidJobException`), so that a stray
-    string never reaches a scheduler command (where ``-u root`` would be an option, and a
-    malformed id would break the one status command shared by all jobs). `None`: only ids
-    that start with ``-`` or hold blanks, control characters or commas are refused."""
+    native_id_pattern: Optional[Union[Pattern[str], str]] = None
+    """What this scheduler's job ids look like: a regular expression, compiled
+    (``re.compile(r'\\d+(_\\d+)?')`` for Slurm) or as a string, that must match a **whole** id
+    (`re.fullmatch`). `attach` refuses an id that does not match it (`InvalidJobException`),
+    so that a stray string never reaches a scheduler command (where ``-u root`` would be an
+    option, and a malformed id would break the one status command shared by all jobs); an id
+    that `job_id_from_submit_output` returns and that does not match it is a bug of the
+    executor (`SubmitException` naming both). Checked when the executor is first created,
+    with `native_id_example`, which must match it. `None`: only ids that start with ``-`` or
+    hold blanks, control characters or commas are refused."""
 
     native_id_example = '1234'
-    """What this scheduler's job ids look like, for the message of a refused one."""
+    """One of this scheduler's job ids (``'t.17'``), or several separated by ``' or '``
+    (``'1234 or 1234_7'``), shown when an id is refused; each must match
+    `native_id_pattern`."""
 
     command_check: Optional[Tuple[str, ...]] = None
     """A command and its arguments whose output tells this scheduler's commands from another
@@ -279,6 +335,18 @@ class BatchSchedulerExecutor(JobExecutor):
     _checked_commands: Dict[Tuple[type, str], Optional[str]] = {}
     """(executor class, command path) -> `None` if it is that scheduler's, else why not."""
     _checked_lock = threading.Lock()
+
+    @classmethod
+    def check_class(cls) -> None:
+        """
+        Checks that this class is a complete executor: every hook implemented,
+        `job_id_variable` set, `native_id_pattern` valid and matched by `native_id_example`.
+        Run when the class is loaded by name (``psij plugins`` reports it) and when it is first
+        instantiated.
+
+        :raises TypeError: naming each missing hook, or the attribute that is wrong.
+        """
+        _check_hooks(cls)
 
     def __init__(self, url: Optional[str] = None,
                  config: Optional[BatchSchedulerExecutorConfig] = None) -> None:
@@ -381,6 +449,13 @@ class BatchSchedulerExecutor(JobExecutor):
                 self._checked_commands[key] = problem
         if problem is not None:
             raise SubmitException(problem)
+
+    def _cannot_run(self, command: str, ex: OSError) -> str:
+        """The message for a scheduler command that cannot be started."""
+        return ('Cannot run %s: %s (set %s or the command_directory of the executor\'s config '
+                'to the directory of the %s commands)' % (command, ex.strerror or ex,
+                                                         self._command_dir_variable(),
+                                                         self._scheduler()))
 
     def _resolve(self, cmd: List[str]) -> List[str]:
         if not cmd or self.command_directory is None:
@@ -556,7 +631,11 @@ class BatchSchedulerExecutor(JobExecutor):
         raise NotImplementedError
 
     def parse_list_output(self, out: str) -> List[str]:
-        """The native ids in the list command's output."""
+        """
+        The native ids in the list command's output. The default takes every non-blank line,
+        stripped, as one id: override it unless the list command prints exactly one id per
+        line (a JSON document or a table with a header would give one "id" per line).
+        """
         return [line.strip() for line in out.splitlines() if line.strip()]
 
     # -- the submit script -----------------------------------------------------------------------
@@ -789,6 +868,7 @@ class BatchSchedulerExecutor(JobExecutor):
             native_id = self.job_id_from_submit_output(out).strip()
             if not native_id:
                 raise SubmitException('%s printed no job id: %r' % (cmd[0], out))
+            self._check_submitted_id(native_id, out)
         except BaseException:
             with self._cancel_lock:
                 self._submitting.discard(job.id)
@@ -852,7 +932,7 @@ class BatchSchedulerExecutor(JobExecutor):
         except subprocess.TimeoutExpired as ex:
             raise SubmitException('%s timed out' % cmd[0], ex, transient=True) from ex
         except OSError as ex:
-            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+            raise SubmitException(self._cannot_run(cmd[0], ex), ex) from ex
         if res.returncode == 0 and queued:
             # a scheduler may delete a job canceled before it started without a trace
             # (Slurm's pending array elements): from now on its absence is the cancel
@@ -923,14 +1003,32 @@ class BatchSchedulerExecutor(JobExecutor):
             raise InvalidJobException('A native id is a string, not %r' % (native_id,))
         pattern = self.native_id_pattern
         if pattern is not None:
-            if pattern.fullmatch(native_id) is None:
-                raise InvalidJobException('%r is not a %s job id (they look like %s)' % (
-                    native_id, self._scheduler(), self.native_id_example))
+            if re.fullmatch(pattern, native_id) is None:
+                raise InvalidJobException('%r is not a %s job id (they look like %s: they match '
+                                          '%r)' % (native_id, self._scheduler(),
+                                                   self.native_id_example,
+                                                   _pattern_text(pattern)))
         elif not native_id or native_id.startswith('-') or \
                 _UNSAFE_ID_CHARACTER.search(native_id) is not None:
             raise InvalidJobException('%r is not a %s job id: a job id does not start with '
                                       '"-" and holds no blanks, control characters or commas'
                                       % (native_id, self._scheduler()))
+
+    def _check_submitted_id(self, native_id: str, out: str) -> None:
+        """
+        :raises SubmitException: if the id `job_id_from_submit_output` read from `out` does not
+            match `native_id_pattern`: one of the two is wrong (the job was submitted, but
+            could never be followed, attached or canceled by that id).
+        """
+        pattern = self.native_id_pattern
+        if pattern is None or re.fullmatch(pattern, native_id) is not None:
+            return
+        cls = type(self)
+        raise SubmitException(
+            'Bug in %s.%s: job_id_from_submit_output returned %r, which does not match its '
+            'native_id_pattern %r (the submit command printed %r); the scheduler may hold '
+            'that job: cancel it by hand' % (cls.__module__, cls.__qualname__, native_id,
+                                            _pattern_text(pattern), out.strip()[:200]))
 
     def _follow_attached(self, bound: List[Tuple[Job, str]]) -> List[Tuple[Job, Exception]]:
         """
@@ -1033,7 +1131,7 @@ class BatchSchedulerExecutor(JobExecutor):
             raise SubmitException('%s did not answer within %s s' % (cmd[0], timeout), ex,
                                   transient=True) from ex
         except OSError as ex:
-            raise SubmitException('Cannot run %s: %s' % (cmd[0], ex), ex) from ex
+            raise SubmitException(self._cannot_run(cmd[0], ex), ex) from ex
         if res.returncode == 0:
             return res.stdout
         text = (res.stdout + '\n' + res.stderr).strip() or UNKNOWN_ERROR

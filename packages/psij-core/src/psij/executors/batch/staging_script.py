@@ -6,14 +6,16 @@ that only the compute nodes see (node-local scratch, a filesystem the login node
 mount) work, and nothing waits on the submitting process. The script:
 
 1. after changing to the job's directory, copies (links, moves) each ``stage_in`` source to
-   its target (relative targets are relative to the job's directory); a missing source or a
-   failed copy ends the job at once with exit code 1 and a ``psij: stage-in ...`` line in its
-   output, after the cleanup that applies to a failed job, without running it;
+   its target (relative targets are relative to the job's directory; a link always points at
+   the source's absolute path, never a relative name the link's own directory would resolve
+   differently); a missing source, a failed copy or a target left unreadable ends the job
+   at once with exit code 1 and a ``psij: stage-in ...`` line in its output, after the
+   cleanup that applies to a failed job, without running it;
 2. runs the job;
 3. stages out the entries whose flags select the outcome (exit code 0: ``ON_SUCCESS``, else
    ``ON_ERROR``; see :mod:`psij._staging_rules`), relative sources in the job's directory;
-   a missing file is skipped with ``IF_PRESENT``, and otherwise, like a failed copy, turns a
-   successful job into a failed one (exit code 1);
+   a missing file is skipped with ``IF_PRESENT``, and otherwise, like a failed copy or a target
+   left unreadable (a link to itself), turns a successful job into a failed one (exit code 1);
 4. deletes the ``cleanup`` entries if ``cleanup_flags`` select the outcome, then records the
    exit code as every batch job does.
 
@@ -48,7 +50,8 @@ _MODES = {StagingMode.COPY: 'copy', StagingMode.LINK: 'link', StagingMode.MOVE: 
 _FUNCTIONS = r'''_psij_xfer() {
     case "$3" in */*) mkdir -p -- "${3%/*}" || return 1 ;; esac
     case "$1" in
-        link) rm -rf -- "$3" && ln -s -- "$2" "$3" ;;
+        link) case "$2" in /*) _psij_src=$2 ;; *) _psij_src=$PWD/$2 ;; esac
+              rm -rf -- "$3" && ln -s -- "$_psij_src" "$3" ;;
         move) mv -f -- "$2" "$3" ;;
         *) if [ -d "$2" ]; then mkdir -p -- "$3" && cp -RPp -- "$2/." "$3"
            else cp -p -- "$2" "$3"; fi ;;
@@ -59,7 +62,7 @@ _psij_stage_in() {
         printf 'psij: stage-in of %s failed: the file does not exist\n' "$2"
         _psij_outcome=4; _psij_cleanups; _psij_end 1
     fi
-    if ! _psij_xfer "$1" "$2" "$3"; then
+    if ! _psij_xfer "$1" "$2" "$3" || [ ! -r "$3" ]; then
         printf 'psij: stage-in of %s to %s failed\n' "$2" "$3"
         _psij_outcome=4; _psij_cleanups; _psij_end 1
     fi
@@ -71,7 +74,7 @@ _psij_stage_out() {
         printf 'psij: stage-out of %s failed: the file does not exist\n' "$4"
         return 1
     fi
-    _psij_xfer "$3" "$4" "$5" && return 0
+    _psij_xfer "$3" "$4" "$5" && [ -r "$5" ] && return 0
     printf 'psij: stage-out of %s to %s failed\n' "$4" "$5"
     return 1
 }
