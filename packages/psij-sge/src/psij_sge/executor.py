@@ -276,7 +276,7 @@ class SGEJobExecutor(BatchSchedulerExecutor):
     native_id_pattern = re.compile(r'\d+(?:\.\d+)?')
     """The number ``qsub -terse`` prints, or ``N.T``: task T of array job N (a bare array
     job number stands for the whole array: see `psij_sge.sge_status.acct_to_job_status`)."""
-    native_id_example = '12, or 12.3 for task 3 of array job 12'
+    native_id_example = '12 or 12.3'
 
     _NAME_ = 'sge'
     config_class = SGEExecutorConfig

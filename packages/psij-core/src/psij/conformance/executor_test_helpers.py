@@ -12,6 +12,7 @@ took.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -225,9 +226,15 @@ def check_unknown_id_refused(executor: BatchSchedulerExecutor, unknown: str) -> 
     refused = executor.attach_many([(other, unknown)])
     assert [j for j, _ in refused] == [other], refused
     assert repr(unknown) in str(refused[0][1]), refused
+    # the command line finds the scheduler's commands where this executor does (a test's
+    # executor may have them from its configuration, not from the environment)
+    env = dict(os.environ)
+    command_dir = getattr(executor.config, 'command_directory', None)
+    if command_dir:
+        env['PSIJ_%s_COMMAND_DIR' % executor.name.upper()] = str(command_dir)
     for command in ('status', 'cancel'):
         p = subprocess.run([sys.executable, '-m', 'psij', command, '-x', executor.name,
-                            unknown], capture_output=True, text=True, timeout=WAIT)
+                            unknown], capture_output=True, text=True, timeout=WAIT, env=env)
         assert p.returncode != 0, (command, p.stdout, p.stderr)
         assert p.stdout.strip() == '' and unknown in p.stderr, (command, p.stdout, p.stderr)
 
