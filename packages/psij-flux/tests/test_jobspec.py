@@ -11,7 +11,14 @@ from typing import Any, Dict, Optional
 import pytest
 from conftest import SAMPLES
 from psij import InvalidJobException, JobAttributes, JobSpec, ResourceSpecV1
-from psij_flux.jobspec import LEAD_SH, TASK_SH, Submission, build_submission, job_environment
+from psij_flux.jobspec import (
+    LEAD_ONLY_SH,
+    LEAD_SH,
+    TASK_SH,
+    Submission,
+    build_submission,
+    job_environment,
+)
 
 FLUX = '/opt/flux/bin/flux'
 
@@ -131,11 +138,17 @@ def test_resources() -> None:
 
 
 def test_single_starts_one_task_in_the_whole_allocation() -> None:
+    one = build(JobSpec('/bin/true', resources=ResourceSpecV1(process_count=2)))
+    assert task(one)['count'] == {'total': 1} and one.mode == 'direct'
+    # several nodes: a task on each (Flux fails a job with a node without one), of which only
+    # the lead node's runs the command
     sub = build(JobSpec('/bin/true', resources=ResourceSpecV1(node_count=2,
                                                               processes_per_node=2)))
-    assert task(sub)['count'] == {'total': 1}
+    assert task(sub)['count'] == {'per_slot': 1}
     assert sub.jobspec['resources'][0]['count'] == 2
-    assert sub.mode == 'direct'
+    opts = sub.jobspec['attributes']['system']['shell']['options']
+    assert opts['per-resource'] == {'type': 'node'} and opts['exit-timeout'] == 'none'
+    assert task(sub)['command'] == ['/bin/sh', '-c', LEAD_ONLY_SH, 'psij-flux', '/bin/true']
 
 
 def test_other_launcher_runs_its_command_once_with_a_nodefile() -> None:

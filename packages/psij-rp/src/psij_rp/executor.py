@@ -197,6 +197,11 @@ class RPJobExecutor(JobExecutor):
         """
         spec = self._check_job(job)
         try:
+            if spec.directory is not None and self._rp_config.resource.startswith('local.') \
+                    and not os.path.isdir(spec.directory):
+                # a pilot of this machine: the directory is known missing here, at submit
+                raise InvalidJobException('JobSpec.directory %s does not exist or is not a '
+                                          'directory' % spec.directory)
             uid = '%s.%06d' % (self._uid_prefix, next(self._uids))
             td = task_description(spec, spec.launcher, job.id,
                                   payload_file=self._payload_dir() / uid)

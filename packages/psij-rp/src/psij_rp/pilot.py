@@ -189,8 +189,16 @@ class SharedPilot:
         self._tmgr.cancel_tasks(uids=[uid])
 
     def uids(self) -> List[str]:
-        """The uids of the tasks of this session."""
-        return [str(u) for u in self._tmgr.list_tasks()]
+        """The uids of the tasks of this session that have not ended (`list` shows only the
+        jobs that have not ended, on every executor)."""
+        uids = [str(u) for u in self._tmgr.list_tasks()]
+        if not uids:
+            return []
+        tasks = self._tmgr.get_tasks(uids=uids)
+        if not isinstance(tasks, list):
+            tasks = [tasks]
+        return [str(t.uid) for t in tasks
+                if t is not None and str(t.state) not in ('DONE', 'FAILED', 'CANCELED')]
 
     def on_end(self, listener: PilotEndListener) -> None:
         """`listener(reason)` is called once when the pilot ends (now if it has)."""
