@@ -138,14 +138,17 @@ def test_list_and_attach(tmp_path: Path) -> None:
     assert (st.state, st.exit_code) == (JobState.FAILED, 5)
     assert wait_final(job).exit_code == 5
     # ended and gone from qstat: the recorded exit code still tells
+    # (qstat may list the job a little longer, as exiting: then its end comes a cycle later)
     late = Job()
     executor(tmp_path / 'work', keep_files=True).attach(late, job.native_id)
-    assert (late.status.state, late.status.exit_code) == (JobState.FAILED, 5)
+    st = wait_final(late)
+    assert (st.state, st.exit_code) == (JobState.FAILED, 5), st
     # without it, Cobalt's .cobaltlog does
     (tmp_path / 'work' / (job.native_id + '.ec')).unlink()
     log = Job()
     executor(tmp_path / 'work').attach(log, job.native_id)
-    assert (log.status.state, log.status.exit_code) == (JobState.FAILED, 5), log.status
+    st = wait_final(log)
+    assert (st.state, st.exit_code) == (JobState.FAILED, 5), st
 
 
 def test_one_qstat_per_cycle_for_all_jobs(tmp_path: Path, cobalt_sim: Path) -> None:
