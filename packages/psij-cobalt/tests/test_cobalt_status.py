@@ -95,3 +95,13 @@ def test_cobaltlog_verdicts(tail: str, expected: tuple[str, str, int | None] | N
     assert (v.state, v.reason, v.exit_code) == expected
     if v.reason == 'walltime':
         assert v.message is not None and 'Walltime exceeded' in v.message
+
+
+def test_cobaltlog_of_a_reused_id_reads_the_last_job_only() -> None:
+    # Cobalt appends: an id used again (ids restarted) leaves the earlier job's end in the log
+    earlier = LOG_HEAD + 'Mon Dec 07 12:00:09 2026 +0000 (UTC) Info: job 77 deleted by user a\n'
+    assert read_cobaltlog(earlier) is not None
+    assert read_cobaltlog(earlier + LOG_HEAD) is None
+    v = read_cobaltlog(earlier + LOG_HEAD + 'Info: task completed normally with an exit code '
+                       'of 0; initiating job cleanup\n')
+    assert v is not None and (v.state, v.exit_code) == ('COMPLETED', 0)

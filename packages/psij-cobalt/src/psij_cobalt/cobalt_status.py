@@ -53,6 +53,9 @@ _MESSAGE = re.compile(r'\b(?:Info|Warning|Error|Critical):\s')
 _EXIT_CODE = re.compile(r'exit code of (-?\d+)', re.IGNORECASE)
 _WALLTIME = re.compile(r'maximum execution time exceeded', re.IGNORECASE)
 _DELETED = re.compile(r'\bdeleted by\b|\bkilled by user\b', re.IGNORECASE)
+# the first line Cobalt's qsub appends to a job's log; a log whose name a job id already used
+# (ids that restart, a reused directory) holds the earlier job's lines before it
+_LOG_HEADER = re.compile(r'^Jobid:\s*\d+\s*$')
 
 
 def job_id_from_qsub(out: str) -> Optional[str]:
@@ -114,9 +117,14 @@ def read_cobaltlog(text: str) -> Optional[CobaltLogVerdict]:
     The verdict of a ``.cobaltlog`` (its text; only Cobalt's ``Info:``/``Warning:``/``Error:``
     lines are read): walltime exceeded is FAILED with a message, a
     deletion CANCELED, an exit code COMPLETED (0) or FAILED; `None` if the log does not say
-    (yet) how the job ended.
+    (yet) how the job ended. Cobalt appends to the log: only the lines from its last
+    ``Jobid: N`` header on (the last job given that id) are read.
     """
-    lines = [line for line in text.splitlines() if _MESSAGE.search(line)]
+    all_lines = text.splitlines()
+    starts = [i for i, line in enumerate(all_lines) if _LOG_HEADER.match(line)]
+    if starts:
+        all_lines = all_lines[starts[-1]:]
+    lines = [line for line in all_lines if _MESSAGE.search(line)]
     if any(_WALLTIME.search(line) for line in lines):
         codes = [int(m.group(1)) for m in map(_EXIT_CODE.search, lines) if m]
         return CobaltLogVerdict('FAILED', 'walltime', codes[-1] if codes else None,

@@ -64,11 +64,12 @@ def run_smoke(kit: Kit) -> SmokeResult:
     # (the hostile-input checks judge that, with clearer messages)
     script = kit.unique('smoke-script')
     script.write_text(_SCRIPT)
+    unreleased = kit.unique('smoke-unreleased')
     spec = kit.spec('/bin/sh', [str(script), str(started), str(release),
-                                str(_run_for(limit))])
+                                str(_run_for(limit)), str(unreleased)])
     job = Job(spec)
     try:
-        res.problem = _run(kit, job, res, limit, release)
+        res.problem = _run(kit, job, res, limit, release, unreleased)
     finally:
         res.seconds = time.monotonic() - t0
         res.seen.append('%.1f s in all (--psij-smoke-timeout=%s)' % (res.seconds, limit))
@@ -76,7 +77,8 @@ def run_smoke(kit: Kit) -> SmokeResult:
 
 
 # The smoke job: runs until the release file exists or for $3 seconds (by the clock, however
-# slow the machine), then exits 0.
+# slow the machine), then exits 0; if it was not released, it writes the file $4 first (so an
+# ACTIVE reported only as the job ends, however close to the end it is seen, is told apart).
 _SCRIPT = r'''started=$1 release=$2
 : > "$started"
 sleep "$3" &
@@ -85,6 +87,7 @@ while [ ! -e "$release" ] && kill -0 "$timer" 2>/dev/null; do
   sleep 0.1 2>/dev/null || sleep 1
 done
 kill "$timer" 2>/dev/null
+[ -e "$release" ] || : > "$4"
 exit 0
 '''
 
@@ -136,7 +139,8 @@ class _Releaser(threading.Thread):
             self.job.wait(timeout=0.05, target_states=[JobState.ACTIVE])
 
 
-def _run(kit: Kit, job: Job, res: SmokeResult, limit: float, release: Path) -> Optional[str]:
+def _run(kit: Kit, job: Job, res: SmokeResult, limit: float, release: Path,
+         unreleased: Path) -> Optional[str]:
     t0 = time.monotonic()
     ex = _submit(kit, job, limit)
     if isinstance(ex, TimeoutError):
@@ -177,7 +181,7 @@ def _run(kit: Kit, job: Job, res: SmokeResult, limit: float, release: Path) -> O
                     % (st.state, st.exit_code, ', message %r' % st.message if st.message else ''))
     if not job.native_id:
         return 'the job has no native id'
-    if releaser.seen_active is None:
+    if releaser.seen_active is None or unreleased.exists():
         return ('the job was never reported ACTIVE while it ran (it ran until the kit would '
                 'see it ACTIVE, at most %d s, then ended %s; ACTIVE came only with its end, if '
                 'at all: report ACTIVE when the job starts)' % (_run_for(limit),

@@ -556,8 +556,12 @@ class ResourceChecks(KitBase):
     @requires(cap.MEMORY_LIMITS)
     def test_memory_limit_enforced(self, kit: Kit) -> None:
         """A job using far more memory than it asked for is stopped and FAILED."""
-        job = kit.submit(kit.sh_spec('head -c 1073741824 /dev/zero | tail > /dev/null',
-                                     resources=ResourceSpecV1(memory=64 * 1024 * 1024)))
+        # tail keeps all of its input that has no newline: 1 GiB, held for 10 s (an enforcement
+        # that samples, as Slurm's jobacct_gather does, sees it) unless tail is stopped first
+        job = kit.submit(kit.sh_spec(
+            '{ head -c 1073741824 /dev/zero; i=0; while [ $i -lt 50 ]; do sleep 0.2; '
+            'printf 0 || exit 1; i=$((i + 1)); done; } | tail > /dev/null',
+            resources=ResourceSpecV1(memory=64 * 1024 * 1024)))
         kit.wait(job)
         kit.settle()
         kit.check_history(job, FAILED)
