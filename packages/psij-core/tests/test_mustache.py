@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from psij import InvalidJobException, Job, JobAttributes, JobSpec, ResourceSpecV1
+from psij import InvalidJobException, Job, JobAttributes, JobSpec, ResourceSpecV1, StageIn
 from psij.executors.batch import mustache
 from psij.executors.batch.escape_functions import bash_escape
 from psij.executors.batch.script_generator import TemplatedScriptGenerator, template_context
@@ -73,10 +73,47 @@ def test_renders_as_pystache_does(template, expected):
 
 @pytest.mark.parametrize('template,problem', [
     ('{{#a}}x', 'never closed'), ('{{#a}}x{{/b}}', 'does not close'), ('{{/a}}', 'any section'),
-    ('{{>partial}}', 'partials'), ('{{=<%=}}', 'delimiter')])
+    ('{{=<%=}}', 'delimiter')])
 def test_bad_templates_are_refused(template, problem):
     with pytest.raises(mustache.TemplateError, match=problem):
         mustache.parse(template)
+
+
+def test_partials_are_inserted_as_given_and_indented_when_standalone():
+    tree = mustache.parse('a\n  {{> lib}}\nb {{>lib}} c\n{{#x}}{{> other}}{{/x}}')
+    assert mustache.partial_names(tree) == ['lib', 'other']
+    text = mustache.Renderer(bash_escape).render(
+        tree, {'x': True}, {'lib': 'f() {\n  {{not a tag}}\n}\n', 'other': ''})
+    assert text == 'a\n  f() {\n    {{not a tag}}\n  }\nb f() {\n  {{not a tag}}\n}\n c\n'
+    with pytest.raises(mustache.TemplateError, match=r'\{\{>other\}\}.*may include are lib'):
+        mustache.Renderer(bash_escape).render(tree, {'x': True}, {'lib': ''})
+
+
+def test_generator_refuses_a_partial_psij_does_not_write(tmp_path):
+    tpl = tmp_path / 't.mustache'
+    tpl.write_text('{{> batch_lib}}\n{{> site_lib}}\n')
+    with pytest.raises(mustache.TemplateError, match="site_lib; .* only psij-python's batch_lib"):
+        TemplatedScriptGenerator(JobExecutorConfig(), tpl)
+
+
+def test_psij_python_partials_for_a_job_with_and_without_staging(tmp_path):
+    tpl = tmp_path / 't.mustache'
+    tpl.write_text('{{> batch_lib}}\n{{> stagein}}\nrun\n_PSIJ_JOB_EC=$?\n{{> stageout}}\n'
+                   '{{> cleanup}}\n')
+    gen = TemplatedScriptGenerator(JobExecutorConfig(), tpl)
+    assert gen.staged_fields == ['stage_in', 'stage_out', 'cleanup']
+    ctx = {'psij': {'launch_command': ['/bin/true'], 'script_dir': '/x'}}
+    out = io.StringIO()
+    gen.generate_submit_script(Job(JobSpec('/bin/true')), ctx, out)
+    assert 'stage' not in out.getvalue().replace('_psij_update_status', '')
+    assert out.getvalue().endswith('run\n_PSIJ_JOB_EC=$?\n')
+    out = io.StringIO()
+    gen.generate_submit_script(Job(JobSpec('/bin/true', stage_in={StageIn('/a b', 'c')},
+                                           cleanup={'c'})), ctx, out)
+    text = out.getvalue()
+    assert "_psij_stage_in copy '/a b' c" in text and '_psij_cleanups\n' in text
+    assert text.index('_psij_stage_in copy') < text.index('\nrun\n') \
+        < text.rindex('_psij_stage_outs ||')
 
 
 def test_walltime_to_minutes():

@@ -6,14 +6,16 @@ Drop-in for psij-python on the real Slurm cluster (issue 16):
 - staging as psij-python's documentation shows it (a job reading ``in1.txt`` staged in and
   writing an output staged out) works on ``slurm``, inside the job; before, ``slurm`` ran such
   a job without its files (``cat: in1.txt: No such file or directory``);
-- a canceled job stages out its ``ON_CANCEL`` files from Slurm's SIGTERM.
+- a canceled job stages out its ``ON_CANCEL`` files from Slurm's SIGTERM;
+- a template in the style of psij-python's templates with staging (the partials
+  ``{{> batch_lib}}``, ``{{> stagein}}``, ``{{> stageout}}``, ``{{> cleanup}}``) stages.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from psij import (
@@ -26,7 +28,11 @@ from psij import (
     StageOut,
     StageOutFlags,
 )
-from psij_python_style.executor import SlurmStyleExecutor, StyleExecutorConfig
+from psij_python_style.executor import (
+    SlurmPartialsStyleExecutor,
+    SlurmStyleExecutor,
+    StyleExecutorConfig,
+)
 from psij_slurm.conformance import scheduler_view
 from slurm_helpers import executor, sh, wait_final, wait_state
 
@@ -36,8 +42,8 @@ EVERY_STATE = [JobState.QUEUED, JobState.STAGE_IN, JobState.ACTIVE, JobState.STA
                JobState.CLEANUP]
 
 
-def _style(work: Path) -> SlurmStyleExecutor:
-    return SlurmStyleExecutor(config=StyleExecutorConfig(
+def _style(work: Path, cls: type = SlurmStyleExecutor) -> SlurmStyleExecutor:
+    return cls(config=StyleExecutorConfig(
         work_directory=work, queue_polling_interval=1.0, initial_queue_polling_delay=0.5,
         file_check_interval=0.2))
 
@@ -86,19 +92,27 @@ def test_psij_python_style_executor_completes_and_refuses_what_it_cannot_do(
     assert not (tmp_path / 'pwned').exists()
 
 
-def test_staging_as_in_psij_pythons_documentation(tmp_path: Path) -> None:
-    ex = executor(tmp_path / 'work')
-    inputs, outputs, run = tmp_path / 'inputs', tmp_path / 'outputs', tmp_path / 'run'
+def _documented_staging(tmp: Path, command: str, source: str) -> Tuple[Job, Path, Path]:
+    """The job of psij-python's staging documentation (reads ``in1.txt``, staged in from
+    `source` with ``{}`` for the inputs directory, writes ``out1.txt``, staged out, and
+    ``scratch.log``, cleaned up); returns it, the outputs directory and its directory."""
+    inputs, outputs, run = tmp / 'inputs', tmp / 'outputs', tmp / 'run'
     for d in (inputs, outputs, run):
         d.mkdir()
     (inputs / 'in1.txt').write_text('input one\n')
-    job = Job(JobSpec('/bin/sh', ['-c', 'cat in1.txt > out1.txt; date > scratch.log'],
-                      directory=run,
-                      stage_in={StageIn('file://%s' % (inputs / 'in1.txt'), 'in1.txt')},
+    job = Job(JobSpec('/bin/sh', ['-c', command + ' < in1.txt > out1.txt; date > scratch.log'],
+                      directory=run, attributes=JobAttributes(queue_name='debug'),
+                      stage_in={StageIn(source.format(inputs / 'in1.txt'), 'in1.txt')},
                       stage_out={StageOut('out1.txt', outputs / 'out1.txt'),
                                  StageOut('missing.txt', outputs / 'missing.txt',
                                           StageOutFlags.IF_PRESENT)},
                       cleanup={'scratch.log', 'in1.txt'}))
+    return job, outputs, run
+
+
+def test_staging_as_in_psij_pythons_documentation(tmp_path: Path) -> None:
+    ex = executor(tmp_path / 'work')
+    job, outputs, run = _documented_staging(tmp_path, 'cat', 'file://{}')
     seen = _states(job)
     ex.submit(job)
     st = wait_final(job)
@@ -167,3 +181,26 @@ def test_psij_pythons_own_slurm_executor_source_runs_on_psij(tmp_path: Path) -> 
     assert seen == EVERY_STATE + [JobState.FAILED]
     # its _clean_submit_script deletes the node file its template writes
     assert not list((tmp_path / 'work').iterdir()), list((tmp_path / 'work').iterdir())
+
+
+def test_psij_python_template_with_staging_partials(tmp_path: Path) -> None:
+    ex = _style(tmp_path / 'work', SlurmPartialsStyleExecutor)
+    job, outputs, run = _documented_staging(tmp_path, 'tr a-z A-Z', '{}')
+    seen = _states(job)
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.COMPLETED and st.exit_code == 0, st
+    assert (outputs / 'out1.txt').read_text() == 'INPUT ONE\n'
+    assert sorted(p.name for p in run.iterdir()) == ['out1.txt']
+    assert seen == EVERY_STATE + [JobState.COMPLETED]
+    # a mandatory stage-out of nothing fails the job that exited 0, saying why
+    job = Job(JobSpec('/bin/true', directory=run, attributes=JobAttributes(queue_name='debug'),
+                      stage_out={StageOut('missing.txt', outputs / 'missing.txt')}))
+    ex.submit(job)
+    st = wait_final(job)
+    assert st.state is JobState.FAILED and st.exit_code == 1, st
+    assert 'stage-out of missing.txt failed' in (st.message or ''), st
+    # without a stage-out partial, a stage-out is refused, not dropped
+    plain = _style(tmp_path / 'work2')
+    with pytest.raises(InvalidJobException, match='JobSpec.stage_out'):
+        plain.submit(Job(JobSpec('/bin/true', stage_out={StageOut('x', outputs / 'x')})))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Union
+
+from psij.job_executor_config import JobExecutorConfig
+from psij.launchers.psij_python_scripts import LAUNCHER_LIB, PsijPythonScript
 
 from psij_launchers._base import ArgvLauncher, command, placement, script
 
@@ -20,10 +24,46 @@ class MultipleLauncher(ArgvLauncher):
     stderr, and exits with the first non-zero exit code in the order the copies end (0 if all
     succeed). Nodes, cores and GPUs are the executor's business: this launcher has no flags for
     them and places nothing.
+
+    Launchers written for psij-python subclass it with a script of their own
+    (``super().__init__(script_path, config)``, a bash script sourcing ``launcher_lib.sh``):
+    that script is then started with psij-python's arguments (see
+    `psij.launchers.psij_python_scripts`), `get_additional_args` giving the process count, and
+    `_files_to_deploy` the files deployed beside it.
     """
 
+    def __init__(self, script_path: Union[Path, str, JobExecutorConfig, None] = None,
+                 config: Optional[JobExecutorConfig] = None) -> None:
+        """
+        :param script_path: a launcher script written for psij-python (psij-python's
+            signature); `None` for this package's own launcher. A configuration given here,
+            alone, is taken as `config` (``MultipleLauncher(config)``).
+        :param config: the executor's configuration.
+        """
+        if isinstance(script_path, JobExecutorConfig) and config is None:
+            script_path, config = None, script_path
+        super().__init__(config)
+        self._script: Optional[PsijPythonScript] = None
+        if script_path is not None:
+            self._script = PsijPythonScript(Path(str(script_path)))
+
+    def _files_to_deploy(self) -> List[Path]:
+        """The files deployed beside a psij-python script (``launcher_lib.sh``, the script)."""
+        if self._script is None:
+            return []
+        return [LAUNCHER_LIB, self._script.script]
+
+    def get_additional_args(self, job: Job) -> List[str]:
+        """A psij-python script's own leading arguments: the process count."""
+        return [str(placement(job).process_count)]
+
     def get_launch_command(self, job: Job) -> List[str]:
-        """``sh -c <multiple.sh> psij-multiple <count> <executable> <arguments...>``."""
+        """``sh -c <multiple.sh> psij-multiple <count> <executable> <arguments...>`` (for a
+        psij-python script: that script with psij-python's arguments)."""
+        if self._script is not None:
+            return self._script.command(self._files_to_deploy(), self.config.work_directory,
+                                        self.config.launcher_log_file, job,
+                                        self.get_additional_args(job))
         count = placement(job).process_count
         return ['/bin/sh', '-c', script('multiple.sh'), 'psij-multiple', str(count)] + \
             command(job, dash_ok=True)

@@ -28,13 +28,15 @@ class StyleExecutorConfig(BatchSchedulerExecutorConfig):
 class SlurmStyleExecutor(BatchSchedulerExecutor):
     """psij-python-style Slurm executor."""
 
+    TEMPLATE = 'slurm_style.mustache'
+
     def __init__(self, url: Optional[str] = None,
                  config: Optional[StyleExecutorConfig] = None) -> None:
         if not config:
             config = StyleExecutorConfig()
         super().__init__(config=config)
         self.generator = TemplatedScriptGenerator(
-            config, Path(__file__).parent / 'templates' / 'slurm_style.mustache')
+            config, Path(__file__).parent / 'templates' / self.TEMPLATE)
 
     def generate_submit_script(self, job: Job, context: Dict[str, object],
                                submit_file: IO[str]) -> None:
@@ -68,3 +70,9 @@ class SlurmStyleExecutor(BatchSchedulerExecutor):
 
     def get_list_command(self) -> List[str]:
         return ['squeue', '--me', '-o', '%i', '-h', '-r', '-t', 'all']
+
+
+class SlurmPartialsStyleExecutor(SlurmStyleExecutor):
+    """The same, with a template that includes psij-python's staging partials."""
+
+    TEMPLATE = 'slurm_style_partials.mustache'

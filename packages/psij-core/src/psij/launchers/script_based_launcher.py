@@ -31,6 +31,14 @@ which gives ``[shell, multiple.sh, <count>, '--', executable, *arguments]``. The
 treat every argument as data (``"$@"``), never ``eval`` it. A script may print
 `LAUNCHER_FAILURE_MARKER` followed by a message on a line of its standard error when it, rather
 than the job, fails; `is_launcher_failure` and `get_launcher_failure_message` look for it.
+
+Scripts written for psij-python
+-------------------------------
+A script that sources ``launcher_lib.sh`` (``source "$(dirname "$0")/launcher_lib.sh"``) was
+written for psij-python, whose scripts take seven arguments before their own (job id, log
+file, pre- and post-launch scripts, stdin, stdout, stderr): it is started that way, with
+psij's own ``launcher_lib.sh`` deployed beside it in the work directory (with the other
+files `_files_to_deploy` names), as `psij.launchers.psij_python_scripts` describes.
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ from typing import TYPE_CHECKING, List, Optional
 
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_launcher import Launcher
+from psij.launchers.psij_python_scripts import (
+    LAUNCHER_LIB,
+    PsijPythonScript,
+    sources_launcher_lib,
+)
 
 if TYPE_CHECKING:
     from psij.job import Job
@@ -61,13 +74,27 @@ class ScriptBasedLauncher(Launcher):
         """
         super().__init__(config)
         self.script_path = Path(script_path)
+        self._script_path = self.script_path  # psij-python's name for it
+        self._psij_python: Optional[PsijPythonScript] = (
+            PsijPythonScript(self.script_path) if sources_launcher_lib(self.script_path)
+            else None)
 
     def get_additional_args(self, job: Job) -> List[str]:
         """Arguments passed to the script before ``--`` (none by default)."""
         return []
 
+    def _files_to_deploy(self) -> List[Path]:
+        """For a script written for psij-python: the files deployed beside each other in the
+        work directory (``launcher_lib.sh`` and the script; a subclass may add its own)."""
+        return [LAUNCHER_LIB, self.script_path]
+
     def get_launch_command(self, job: Job) -> List[str]:
-        """The script, its additional arguments, ``--``, the executable and its arguments."""
+        """The script, its additional arguments, ``--``, the executable and its arguments (for
+        a script written for psij-python: that convention's arguments instead)."""
+        if self._psij_python is not None:
+            return self._psij_python.command(
+                self._files_to_deploy(), self.config.work_directory,
+                self.config.launcher_log_file, job, self.get_additional_args(job))
         spec = job.spec
         if spec is None or not spec.executable:
             raise ValueError('Job %s has no executable' % job.id)

@@ -49,6 +49,7 @@ from psij._log import get_logger
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch import arrays, job_files, staging_script
 from psij.executors.batch.commands import is_transient, run_command
+from psij.executors.batch.script_generator import TemplatedScriptGenerator
 from psij.executors.batch.script_writer import (
     custom_attribute_key,
     directive_value,
@@ -801,13 +802,18 @@ class BatchSchedulerExecutor(JobExecutor):
 
     def _check_staging(self, spec: JobSpec) -> None:
         stages = self.supports_staging
+        staged: Collection[str] = ()
         if stages is None:
             stages = self._base_writes_script()
-        if stages:
+            # a psij-python template stages what its partials ({{> stagein}}...) stage
+            staged = {f for g in vars(self).values() if isinstance(g, TemplatedScriptGenerator)
+                      for f in g.staged_fields}
+        if stages or staged:
             staging_script.check(spec, self._scheduler())
+        if stages:
             return
         for field in ('stage_in', 'stage_out', 'cleanup'):
-            if getattr(spec, field, None):
+            if getattr(spec, field, None) and field not in staged:
                 raise InvalidJobException(
                     'JobSpec.%s: the %s executor does not stage files; it refuses the job '
                     'rather than run it without its files' % (field, self._scheduler()))

@@ -7,8 +7,11 @@ Supported: variables ``{{name}}`` (escaped by the given function), ``{{{name}}}`
 (lists iterate, other true values are pushed on the context stack, callables are lambdas
 given the section's raw text), inverted sections ``{{^name}}``, comments ``{{! ...}}``,
 delimiter changes ``{{=<% %>=}}``, and standalone tag lines (a section, comment or delimiter
-tag alone on its line takes the whole line with it). Partials are refused with
-`TemplateError`: a submit script template has no partials to load.
+tag alone on its line takes the whole line with it), and partials ``{{> name}}``, whose text
+the renderer is given (`Renderer`'s ``partials``: psij-python's ``batch_lib``, ``stagein``,
+``stageout`` and ``cleanup``, which psij writes for each job; see
+:mod:`psij.executors.batch.psij_python_partials`) and inserts as it is, not rendered, each line
+indented as a standalone tag is.
 
 Names resolve as pystache resolves them: the first part against the context stack, top down
 (a dict by key; an object that is not of a built-in type by attribute, and an attribute that
@@ -24,7 +27,7 @@ optional `Check` decide what user text may reach the script (see
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, List, Optional, Pattern, Sequence, Union
+from typing import Any, Callable, List, Mapping, Optional, Pattern, Sequence, Union
 
 Escape = Callable[[str], str]
 Check = Callable[[str, str, str], None]
@@ -33,7 +36,8 @@ text and the output's current line so far; it raises to refuse the value there."
 
 
 class TemplateError(ValueError):
-    """A template that cannot be parsed (unclosed section, mismatched end tag, partial)."""
+    """A template that cannot be parsed (unclosed section, mismatched end tag), or names a
+    partial the renderer does not have."""
 
 
 class _Missing:
@@ -62,7 +66,15 @@ class _Section:
         self.delimiters = delimiters
 
 
-_Node = Union[str, _Var, _Section]
+class _Partial:
+    __slots__ = ('name', 'indent')
+
+    def __init__(self, name: str, indent: str) -> None:
+        self.name = name
+        self.indent = indent
+
+
+_Node = Union[str, _Var, _Section, _Partial]
 
 
 def _tag_pattern(otag: str, ctag: str) -> Pattern[str]:
@@ -79,7 +91,7 @@ def parse(template: str, delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> Li
     """
     The parse tree of `template`, whose tags start with the given delimiters.
 
-    :raises TemplateError: for an unclosed section, a mismatched end tag or a partial.
+    :raises TemplateError: for an unclosed section or a mismatched end tag.
     """
     delims = delimiters
     pattern = _tag_pattern(*delims)
@@ -100,7 +112,8 @@ def parse(template: str, delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> Li
             kind, name = m.group('type'), m.group('name').strip()
         begins_line = start == 0 or template[start - 1] in '\r\n'
         ends_line = end == len(template) or template[end] in '\r\n'
-        if begins_line and ends_line and kind not in ('', '&'):
+        standalone = begins_line and ends_line and kind not in ('', '&')
+        if standalone:
             if template.startswith('\r', end):
                 end += 1
             if template.startswith('\n', end):
@@ -128,8 +141,7 @@ def parse(template: str, delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> Li
             delims = (parts[0], parts[1])
             pattern = _tag_pattern(*delims)
         elif kind == '>':
-            raise TemplateError('partials ({{>%s}}) are not supported in submit script '
-                                'templates' % name)
+            out.append(_Partial(name, m.group('ws') if standalone else ''))
         elif kind != '!':
             out.append(_Var(name, kind == ''))
     if stack:
@@ -137,6 +149,16 @@ def parse(template: str, delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> Li
     if pos < len(template):
         out.append(template[pos:])
     return root
+
+
+def partial_names(tree: List[_Node]) -> List[str]:
+    """The names of the partials `tree` includes, in order, each once."""
+    names: List[str] = []
+    for node in tree:
+        found = [node.name] if isinstance(node, _Partial) else \
+            partial_names(node.children) if isinstance(node, _Section) else []
+        names.extend(n for n in found if n not in names)
+    return names
 
 
 def _attribute(item: Any, key: str) -> Any:
@@ -188,11 +210,22 @@ class Renderer:
         """
         self.escape = escape
         self.check = check
+        self._partials: Mapping[str, str] = {}
 
-    def render(self, tree: List[_Node], context: Any) -> str:
-        """The text of `tree` rendered against `context`."""
+    def render(self, tree: List[_Node], context: Any,
+               partials: Optional[Mapping[str, str]] = None) -> str:
+        """
+        The text of `tree` rendered against `context`.
+
+        :param partials: the text of each partial the template may include.
+        :raises TemplateError: for a partial not in `partials`.
+        """
         out: List[str] = []
-        self._render(tree, [context], out)
+        self._partials = partials or {}
+        try:
+            self._render(tree, [context], out)
+        finally:
+            self._partials = {}
         return ''.join(out)
 
     def _render(self, tree: List[_Node], stack: List[Any], out: List[str]) -> None:
@@ -201,6 +234,8 @@ class Renderer:
                 out.append(node)
             elif isinstance(node, _Var):
                 self._variable(node, stack, out)
+            elif isinstance(node, _Partial):
+                self._partial(node, out)
             else:
                 self._section(node, stack, out)
 
@@ -210,6 +245,17 @@ class Renderer:
         out: List[str] = []
         self._render(parse(template, delimiters), stack, out)
         return ''.join(out)
+
+    def _partial(self, node: _Partial, out: List[str]) -> None:
+        text = self._partials.get(node.name)
+        if text is None:
+            raise TemplateError('the template includes the partial {{>%s}}; the partials it '
+                                'may include are %s' % (node.name, ', '.join(
+                                    sorted(self._partials)) or 'none'))
+        if node.indent:
+            text = ''.join(node.indent + line if line.strip() else line
+                           for line in text.splitlines(keepends=True))
+        out.append(text)
 
     def _variable(self, node: _Var, stack: List[Any], out: List[str]) -> None:
         value = _lookup(stack, node.name)

@@ -30,6 +30,11 @@ the script, i.e. shell code or another directive.
 
 The script such a template writes records its exit code in ``<script_dir>/<native id>.ec``
 (without the submission token the base's own scripts add), which the framework reads.
+
+A template may include psij-python's partials (``{{> batch_lib}}``, ``{{> stagein}}``,
+``{{> stageout}}``, ``{{> cleanup}}``): psij writes them for each job
+(:mod:`psij.executors.batch.psij_python_partials`). A template that includes any other partial
+is refused when the generator is made.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import re
 from typing import IO, Any, Callable, Dict, List, Optional
 
 from psij.exceptions import InvalidJobException
-from psij.executors.batch import mustache
+from psij.executors.batch import mustache, psij_python_partials
 from psij.executors.batch.escape_functions import bash_escape
 from psij.executors.batch.template_function_library import ALL as FUNCTION_LIBRARY
 from psij.job import Job
@@ -75,8 +80,24 @@ class TemplatedScriptGenerator(SubmitScriptGenerator):
         super().__init__(config)
         with pathlib.Path(template_path).open('r') as f:
             self.template = mustache.parse(f.read())
+        unknown = [n for n in mustache.partial_names(self.template)
+                   if n not in psij_python_partials.NAMES]
+        if unknown:
+            raise mustache.TemplateError(
+                '%s includes the partial(s) %s; a submit script template may include only '
+                "psij-python's %s" % (template_path, ', '.join(unknown),
+                                      ', '.join(psij_python_partials.NAMES)))
         self.template_path = template_path
         self.renderer = mustache.Renderer(escape, _refuse_break_out)
+
+    @property
+    def staged_fields(self) -> List[str]:
+        """The staging fields of `JobSpec` the template's partials carry out (``stage_in``
+        with ``{{> stagein}}``, ``stage_out`` with ``{{> stageout}}``, ``cleanup`` with
+        ``{{> cleanup}}``): an executor refuses a job with one it does not."""
+        names = mustache.partial_names(self.template)
+        return [field for field, partial in (('stage_in', 'stagein'), ('stage_out', 'stageout'),
+                                             ('cleanup', 'cleanup')) if partial in names]
 
     def generate_submit_script(self, job: Job, context: Dict[str, object], out: IO[str]) -> None:
         """
@@ -85,7 +106,9 @@ class TemplatedScriptGenerator(SubmitScriptGenerator):
         :raises InvalidJobException: for a value that would break out of a ``#`` line.
         """
         ctx = template_context(job, context, self.config.launcher_log_file)
-        out.write(self.renderer.render(self.template, ctx))
+        assert job.spec is not None
+        out.write(self.renderer.render(self.template, ctx,
+                                       psij_python_partials.partials(job.spec)))
 
 
 # Opens the job's streams, then runs the launch wrapper's text ($4) with the other arguments:
