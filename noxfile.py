@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+from typing import Callable
 
 import nox
 
@@ -356,6 +357,38 @@ def conformance_rp(session: nox.Session) -> None:
                 '--report-dir', str(REPORTS / 'conformance-rp'))
 
 
+# scheduler -> (package, is it up, its environment, PSIJ_REQUIRE_<X> name)
+_DOC_SCHEDULERS: dict[str, tuple[str, Callable[[], bool], Callable[[], dict[str, str]], str]] = {
+    'slurm': ('psij-slurm', lambda: _slurm_up(), lambda: {}, 'SLURM'),
+    'pbs': ('psij-pbs', lambda: _pbs_up(), lambda: {'PSIJ_PBS_COMMAND_DIR': str(PBS_BIN)},
+            'PBS'),
+    'flux': ('psij-flux', lambda: 'FLUX_URI' in _flux_env() or bool(os.environ.get('FLUX_URI')),
+             _flux_env, 'FLUX'),
+    'sge': ('psij-sge', _sge_up, _sge_env, 'SGE'),
+}
+
+
+@nox.session
+@nox.parametrize('scheduler', sorted(_DOC_SCHEDULERS))
+def docs_examples(session: nox.Session, scheduler: str) -> None:
+    """The code blocks of the site's pages and READMEs marked ``<!-- run on: SCHEDULER -->``,
+    run against the real scheduler (in its group: the docs session runs the other blocks on
+    local); required when PSIJ_REQUIRE_<SCHEDULER>=1."""
+    package, up, env, var = _DOC_SCHEDULERS[scheduler]
+    if not up():
+        if os.environ.get('PSIJ_REQUIRE_%s' % var) == '1':
+            session.error('no %s answers but PSIJ_REQUIRE_%s=1' % (scheduler, var))
+        session.skip('no %s answers: skipping the blocks that run on it' % scheduler)
+    session.install('pytest')
+    if scheduler == 'flux':
+        session.install('cffi>=1.15', 'ply', 'pyyaml')
+    _install_with_core(session, 'psij-launchers', package)
+    session.run('pytest', '-q', '-p', 'no:cacheprovider', '--junitxml',
+                str(REPORTS / ('junit-docs-%s.xml' % scheduler)), 'docs/tests/test_examples.py',
+                '-k', 'test_scheduler_blocks', *session.posargs,
+                env={**env(), **_mpirun_env('mpirun'), 'PSIJ_DOCS_SCHEDULER': scheduler})
+
+
 SSHD_DIR = pathlib.Path('/etc/psij-sshd')  # written by ci/ssh/setup-sshd.sh
 REMOTE_URL = 'ssh://psijremote@127.0.0.1:2222/~/venv'
 
@@ -425,13 +458,14 @@ GROUPS: list[list[str]] = [
     ["tests(package='psij-core')", 'conformance_local', 'docs'],
     # psij-launchers' srun tests run on Slurm, whose fault test stops slurmctld for a minute
     ["tests(package='psij-launchers')", "tests(package='psij-slurm')", 'conformance_slurm',
+     "docs_examples(scheduler='slurm')",
      "tests(package='psij-lsf')", 'conformance_lsf', "tests(package='psij-cobalt')",
      'conformance_cobalt',
      # psij-remote's far end runs Slurm jobs too (and its tests restart the test sshd)
      "tests(package='psij-remote')", 'conformance_remote', 'conformance_remote_slurm'],
-    ["tests(package='psij-pbs')", 'conformance_pbs'],
-    ["tests(package='psij-flux')", 'conformance_flux'],
-    ["tests(package='psij-sge')", 'conformance_sge'],
+    ["tests(package='psij-pbs')", 'conformance_pbs', "docs_examples(scheduler='pbs')"],
+    ["tests(package='psij-flux')", 'conformance_flux', "docs_examples(scheduler='flux')"],
+    ["tests(package='psij-sge')", 'conformance_sge', "docs_examples(scheduler='sge')"],
     # real RADICAL-Pilot pilots on local.localhost
     ["tests(package='psij-rp')", 'conformance_rp'],
 ]

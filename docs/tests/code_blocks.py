@@ -3,9 +3,11 @@ Finds the code blocks of the site's Markdown sources and of the READMEs, and how
 be checked.
 
 A block is run unless the line before it (blank lines aside) is a comment
-``<!-- not run: REASON -->``. A block right after a ``<!-- output -->`` comment is the output
-of the block before it: the run must print exactly those lines, ``...`` in a line standing for
-any text. ``python`` blocks run with the test's interpreter, ``sh`` blocks with bash (their
+``<!-- not run: REASON -->``, or ``<!-- run on: SCHEDULER -->`` (one of `SCHEDULERS`): such a
+block runs against that real scheduler, in the CI session of that scheduler's group
+(``nox -s "docs_examples(scheduler='slurm')"``), not on the local executor. A block right
+after a ``<!-- output -->`` comment is the output of the block before it: the run must print
+exactly those lines, ``...`` in a line standing for any text. ``python`` blocks run with the test's interpreter, ``sh`` blocks with bash (their
 standard error merged into their output); blocks of other languages cannot run, so each needs
 its ``not run`` reason. The blocks of one file run in order in one fresh directory, so a block
 may use what an earlier one wrote.
@@ -23,6 +25,9 @@ RUNNABLE = {'python': 'python', 'py': 'python', 'sh': 'sh', 'bash': 'sh', 'shell
             'console': 'sh'}
 _FENCE = re.compile(r'^(\s*)(`{3,}|~{3,})\s*([^\s`]*)[^`]*$')
 _NOT_RUN = re.compile(r'^\s*<!--\s*not run:\s*(.*?)\s*-->\s*$')
+_RUN_ON = re.compile(r'^\s*<!--\s*run on:\s*(\S*)\s*-->\s*$')
+SCHEDULERS = ('slurm', 'pbs', 'flux', 'sge')
+"""The real schedulers CI runs, on which a block may be run (``<!-- run on: NAME -->``)."""
 _OUTPUT = re.compile(r'^\s*<!--\s*output\s*-->\s*$')
 
 
@@ -35,6 +40,7 @@ class Block:
     language: str
     code: str
     not_run: Optional[str] = None  # the reason given, if any
+    scheduler: Optional[str] = None  # the real scheduler it runs on (run on: NAME), if any
     output: Optional[str] = None  # the output shown for it, if any
 
     @property
@@ -88,7 +94,9 @@ def blocks(path: pathlib.Path) -> List[Block]:
             out[-1].output = text
             continue
         m = _NOT_RUN.match(marker)
-        out.append(Block(path, i + 1, info.lower(), text, m.group(1) if m else None))
+        on = _RUN_ON.match(marker)
+        out.append(Block(path, i + 1, info.lower(), text, m.group(1) if m else None,
+                         on.group(1) if on else None))
     return out
 
 
@@ -108,6 +116,7 @@ if __name__ == '__main__':
     for p in sources():
         for b in blocks(p):
             state = 'NOT RUN (%s)' % b.not_run if b.not_run is not None else \
+                'on %s' % b.scheduler if b.scheduler else \
                 ('run' if b.language in RUNNABLE else 'UNMARKED')
             first = b.code.strip().split('\n')[0][:60]
             print('%-50s %-8s %-10s %s' % (b.where, b.language, state[:40], first))
