@@ -29,7 +29,8 @@ from sphinx.util.nodes import nested_parse_with_titles
 LOG = logging.getLogger(__name__)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # a name in the sources: PSIJ_X, or a pattern (PSIJ_%s_COMMAND_DIR, PSIJ_<NAME>, PSIJ_K_)
-ENV_TOKEN = re.compile(r'PSIJ_[A-Za-z0-9_%<>]*')
+# (not a name that merely ends so: psij-python's shell variable _PSIJ_JOB_EC)
+ENV_TOKEN = re.compile(r'(?<![A-Za-z0-9_])PSIJ_[A-Za-z0-9_%<>]*')
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], directive: SphinxDirective,

@@ -1,16 +1,16 @@
 """
-Finds the code blocks of the site's Markdown sources and of the READMEs, and how each is to
-be checked.
+Finds the code blocks of the site's Markdown sources and of the READMEs, and how each is to be
+checked.
 
-A block is run unless the line before it (blank lines aside) is a comment
-``<!-- not run: REASON -->``, or ``<!-- run on: SCHEDULER -->`` (one of `SCHEDULERS`): such a
-block runs against that real scheduler, in the CI session of that scheduler's group
-(``nox -s "docs_examples(scheduler='slurm')"``), not on the local executor. A block right
-after a ``<!-- output -->`` comment is the output of the block before it: the run must print
-exactly those lines, ``...`` in a line standing for any text. ``python`` blocks run with the test's interpreter, ``sh`` blocks with bash (their
-standard error merged into their output); blocks of other languages cannot run, so each needs
-its ``not run`` reason. The blocks of one file run in order in one fresh directory, so a block
-may use what an earlier one wrote.
+A block is run unless the line before it (blank lines aside) is a comment ``<!-- not run: REASON
+-->``, or ``<!-- run on: SCHEDULER -->`` (one of `SCHEDULERS`): such a block runs against that
+real scheduler, in the CI session of that scheduler's group (``nox -s
+"docs_examples(scheduler='slurm')"``), not on the local executor. A block right after a ``<!--
+output -->`` comment is the output of the block before it: the run must print exactly those
+lines, ``...`` in a line standing for any text. ``python`` blocks run with the test's
+interpreter, ``sh`` blocks with bash (their standard error merged into their output); blocks of
+other languages cannot run, so each needs its ``not run`` reason. The blocks of one file run in
+order in one fresh directory, so a block may use what an earlier one wrote.
 """
 
 from __future__ import annotations
