@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -85,13 +89,6 @@ def test_unsatisfiable_request(ex: JobExecutor) -> None:
     assert st.message is not None and 'unsatisfiable' in st.message
 
 
-def test_bad_queue_is_invalid(ex: JobExecutor) -> None:
-    job = Job(sh('exit 0', attributes=JobAttributes(queue_name='nosuch')))
-    with pytest.raises(InvalidJobException, match='nosuch'):
-        ex.submit(job)
-    assert job.status.state is JobState.NEW and job.native_id is None
-
-
 def test_timeout(ex: JobExecutor) -> None:
     rec = Recorder()
     job = run(ex, sh('sleep 60', attributes=JobAttributes(duration=timedelta(seconds=2))), rec)
@@ -121,7 +118,7 @@ def test_cancel_pending(ex: JobExecutor) -> None:
     job = Job(sh('exit 0', attributes=JobAttributes(custom_attributes={'flux.urgency': 0})))
     job.set_job_status_callback(rec)
     ex.submit(job)
-    assert job.status.state is JobState.QUEUED
+    assert job.wait(timeout=WAIT, target_states=[JobState.QUEUED]) is not None
     job.cancel()
     st = job.wait(timeout=WAIT)
     assert st is not None and st.state is JobState.CANCELED and st.exit_code is None
@@ -300,9 +297,18 @@ def test_flux_uri_is_used() -> None:
     assert FluxJobExecutor().uri == os.environ['FLUX_URI']
 
 
-def test_async_submit(tmp_path: Path) -> None:
+def test_bad_queue_is_invalid_when_submitted_synchronously() -> None:
+    ex = FluxJobExecutor(config=FluxExecutorConfig(async_submit=False))
+    job = Job(sh('exit 0', attributes=JobAttributes(queue_name='nosuch')))
+    with pytest.raises(InvalidJobException, match="Flux refused the job.*nosuch"):
+        ex.submit(job)
+    assert job.status.state is JobState.NEW and job.native_id is None
+
+
+def test_async_submit_is_the_default(tmp_path: Path) -> None:
     """submit() returns before Flux answers; ids, states, cancel and refusals still work."""
-    ex = FluxJobExecutor(config=FluxExecutorConfig(async_submit=True))
+    assert FluxExecutorConfig().async_submit is True
+    ex = FluxJobExecutor()
     recs = [Recorder() for _ in range(30)]
     jobs = [Job(sh('exit %d' % (i % 3))) for i in range(30)]
     for job, rec in zip(jobs, recs, strict=True):
@@ -312,7 +318,9 @@ def test_async_submit(tmp_path: Path) -> None:
     early = Job(spec)
     ex.submit(early)
     early.cancel()  # most likely before Flux answered: applied once it does
-    refused = Job(sh('exit 0', attributes=JobAttributes(queue_name='nosuch')))
+    # a refusal only Flux can make (the jobspec's duration is no number): FAILED, not raised
+    refused = Job(sh('exit 0', attributes=JobAttributes(
+        custom_attributes={'flux.setattr.system.duration': 'abc'})))
     ex.submit(refused)
     for i, (job, rec) in enumerate(zip(jobs, recs, strict=True)):
         st = job.wait(timeout=WAIT)
@@ -323,7 +331,33 @@ def test_async_submit(tmp_path: Path) -> None:
     assert st is not None and st.state is JobState.CANCELED
     st = refused.wait(timeout=WAIT)
     assert st is not None and st.state is JobState.FAILED
-    assert st.message is not None and 'nosuch' in st.message
+    assert st.message is not None and 'duration must be a number' in st.message, st
+    assert refused.native_id is None
+
+
+def test_a_process_that_exits_right_after_submit_gets_its_jobs_run(tmp_path: Path) -> None:
+    """The jobs still queued for the submitter when the process ends are sent at exit."""
+    code = textwrap.dedent('''
+        import sys
+        from psij import Job, JobExecutor, JobSpec
+        ex = JobExecutor.get_instance('flux')
+        for i in range(40):
+            ex.submit(Job(JobSpec('/bin/sh', ['-c', ': > "$1"', 'sh', sys.argv[1] + str(i)])))
+        ''')
+    p = subprocess.run([sys.executable, '-c', code, str(tmp_path / 'ran-')],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    deadline = time.monotonic() + WAIT
+    while len(list(tmp_path.glob('ran-*'))) < 40 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(list(tmp_path.glob('ran-*'))) == 40
+
+
+def test_bad_queue_is_refused_at_submit_without_waiting_for_flux(ex: JobExecutor) -> None:
+    job = Job(sh('exit 0', attributes=JobAttributes(queue_name='nosuch')))
+    with pytest.raises(InvalidJobException, match="no named queues.*'nosuch'"):
+        ex.submit(job)
+    assert job.status.state is JobState.NEW and job.native_id is None
 
 
 def _child_runs_a_job(ex: JobExecutor) -> int:

@@ -83,6 +83,7 @@ def test_instance_restart_fails_lost_jobs(tmp_path: Path) -> None:
     rec = Recorder()
     held.set_job_status_callback(rec)
     ex.submit(held)
+    assert held.wait(timeout=WAIT, target_states=JobState.QUEUED) is not None  # Flux has it
     # a crash, not `flux shutdown` (which cancels the jobs: they would end CANCELED)
     subprocess.run(['bash', str(CI / 'stop-flux.sh')], check=True, timeout=120,
                    env=dict(os.environ, FLUX_STOP_HARD='1'))

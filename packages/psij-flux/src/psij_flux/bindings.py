@@ -152,6 +152,10 @@ class FluxHandle:
         """Waits for the answer to :meth:`submit_async`; the job id (OSError if refused)."""
         return int(self._flux.job.submit_get_id(future))
 
+    def config(self) -> Dict[str, Any]:
+        """The instance's configuration (what ``flux config get`` prints)."""
+        return dict(self.h.rpc('config.get').get())
+
     def cancel(self, jobid: int, reason: Optional[str] = None) -> None:
         """Cancels a job (raises OSError as Flux reports, e.g. for an inactive job)."""
         self._flux.job.cancel(self.h, jobid, reason)

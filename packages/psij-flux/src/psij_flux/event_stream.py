@@ -22,10 +22,12 @@ answers again.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -48,11 +50,20 @@ HEARTBEAT = 2.0
 """Seconds the stream thread waits for an event before checking whether it must stop or
 reconnect (no request is sent to Flux then)."""
 
+QUEUES_TTL = 60.0
+"""Seconds the instance's queue names, read from its configuration, are trusted."""
+
+FLUSH_TIMEOUT = 60.0
+"""Seconds a process that ends waits, at most, for Flux to answer the jobs it submitted
+asynchronously and had not sent yet."""
+
 _INVALID_HINTS = ('invalid', 'not supported', 'unsupported', 'unknown', 'must be', 'only',
                   'exceeds', 'not a valid queue', 'not allowed', 'no such')
 
 # the field a refusal is about, named in the message (a queue or bank that does not exist)
 _FIELD_HINTS = (('queue', 'JobAttributes.queue_name'), ('bank', 'JobAttributes.account'))
+# EINVAL, EPERM, EOPNOTSUPP, ENOENT: job-ingest's answers about a job
+_JOB_ERRNOS = (22, 1, 95, 2)
 
 
 def submit_error(ex: Exception, uri: str) -> Exception:
@@ -60,12 +71,18 @@ def submit_error(ex: Exception, uri: str) -> Exception:
     msg = str(ex) or type(ex).__name__
     errno = getattr(ex, 'errno', None)
     # EINVAL/EPERM/ENOENT-like answers of job-ingest are about the job itself
-    if errno in (22, 1, 95, 2) or any(h in msg.lower() for h in _INVALID_HINTS):
+    if errno in _JOB_ERRNOS or any(h in msg.lower() for h in _INVALID_HINTS):
         low = msg.lower()
         field = ''.join('%s: ' % f for word, f in _FIELD_HINTS if word in low)
         return InvalidJobException('%sFlux refused the job: %s' % (field, msg), ex)
     return SubmitException('Flux at %s did not accept the job: %s' % (uri, msg), ex,
                            transient=True)
+
+
+def _about_the_job(ex: OSError) -> bool:
+    """Whether Flux refused the job itself (EINVAL, EPERM, EOPNOTSUPP, ENOENT), rather than
+    the connection failing."""
+    return getattr(ex, 'errno', None) in _JOB_ERRNOS
 
 
 def connect_error(uri: str, ex: BaseException) -> SubmitException:
@@ -127,6 +144,10 @@ class EventStream(Backend):
         self._queue: List[Tuple[Submission, TrackedJob, Callable[[int], bool],
                                 Callable[[Exception], None]]] = []
         self._qcond = threading.Condition()
+        self._sending = 0
+        self._queues_read: Optional[Tuple[float, List[str]]] = None
+        """When the instance's queues were read (monotonic), and their names."""
+        """Jobs taken off the queue whose submission Flux has not answered yet."""
         self._submitter: Optional[threading.Thread] = None
         self._thread = threading.Thread(target=self._run, name='psij-flux-events', daemon=True)
         self._thread.start()
@@ -176,6 +197,27 @@ class EventStream(Backend):
         self._register(tracked)
         return tracked
 
+    asynchronous = True
+    """`submit_nowait` queues the job for the submitter thread."""
+
+    def check_queue(self, name: str) -> None:
+        """Refuses a queue not in the instance's configuration (read once a minute at
+        most); a configuration that cannot be read refuses nothing (Flux will)."""
+        now = time.monotonic()
+        if self._queues_read is None or now - self._queues_read[0] > QUEUES_TTL:
+            try:
+                with self._call_lock:
+                    queues = self._handle().config().get('queues')
+            except (OSError, RuntimeError, SubmitException):
+                return
+            self._queues_read = (now, sorted(queues) if isinstance(queues, dict) else [])
+        known = self._queues_read[1]
+        if name not in known:
+            raise InvalidJobException(
+                'JobAttributes.queue_name: the Flux instance at %s has %s, not %r' % (
+                    self.uri or '$FLUX_URI', 'the queues %s' % ', '.join(known) if known
+                    else 'no named queues (leave queue_name unset)', name))
+
     def submit_nowait(self, sub: Submission, tracked: TrackedJob,
                       accepted: Callable[[int], bool],
                       refused: Callable[[Exception], None]) -> None:
@@ -187,7 +229,23 @@ class EventStream(Backend):
                 self._submitter = threading.Thread(target=self._submit_loop,
                                                    name='psij-flux-submit', daemon=True)
                 self._submitter.start()
-            self._qcond.notify()
+                atexit.register(self.flush)
+            self._qcond.notify_all()
+
+    def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
+        """
+        Waits until every queued job was sent and Flux answered it (at most `timeout`
+        seconds); `True` if none is left. Called at exit, so that the jobs of a process that
+        ends right after `submit` reach Flux.
+        """
+        deadline = time.monotonic() + timeout
+        with self._qcond:
+            while self._queue or self._sending:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._submitter is None or not self._submitter.is_alive():
+                    return False
+                self._qcond.wait(left)
+        return True
 
     def _submit_loop(self) -> None:
         while True:
@@ -195,39 +253,57 @@ class EventStream(Backend):
                 while not self._queue:
                     self._qcond.wait()
                 batch, self._queue = self._queue, []
-            with self._call_lock:
-                self._submit_batch(batch)
+                self._sending = len(batch)
+            try:
+                with self._call_lock:
+                    self._submit_batch(batch)
+            finally:
+                with self._qcond:
+                    self._sending = 0
+                    self._qcond.notify_all()
 
     def _submit_batch(self, batch: List[Tuple[Submission, TrackedJob, Callable[[int], bool],
                                               Callable[[Exception], None]]]) -> None:
-        try:
-            h = self._handle()
-        except SubmitException as ex:
+        # As a synchronous submit: a connection broken since the last batch (the instance
+        # restarted) fails its requests with errors that are not about the job: those jobs
+        # are sent once more on a new connection; a second failure is Flux's answer.
+        for attempt in (1, 2):
+            try:
+                h = self._handle()
+            except SubmitException as ex:
+                for item in batch:
+                    item[3](ex)
+                return
+            retry = []
+            sent = []
             for item in batch:
-                item[3](ex)
-            return
-        sent = []
-        for sub, t, accepted, refused in batch:
-            try:
-                sent.append((h.submit_async(json.dumps(sub.jobspec), sub.urgency), t, accepted,
-                             refused))
-            except OSError as ex:
-                refused(submit_error(ex, self.uri))
-        broken = False
-        for fut, t, accepted, refused in sent:
-            try:
-                jobid = h.submit_get_id(fut)
-            except OSError as ex:
-                broken = broken or getattr(ex, 'errno', None) not in (22, 1, 95, 2)
-                refused(submit_error(ex, self.uri))
-                continue
-            t.jobid = jobid
-            cancel = accepted(jobid)
-            self._register(t)
-            if cancel:
-                self._cancel_locked(jobid)
-        if broken:
+                sub, t, accepted, refused = item
+                try:
+                    sent.append((h.submit_async(json.dumps(sub.jobspec), sub.urgency), item))
+                except OSError as ex:
+                    if attempt == 1 and not _about_the_job(ex):
+                        retry.append(item)
+                    else:
+                        refused(submit_error(ex, self.uri))
+            for fut, item in sent:
+                sub, t, accepted, refused = item
+                try:
+                    jobid = h.submit_get_id(fut)
+                except OSError as ex:
+                    if attempt == 1 and not _about_the_job(ex):
+                        retry.append(item)
+                    else:
+                        refused(submit_error(ex, self.uri))
+                    continue
+                t.jobid = jobid
+                cancel = accepted(jobid)
+                self._register(t)
+                if cancel:
+                    self._cancel_locked(jobid)
+            if not retry:
+                return
             self._drop_handle()
+            batch = retry
 
     def _register(self, t: TrackedJob) -> None:
         with self._lock:
@@ -253,7 +329,7 @@ class EventStream(Backend):
             try:
                 return h.submit(data, urgency)
             except OSError as ex:
-                if attempt == 1 and getattr(ex, 'errno', None) not in (22, 1, 95, 2):
+                if attempt == 1 and not _about_the_job(ex):
                     self._drop_handle()
                     continue
                 raise submit_error(ex, self.uri) from ex

@@ -18,6 +18,17 @@ field, launchers, ``flux.*`` custom attributes). Results: :mod:`psij_flux.result
 
 Native ids are Flux's f58 form (``ƒW1gwrP``); `attach` accepts every form Flux accepts
 (:mod:`psij_flux.job_ids`).
+
+When `submit` returns: the spec was checked and turned into Flux's jobspec (a job Flux cannot
+run as given, or naming a queue the instance does not have, is refused right there with
+`InvalidJobException`), and the job is queued for the executor's submitter thread, which sends
+every queued job to Flux in one pipeline. ``QUEUED`` and the native id follow when Flux
+accepts the job (`Job.native_id` waits for that); a job Flux refuses ends ``FAILED`` with
+Flux's message; a `cancel` before Flux's answer applies once it comes; a process that exits
+right after `submit` waits at exit, up to a minute, until Flux answered its jobs.
+``FluxExecutorConfig(async_submit=False)`` makes `submit` wait for Flux's answer (the native id
+is known when it returns, and Flux's refusal is raised); so does the ``flux`` command-line
+fallback, whose every submission is a command.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from typing import Dict, Iterable, List, Optional
 
 from psij import _bulk
 from psij.exceptions import InvalidJobException, SubmitException
-from psij.job import Job
+from psij.job import Job, PendingNativeId
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_launcher import Launcher
@@ -46,12 +57,32 @@ from psij_flux.tracking import Backend, TrackedJob
 __all__ = ['FluxExecutorConfig', 'FluxJobExecutor']
 
 
+class _FluxAnswer(PendingNativeId):
+    """A job's native id while Flux has not answered its asynchronous submission."""
+
+    __slots__ = ('_done', '_value')
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: Optional[str] = None
+
+    def give(self, native_id: Optional[str]) -> None:
+        """Flux's answer: the id, or `None` for a refused job."""
+        self._value = native_id
+        self._done.set()
+
+    def resolve(self) -> Optional[str]:
+        """Waits for Flux's answer."""
+        self._done.wait()
+        return self._value
+
+
 class FluxExecutorConfig(JobExecutorConfig):
     """Configuration of the `FluxJobExecutor`."""
 
     def __init__(self, connect_timeout: float = 30.0, use_bindings: Optional[bool] = None,
                  poll_interval: float = 1.0, command_timeout: float = 60.0,
-                 async_submit: bool = False,
+                 async_submit: bool = True,
                  launcher_log_file: Optional[str] = None,
                  work_directory: Optional[str] = None) -> None:
         """
@@ -60,8 +91,9 @@ class FluxExecutorConfig(JobExecutorConfig):
             command line, `None` (default) for the bindings when they can be imported.
         :param poll_interval: seconds between two status queries of the command-line fallback.
         :param command_timeout: seconds a ``flux`` command may take (command-line fallback).
-        :param async_submit: `True`: `FluxJobExecutor.submit` returns before Flux answers,
-            and the submitter sends all queued jobs at once (see `FluxJobExecutor.submit`).
+        :param async_submit: `True` (default): `FluxJobExecutor.submit` returns before Flux
+            answers, and the submitter sends all queued jobs at once; `False`: it returns once
+            Flux accepted the job (see `FluxJobExecutor.submit`).
         :param launcher_log_file: see `JobExecutorConfig` (not used: the output of pre- and
             post-launch scripts goes to the job's standard output and error).
         :param work_directory: see `JobExecutorConfig` (not used).
@@ -132,11 +164,16 @@ class FluxJobExecutor(JobExecutor):
         """
         Submits `job` to Flux.
 
-        By default this returns once Flux has accepted the job (it has a native id and is
-        ``QUEUED``). With ``FluxExecutorConfig(async_submit=True)`` it returns as soon as the
-        job is queued for the executor's submitter, which sends all queued jobs to Flux at
-        once; the native id and ``QUEUED`` follow when Flux accepts the job, and a job Flux
-        refuses ends ``FAILED`` with Flux's message instead of raising.
+        The spec is checked and turned into Flux's jobspec here, so a job Flux cannot run as
+        given is refused at once. Then, by default, `submit` returns as soon as the job is
+        queued for the executor's submitter thread, which sends all queued jobs to Flux in one
+        pipeline (as the PSI/J specification allows: every later change, failures included,
+        comes as a status): ``QUEUED`` follows when Flux accepted the job; `Job.native_id`
+        waits for that answer; a job Flux refuses (an unknown queue or bank) ends ``FAILED``
+        with Flux's message; `cancel` before the answer applies once it comes; a process that
+        exits right after `submit` waits at exit (up to a minute) until Flux answered its
+        jobs. With ``FluxExecutorConfig(async_submit=False)`` it returns once Flux accepted the
+        job (native id known, ``QUEUED``) and raises Flux's refusal.
 
         :raises InvalidJobException: for a spec Flux cannot run as given, or (synchronous
             submission) that Flux refused as invalid (e.g. an unknown queue), with Flux's
@@ -172,18 +209,26 @@ class FluxJobExecutor(JobExecutor):
             now = time.time()
             tracked = TrackedJob(job, 0, self._set_job_status, submitted_at=now)
 
+            answer = _FluxAnswer()
+
             def accepted(jobid: int) -> bool:
                 tracked.jobid = jobid
                 job._native_id = to_f58(jobid)
+                answer.give(job._native_id)
                 with self._pending_lock:
                     self._pending.pop(job.id, None)
                 self._set_job_status(job, JobStatus(JobState.QUEUED, time=now))
                 return tracked.cancel_requested
 
-            if bulk or self._flux_config().async_submit:
+            if bulk or (self._flux_config().async_submit and backend.asynchronous):
+                if spec.attributes.queue_name is not None:
+                    backend.check_queue(spec.attributes.queue_name)
+
                 def refused(ex: Exception) -> None:
                     with self._pending_lock:
                         self._pending.pop(job.id, None)
+                    job._native_id = None
+                    answer.give(None)
                     if bulk:
                         _bulk.refuse(self, job, ex)
                     else:
@@ -191,6 +236,8 @@ class FluxJobExecutor(JobExecutor):
 
                 with self._pending_lock:
                     self._pending[job.id] = tracked
+                if not bulk:
+                    job._native_id = answer
                 backend.submit_nowait(sub, tracked, accepted, refused)
             else:
                 def make(jobid: int) -> TrackedJob:
@@ -199,7 +246,9 @@ class FluxJobExecutor(JobExecutor):
 
                 backend.submit(sub, make)
         except BaseException:
-            if job.status.state is JobState.NEW and job.native_id is None:
+            if job.status.state is JobState.NEW and \
+                    (job._native_id is None or isinstance(job._native_id, _FluxAnswer)):
+                job._native_id = None
                 job.executor = None  # not submitted: may be fixed and submitted again
             raise
 
@@ -209,14 +258,12 @@ class FluxJobExecutor(JobExecutor):
         """Asks Flux to cancel the job; a job that already ended is left alone."""
         if job.status.state.final:
             return
+        with self._pending_lock:
+            t = self._pending.get(job.id)
+            if t is not None:
+                t.cancel_requested = True  # canceled once Flux accepted it
+                return
         nid = job.native_id
-        if nid is None:
-            with self._pending_lock:
-                t = self._pending.get(job.id)
-                if t is not None:
-                    t.cancel_requested = True  # canceled once Flux accepted it
-                    return
-            nid = job.native_id
         if nid is None:
             raise SubmitException('Cannot cancel job %s: it has not been submitted' % job.id)
         self.backend().cancel(parse_job_id(nid))

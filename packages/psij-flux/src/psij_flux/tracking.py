@@ -111,6 +111,20 @@ class Backend(ABC):
         :raises psij.InvalidJobException: if Flux refused the job as invalid.
         """
 
+    asynchronous = False
+    """Whether `submit_nowait` returns before Flux answers (else asynchronous submission
+    gains nothing, and `FluxJobExecutor.submit` waits for the answer)."""
+
+    def check_queue(self, name: str) -> None:
+        """
+        Refuses a queue the instance does not have, when that can be known without
+        submitting (asynchronous submission has no answer from Flux to raise); the default
+        knows nothing and refuses nothing.
+
+        :raises psij.InvalidJobException: naming the queue and the instance's queues.
+        """
+        return None
+
     def submit_nowait(self, sub: Submission, tracked: TrackedJob,
                       accepted: Callable[[int], bool],
                       refused: Callable[[Exception], None]) -> None:
