@@ -70,7 +70,7 @@ def install(py: pathlib.Path, *wheels: pathlib.Path) -> None:
 
 
 def run(py: pathlib.Path, code: str, env: Dict[str, str] | None = None,
-        *args: str) -> subprocess.CompletedProcess[str]:
+        *args: str, cwd: pathlib.Path | None = None) -> subprocess.CompletedProcess[str]:
     """Runs Python code in the venv."""
     e = dict(os.environ)
     e.pop('PSIJ_DISABLE_PLUGINS', None)
@@ -78,4 +78,4 @@ def run(py: pathlib.Path, code: str, env: Dict[str, str] | None = None,
     e['XDG_CACHE_HOME'] = str(py.parent.parent / 'cache')
     e.update(env or {})
     return subprocess.run([str(py), '-c', textwrap.dedent(code), *args], capture_output=True,
-                          text=True, env=e, timeout=120)
+                          text=True, env=e, timeout=120, cwd=cwd)

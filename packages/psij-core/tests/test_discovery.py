@@ -283,6 +283,33 @@ def test_discovery_cache_skips_pluggy_and_plugin_imports_until_something_changes
     assert check(venv, NAMES_CODE, {**env, 'PSIJ_DISCOVERY_CACHE': '0'}).endswith('True\n')
 
 
+def test_files_a_program_writes_in_its_directory_keep_the_cache(venv, tmp_path):
+    """The current directory is on sys.path (python -c): the outputs a program writes there
+    change its time, not its plugins; a distribution put there is seen."""
+    env = {'PSIJ_DISABLE_PLUGINS': BROKEN}
+
+    def names() -> str:
+        r = run(venv, NAMES_CODE, env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    names()
+    assert names().endswith('False\n')
+    (tmp_path / 'output.txt').write_text('results')
+    (tmp_path / 'more').mkdir()
+    assert names().endswith('False\n')  # still from the cache
+    # a distribution in the current directory (metadata and module) is a change
+    proj = write_dist(tmp_path / 'src', 'psij-here', {
+        'psij_here/__init__.py': '',
+        'psij_here/plugin.py': PLUGIN_CODE.format(
+            descs="Descriptor(name='here', version='1.0', cls='psij_here.executor.Exec')"),
+        'psij_here/executor.py': EXECUTOR_CODE.format(cls='Exec'),
+    }, entry_points={'here': 'psij_here.plugin'})
+    install(venv, '--target', str(tmp_path), build_wheel(proj, tmp_path / 'wheels'))
+    out = names()
+    assert "'here'" in out and out.endswith('True\n'), out
+
+
 def test_a_broken_plugin_is_never_cached(venv):
     for _ in range(2):
         out = check(venv, NAMES_CODE)

@@ -3,9 +3,13 @@ A cache of discovery results, so that a program that only asks for executor name
 neither ``importlib.metadata``, nor pluggy, nor the plugin modules when nothing was installed,
 removed or edited.
 
-The key is what can be checked cheaply: the interpreter, ``sys.path`` and the modification
-time of every entry of it (installing or removing a distribution changes its directory), the
-legacy ``psij-descriptors`` files, and ``PSIJ_DISABLE_PLUGINS``. The cache also records the
+The key is what can be checked cheaply: the interpreter, ``sys.path`` and, for each entry of
+it, the modification time of an installation directory (``site-packages``: installing or
+removing a distribution changes it) or, for any other directory (the current one, the script's,
+a ``PYTHONPATH`` entry: where programs write their own files, whose times say nothing about
+plugins), the names and times of what discovery reads there (``*.dist-info``, ``*.egg-info``,
+``*.egg-link``, ``*.pth``, ``psij-descriptors``), the legacy ``psij-descriptors`` files, and
+``PSIJ_DISABLE_PLUGINS``. The cache also records the
 files discovery depended on -- each ``entry_points.txt`` read, and the Python files of every
 plugin's package (its module, ``version.py`` and siblings, and its top-level package) -- and
 is not used if any of them changed. Only a discovery without any problem is cached, so a
@@ -54,6 +58,30 @@ def _stamp(path: str) -> Optional[int]:
         return None
 
 
+_INSTALL_DIRS = ('site-packages', 'dist-packages')
+_READ_THERE = ('.dist-info', '.egg-info', '.egg-link', '.pth')
+_SCAN_LIMIT = 5000
+"""Entries of a directory read for the key at most (a bigger one is keyed by its time)."""
+
+
+def _entry_stamp(path: str) -> Any:
+    """What of one ``sys.path`` entry the key holds (see the module documentation)."""
+    d = path or '.'
+    if os.path.basename(os.path.normpath(d)) in _INSTALL_DIRS or not os.path.isdir(d):
+        return _stamp(path)
+    found = []
+    try:
+        with os.scandir(d) as it:
+            for n, e in enumerate(it):
+                if n >= _SCAN_LIMIT:
+                    return _stamp(path)
+                if e.name.endswith(_READ_THERE) or e.name == 'psij-descriptors':
+                    found.append([e.name, e.stat(follow_symlinks=False).st_mtime_ns])
+    except OSError:
+        return None
+    return sorted(found)
+
+
 def make_key(legacy_files: Sequence[str], disabled: Sequence[str]) -> Optional[List[Any]]:
     """The cache key (see the module documentation), or `None` if it cannot be made."""
     legacy = []
@@ -63,7 +91,7 @@ def make_key(legacy_files: Sequence[str], disabled: Sequence[str]) -> Optional[L
             return None
         legacy.append([f, stamp])
     return [_FORMAT, sys.executable, sys.version, list(sys.path),
-            [_stamp(p) for p in sys.path], legacy, sorted(disabled)]
+            [_entry_stamp(p) for p in sys.path], legacy, sorted(disabled)]
 
 
 def package_files(module_file: str) -> List[str]:
