@@ -12,6 +12,11 @@ staging or for cores is ``QUEUED``, ``AGENT_EXECUTING`` is ``ACTIVE``, output st
 ``STAGE_OUT``, then ``DONE`` is ``COMPLETED`` and ``FAILED`` is ``FAILED`` with the task's exit
 code. A job's native id is its task's uid. How a `JobSpec` becomes a task description:
 :mod:`psij_rp.task_description`.
+
+A job's duration (``JobAttributes.duration``) is enforced here, not by RADICAL-Pilot (whose
+task timeouts keep its agent busy): once the job has been ``ACTIVE`` that long, its task is
+canceled and the job ends ``FAILED`` with a message starting "walltime exceeded" and no exit
+code (one thread and one deadline heap for all executors of the process).
 """
 
 from __future__ import annotations
@@ -99,13 +104,16 @@ class RPExecutorConfig(JobExecutorConfig):
 
 
 class _Tracked:
-    """One job on the pilot: its job and whether we asked to cancel it."""
+    """One job on the pilot: its job, whether we asked to cancel it, and whether its
+    duration passed (we canceled it for that)."""
 
-    __slots__ = ('job', 'cancel_requested')
+    __slots__ = ('job', 'cancel_requested', 'walltime_exceeded', 'timed')
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.cancel_requested = False
+        self.walltime_exceeded = False
+        self.timed = False
 
 
 class RPJobExecutor(JobExecutor):
@@ -233,9 +241,18 @@ class RPJobExecutor(JobExecutor):
             if ev.state in ('DONE', 'FAILED', 'CANCELED'):
                 self._jobs.pop(ev.uid, None)
         for t in tracked:
+            if ev.state == 'CANCELED' and t.walltime_exceeded and not t.cancel_requested:
+                self._set_job_status(t.job, _walltime_status(t.job, ev))
+                continue
             status = _status(ev, t.cancel_requested)
-            if status is not None:
-                self._set_job_status(t.job, status)
+            if status is None:
+                continue
+            if status.state is JobState.ACTIVE and not t.timed:
+                t.timed = True
+                p = self._pilot
+                if p is not None:
+                    _Walltimes.instance().add(t, p, ev.uid)
+            self._set_job_status(t.job, status)
 
     def _pilot_ended(self, reason: str) -> None:
         with self._lock:
@@ -355,6 +372,60 @@ class _CancelRetries:
             self.add(job, pilot, uid, attempt + 1)
 
 
+class _Walltimes:
+    """Cancels the tasks of jobs that have been ``ACTIVE`` for their duration: one thread,
+    a deadline heap, for all executors of the process."""
+
+    _lock = threading.Lock()
+    _instance: Optional[_Walltimes] = None
+
+    @classmethod
+    def instance(cls) -> _Walltimes:
+        with cls._lock:
+            if cls._instance is None or cls._instance._pid != os.getpid():
+                cls._instance = _Walltimes()
+            return cls._instance
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._cv = threading.Condition()
+        self._heap: List[Tuple[float, int, _Tracked, SharedPilot, str]] = []
+        self._seq = itertools.count()
+        threading.Thread(target=self._run, name='psij-rp-walltime', daemon=True).start()
+
+    def add(self, t: _Tracked, pilot: SharedPilot, uid: str) -> None:
+        spec = t.job.spec
+        duration = spec.attributes.duration if spec is not None else None
+        if duration is None:
+            return
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + duration.total_seconds(),
+                                        next(self._seq), t, pilot, uid))
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cv.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, t, pilot, uid = heapq.heappop(self._heap)
+            if t.job.status.state.final or pilot.end_reason is not None:
+                continue
+            t.walltime_exceeded = True
+            try:
+                pilot.cancel(uid)
+            except Exception:
+                pass  # the pilot is ending: its end fails the job
+            _CancelRetries.instance().add(t.job, pilot, uid)
+
+
+def _walltime_status(job: Job, ev: TaskEvent) -> JobStatus:
+    duration = job.spec.attributes.duration if job.spec is not None else None
+    return JobStatus(JobState.FAILED, metadata={'rp_state': ev.state},
+                     message='walltime exceeded: the job ran longer than its duration (%s)'
+                             % duration)
+
+
 def _status(ev: TaskEvent, cancel_requested: bool) -> Optional[JobStatus]:
     meta: Dict[str, Any] = {'rp_state': ev.state}
     if ev.state in _QUEUED_STATES:
@@ -376,6 +447,6 @@ def _status(ev: TaskEvent, cancel_requested: bool) -> Optional[JobStatus]:
         if cancel_requested:
             return JobStatus(JobState.CANCELED, metadata=meta)
         return JobStatus(JobState.FAILED, exit_code=ev.exit_code, metadata=meta,
-                         message='RADICAL-Pilot canceled the task (its timeout, '
-                                 'JobAttributes.duration, passed, or its pilot ended)')
+                         message='RADICAL-Pilot canceled the task (its pilot ended, or an '
+                                 'rp.timeout custom attribute passed)')
     return None

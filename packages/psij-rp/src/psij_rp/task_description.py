@@ -21,7 +21,11 @@ resources.cpu_cores_per_process           ``cores_per_rank``
 resources.gpu_cores_per_process           ``gpus_per_rank``
 resources.memory                          ``mem_per_rank`` (MB; placed, not enforced)
 pre_launch, post_launch                   ``pre_launch``, ``post_launch`` (sourced)
-attributes.duration                       ``timeout`` (seconds)
+attributes.duration                       enforced by the executor, which cancels the task
+                                          that ran that long (``FAILED``, "walltime
+                                          exceeded"): RP's own ``timeout`` makes its agent
+                                          spin a CPU core until the timeouts of all its
+                                          tasks passed, ended or not (RP 1.103)
 attributes.custom_attributes ``rp.KEY``   ``KEY`` of the task description (plain values)
 launcher ``single``/``multiple``/         RP starts the ranks itself
 ``mpirun`` / none
@@ -107,12 +111,8 @@ def _attributes(spec: JobSpec, out: Dict[str, Any]) -> None:
             ('attributes.reservation_id', a.reservation_id, 'a reservation is the pilot\'s')):
         if value:
             raise _refuse(field, why)
-    if a.duration is not None:
-        seconds = a.duration.total_seconds()
-        if seconds <= 0:
-            raise InvalidJobException('attributes.duration must be positive, not %s'
-                                      % a.duration)
-        out['timeout'] = seconds
+    if a.duration is not None and a.duration.total_seconds() <= 0:
+        raise InvalidJobException('attributes.duration must be positive, not %s' % a.duration)
     for key, attr_value in (a.custom_attributes or {}).items():
         scheduler, _, name = key.partition('.')
         if scheduler != 'rp':
