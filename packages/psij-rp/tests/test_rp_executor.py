@@ -162,6 +162,22 @@ def test_attach_from_new_instance(rp_executor: RPJobExecutor, rp_work: pathlib.P
     assert _wait(job, 60).exit_code == 7
 
 
+def test_a_burst_of_submits_is_handed_to_rp_in_few_calls(rp_executor: RPJobExecutor) -> None:
+    """submit() queues the task; the pilot's submitter hands all queued tasks to RADICAL-Pilot
+    in one call: 60 jobs in far fewer calls, each job with its own id and exit code."""
+    pilot = rp_executor.pilot()
+    before = pilot.submit_calls
+    jobs = [Job(JobSpec('/bin/sh', ['-c', 'exit %d' % (i % 3)])) for i in range(60)]
+    for job in jobs:
+        rp_executor.submit(job)
+        assert job.native_id is not None and job.status.state is JobState.QUEUED
+    for i, job in enumerate(jobs):
+        st = _wait(job)
+        assert st.exit_code == i % 3, (job.native_id, st)
+    assert len({j.native_id for j in jobs}) == 60
+    assert pilot.submit_calls - before < 30, pilot.submit_calls - before
+
+
 def test_invalid_jobs_refused_before_any_pilot(tmp_path: pathlib.Path) -> None:
     ex = RPJobExecutor(config=RPExecutorConfig(work_directory=str(tmp_path)))
     job = Job(JobSpec('/bin/true', launcher='srun'))

@@ -31,6 +31,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from psij._batch_sender import BatchSender
 from psij.exceptions import InvalidJobException, SubmitException
 
 from psij_flux.bindings import FluxHandle
@@ -141,14 +142,11 @@ class EventStream(Backend):
         """Set while the stream is down after `interrupt` (for tests)."""
         self._error: Optional[BaseException] = None
         self.reconnects = 0
-        self._queue: List[Tuple[Submission, TrackedJob, Callable[[int], bool],
-                                Callable[[Exception], None]]] = []
-        self._qcond = threading.Condition()
-        self._sending = 0
+        self._sender: BatchSender[Tuple[Submission, TrackedJob, Callable[[int], bool],
+                                        Callable[[Exception], None]]] = \
+            BatchSender('psij-flux-submit', self._send)
         self._queues_read: Optional[Tuple[float, List[str]]] = None
         """When the instance's queues were read (monotonic), and their names."""
-        """Jobs taken off the queue whose submission Flux has not answered yet."""
-        self._submitter: Optional[threading.Thread] = None
         self._thread = threading.Thread(target=self._run, name='psij-flux-events', daemon=True)
         self._thread.start()
 
@@ -161,7 +159,7 @@ class EventStream(Backend):
 
     def thread_count(self) -> int:
         """One (the stream thread), two once asynchronous submission was used."""
-        return 1 if self._submitter is None else 2
+        return 2 if self._sender.started else 1
 
     def wait_ready(self, timeout: float) -> None:
         """
@@ -223,14 +221,10 @@ class EventStream(Backend):
                       refused: Callable[[Exception], None]) -> None:
         """Queues the job for the submitter thread, which sends every queued job at once
         (Flux answers a pipeline of submissions about 20 times faster than one by one)."""
-        with self._qcond:
-            self._queue.append((sub, tracked, accepted, refused))
-            if self._submitter is None:
-                self._submitter = threading.Thread(target=self._submit_loop,
-                                                   name='psij-flux-submit', daemon=True)
-                self._submitter.start()
-                atexit.register(self.flush)
-            self._qcond.notify_all()
+        first = not self._sender.started
+        self._sender.put((sub, tracked, accepted, refused))
+        if first:
+            atexit.register(self.flush)
 
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """
@@ -238,29 +232,12 @@ class EventStream(Backend):
         seconds); `True` if none is left. Called at exit, so that the jobs of a process that
         ends right after `submit` reach Flux.
         """
-        deadline = time.monotonic() + timeout
-        with self._qcond:
-            while self._queue or self._sending:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._submitter is None or not self._submitter.is_alive():
-                    return False
-                self._qcond.wait(left)
-        return True
+        return self._sender.flush(timeout)
 
-    def _submit_loop(self) -> None:
-        while True:
-            with self._qcond:
-                while not self._queue:
-                    self._qcond.wait()
-                batch, self._queue = self._queue, []
-                self._sending = len(batch)
-            try:
-                with self._call_lock:
-                    self._submit_batch(batch)
-            finally:
-                with self._qcond:
-                    self._sending = 0
-                    self._qcond.notify_all()
+    def _send(self, batch: List[Tuple[Submission, TrackedJob, Callable[[int], bool],
+                                      Callable[[Exception], None]]]) -> None:
+        with self._call_lock:
+            self._submit_batch(batch)
 
     def _submit_batch(self, batch: List[Tuple[Submission, TrackedJob, Callable[[int], bool],
                                               Callable[[Exception], None]]]) -> None:

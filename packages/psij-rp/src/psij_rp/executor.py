@@ -198,7 +198,10 @@ class RPJobExecutor(JobExecutor):
     def submit(self, job: Job) -> None:
         """
         Submits `job` as a task on the pilot (starting the pilot on the first submit); returns
-        once RADICAL-Pilot has the task (``QUEUED``, the native id is the task's uid).
+        once the task is queued for the pilot's submitter thread, which hands every queued
+        task to RADICAL-Pilot in one call: the job is ``QUEUED`` and its native id is the
+        task's uid (chosen here) when this returns; a task RADICAL-Pilot does not take ends
+        ``FAILED`` with its reason.
 
         :raises InvalidJobException: naming a field the executor cannot honour.
         :raises SubmitException: if the pilot cannot be started or has ended.
@@ -219,8 +222,15 @@ class RPJobExecutor(JobExecutor):
             with self._lock:
                 self._jobs[uid] = [tracked]
             job._native_id = uid
+
+            def refused(ex: Exception) -> None:
+                with self._lock:
+                    self._jobs.pop(uid, None)
+                self._set_job_status(job, JobStatus(
+                    JobState.FAILED, message='RADICAL-Pilot did not take the task: %s' % ex))
+
             try:
-                pilot.submit([td], self._on_task)
+                pilot.submit_nowait(td, self._on_task, refused)
             except Exception as ex:
                 with self._lock:
                     self._jobs.pop(uid, None)
@@ -322,101 +332,93 @@ class RPJobExecutor(JobExecutor):
         self._on_task(current)
 
 
-class _CancelRetries:
+class _Deadlines:
+    """
+    One thread and one deadline heap for all executors of the process: `_due` is called
+    (off the heap's lock) with the task of each entry whose time came, unless its job ended or
+    its pilot did. Each subclass has its own thread.
+    """
+
+    _lock = threading.Lock()
+    _instances: Dict[type, _Deadlines] = {}
+    _name = 'psij-rp-deadlines'
+
+    @classmethod
+    def instance(cls) -> Any:
+        with _Deadlines._lock:
+            inst = _Deadlines._instances.get(cls)
+            if inst is None or inst._pid != os.getpid():
+                inst = _Deadlines._instances[cls] = cls()
+            return inst
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._cv = threading.Condition()
+        self._heap: List[Tuple[float, int, Job, SharedPilot, str, Any]] = []
+        self._seq = itertools.count()
+        threading.Thread(target=self._run, name=self._name, daemon=True).start()
+
+    def _push(self, delay: float, job: Job, pilot: SharedPilot, uid: str, data: Any) -> None:
+        with self._cv:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), job, pilot,
+                                        uid, data))
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cv.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, job, pilot, uid, data = heapq.heappop(self._heap)
+            if job.status.state.final or pilot.end_reason is not None:
+                continue
+            self._due(job, pilot, uid, data)
+
+    def _due(self, job: Job, pilot: SharedPilot, uid: str, data: Any) -> None:
+        raise NotImplementedError
+
+
+class _CancelRetries(_Deadlines):
     """
     Cancels again a task whose cancel RADICAL-Pilot lost. RP 1.103 loses a cancel that
     arrives while it launches the task (its agent fails to publish the CANCELED state: it
     tries to serialize the task's Popen object) and the task runs on; a second cancel finds it
-    running and kills it. One thread, a deadline heap, for all executors of the process.
+    running and kills it.
     """
 
     DELAYS = (3.0, 10.0, 30.0)
-
-    _lock = threading.Lock()
-    _instance: Optional[_CancelRetries] = None
-
-    @classmethod
-    def instance(cls) -> _CancelRetries:
-        with cls._lock:
-            if cls._instance is None or cls._instance._pid != os.getpid():
-                cls._instance = _CancelRetries()
-            return cls._instance
-
-    def __init__(self) -> None:
-        self._pid = os.getpid()
-        self._cv = threading.Condition()
-        self._heap: List[Tuple[float, int, Job, SharedPilot, str, int]] = []
-        self._seq = itertools.count()
-        threading.Thread(target=self._run, name='psij-rp-cancel', daemon=True).start()
+    _name = 'psij-rp-cancel'
 
     def add(self, job: Job, pilot: SharedPilot, uid: str, attempt: int = 0) -> None:
-        if attempt >= len(self.DELAYS):
-            return
-        with self._cv:
-            heapq.heappush(self._heap, (time.monotonic() + self.DELAYS[attempt],
-                                        next(self._seq), job, pilot, uid, attempt))
-            self._cv.notify()
+        if attempt < len(self.DELAYS):
+            self._push(self.DELAYS[attempt], job, pilot, uid, attempt)
 
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._cv.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
-                _, _, job, pilot, uid, attempt = heapq.heappop(self._heap)
-            if job.status.state.final or pilot.end_reason is not None:
-                continue
-            try:
-                pilot.cancel(uid)
-            except Exception:
-                pass  # the pilot is ending: its end fails the job
-            self.add(job, pilot, uid, attempt + 1)
+    def _due(self, job: Job, pilot: SharedPilot, uid: str, data: Any) -> None:
+        try:
+            pilot.cancel(uid)
+        except Exception:
+            pass  # the pilot is ending: its end fails the job
+        self.add(job, pilot, uid, int(data) + 1)
 
 
-class _Walltimes:
-    """Cancels the tasks of jobs that have been ``ACTIVE`` for their duration: one thread,
-    a deadline heap, for all executors of the process."""
+class _Walltimes(_Deadlines):
+    """Cancels the tasks of jobs that have been ``ACTIVE`` for their duration."""
 
-    _lock = threading.Lock()
-    _instance: Optional[_Walltimes] = None
-
-    @classmethod
-    def instance(cls) -> _Walltimes:
-        with cls._lock:
-            if cls._instance is None or cls._instance._pid != os.getpid():
-                cls._instance = _Walltimes()
-            return cls._instance
-
-    def __init__(self) -> None:
-        self._pid = os.getpid()
-        self._cv = threading.Condition()
-        self._heap: List[Tuple[float, int, _Tracked, SharedPilot, str]] = []
-        self._seq = itertools.count()
-        threading.Thread(target=self._run, name='psij-rp-walltime', daemon=True).start()
+    _name = 'psij-rp-walltime'
 
     def add(self, t: _Tracked, pilot: SharedPilot, uid: str) -> None:
         spec = t.job.spec
         duration = spec.attributes.duration if spec is not None else None
-        if duration is None:
-            return
-        with self._cv:
-            heapq.heappush(self._heap, (time.monotonic() + duration.total_seconds(),
-                                        next(self._seq), t, pilot, uid))
-            self._cv.notify()
+        if duration is not None:
+            self._push(duration.total_seconds(), t.job, pilot, uid, t)
 
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._cv.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
-                _, _, t, pilot, uid = heapq.heappop(self._heap)
-            if t.job.status.state.final or pilot.end_reason is not None:
-                continue
-            t.walltime_exceeded = True
-            try:
-                pilot.cancel(uid)
-            except Exception:
-                pass  # the pilot is ending: its end fails the job
-            _CancelRetries.instance().add(t.job, pilot, uid)
+    def _due(self, job: Job, pilot: SharedPilot, uid: str, data: Any) -> None:
+        data.walltime_exceeded = True
+        try:
+            pilot.cancel(uid)
+        except Exception:
+            pass  # the pilot is ending: its end fails the job
+        _CancelRetries.instance().add(job, pilot, uid)
 
 
 def _walltime_status(job: Job, ev: TaskEvent) -> JobStatus:

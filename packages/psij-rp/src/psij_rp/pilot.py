@@ -22,8 +22,9 @@ import shutil
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, cast
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, cast
 
+from psij._batch_sender import BatchSender
 from psij._log import get_logger
 
 logger = get_logger(__name__)
@@ -58,6 +59,10 @@ Listener = Callable[[TaskEvent], None]
 PilotEndListener = Callable[[str], None]
 
 _FINAL_PILOT = ('DONE', 'FAILED', 'CANCELED')
+
+SUBMIT_BATCH = 32
+"""The most tasks handed to RADICAL-Pilot in one ``submit_tasks`` call: a call for hundreds
+holds RP's client busy long enough to delay the state updates of the tasks already running."""
 
 
 def _rp() -> Any:
@@ -126,6 +131,11 @@ class SharedPilot:
         self._listeners: Dict[str, List[Listener]] = {}
         self._end_listeners: List[PilotEndListener] = []
         self._closed = False
+        self._sender: BatchSender[Tuple[Dict[str, Any], Listener,
+                                        Callable[[Exception], None]]] = \
+            BatchSender('psij-rp-submit', self._send, max_batch=SUBMIT_BATCH)
+        self.submit_calls = 0
+        """How many ``submit_tasks`` calls were made (for tests and benchmarks)."""
         os.makedirs(key.session_directory, mode=0o700, exist_ok=True)
         os.makedirs(key.sandbox, mode=0o700, exist_ok=True)
         self._session: Any = _new_session(rp, key)
@@ -152,8 +162,32 @@ class SharedPilot:
 
     # -- tasks ---------------------------------------------------------------------------------
 
-    def submit(self, descriptions: List[Dict[str, Any]], listener: Listener) -> List[str]:
-        """Submits tasks; `listener` gets their state changes. Returns their uids.
+    def submit_nowait(self, description: Dict[str, Any], listener: Listener,
+                      refused: Callable[[Exception], None]) -> None:
+        """
+        Queues a task for the pilot's submitter thread, which hands every queued task to
+        RADICAL-Pilot in one ``submit_tasks`` call (a call per task costs about as much as a
+        call for hundreds); `refused` is called if RADICAL-Pilot does not take it.
+
+        :raises RuntimeError: if the pilot has ended.
+        """
+        with self._lock:
+            if self.end_reason is not None:
+                raise RuntimeError('the pilot ended: %s' % self.end_reason)
+        self._sender.put((description, listener, refused))
+
+    def _send(self, batch: List[Tuple[Dict[str, Any], Listener,
+                                      Callable[[Exception], None]]]) -> None:
+        try:
+            self.submit([d for d, _, _ in batch], [listener for _, listener, _ in batch])
+        except Exception as ex:  # noqa: BLE001 - each job fails with the reason
+            for _, _, refused in batch:
+                refused(ex)
+
+    def submit(self, descriptions: List[Dict[str, Any]],
+               listeners: List[Listener]) -> List[str]:
+        """Submits tasks in one call; ``listeners[i]`` gets the state changes of the i-th.
+        Returns their uids.
 
         :raises RuntimeError: if the pilot has ended.
         """
@@ -161,9 +195,10 @@ class SharedPilot:
         with self._lock:
             if self.end_reason is not None:
                 raise RuntimeError('the pilot ended: %s' % self.end_reason)
-            for d in descriptions:
+            for d, listener in zip(descriptions, listeners, strict=True):
                 self._listeners.setdefault(cast(str, d['uid']), []).append(listener)
         tds = [rp.TaskDescription(d) for d in descriptions]
+        self.submit_calls += 1
         tasks = self._tmgr.submit_tasks(tds)
         if not isinstance(tasks, list):
             tasks = [tasks]
