@@ -1,21 +1,4 @@
-"""The ``local`` executor: runs jobs as processes on this machine.
-
-A job that needs no shell (no pre/post-launch script, the ``single`` launcher) is started
-directly with its argv, byte-exact; otherwise a small POSIX shell wrapper
-(``psij/launchers/scripts/launch.sh``) sources the pre-launch script, runs the launcher's
-command and sources the post-launch script, all from argv, never by pasting user strings into
-shell code. Every job runs in its own session and process group.
-
-The processes are started, reaped and recorded by the submitting process's keeper
-(`psij.executors._keeper`), a small process that outlives the submitter until its last job has
-ended: a job's final state and exit code are recorded in a private per-user state directory
-(`psij.executors._local_state`) whatever happens to the submitter, and any later process can
-`attach` to it. The submitter's one reaper thread (`psij.executors._reaper`) receives the
-ends from the keeper and watches attached jobs. Cancel sends SIGTERM to the job's process
-group and SIGKILL after `LocalJobExecutorConfig.cancel_grace_period`.
-
-Linux only (pidfds: kernel 5.4 or later).
-"""
+"""`LocalJobExecutor` and its configuration (the package's docstring describes the design)."""
 
 from __future__ import annotations
 
@@ -32,11 +15,11 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from psij._bulk import SUBMIT_EXCEPTION
 from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
-from psij.executors import _local_state as state
-from psij.executors._keeper import killpg, unlink
-from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
-from psij.executors._keeper_messages import JobInfo
-from psij.executors._local_spawn import (
+from psij.executors.local import _local_state as state
+from psij.executors.local._keeper import killpg, unlink
+from psij.executors.local._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
+from psij.executors.local._keeper_messages import JobInfo
+from psij.executors.local._local_spawn import (
     Stdio,
     absolute,
     build_environment,
@@ -44,7 +27,7 @@ from psij.executors._local_spawn import (
     resolve_executable,
     spawn_error,
 )
-from psij.executors._local_staging import (
+from psij.executors.local._local_staging import (
     StagingError,
     StagingWorker,
     check_urls,
@@ -54,7 +37,7 @@ from psij.executors._local_staging import (
     stage_out,
     stage_out_items,
 )
-from psij.executors._reaper import Reaper, Timer
+from psij.executors.local._reaper import Reaper, Timer
 from psij.job import Job, PendingNativeId
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
