@@ -19,6 +19,7 @@ Linux only (pidfds: kernel 5.4 or later).
 The package's modules, each with one job:
 
 - `local_executor`: `LocalJobExecutor`, the API side: checks, launch commands, staging, ends;
+- `_lifecycle`: `LocalJob`, one job's phases and their transitions under one lock;
 - `_keeper`: the keeper process; `_keeper_client`: the submitter's connection to it;
   `_keeper_messages`: the typed messages both ends import;
 - `_local_state`: native ids and the per-user journals that `attach` and `list` read;
