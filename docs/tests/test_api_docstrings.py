@@ -6,7 +6,7 @@ import importlib
 import inspect
 import pathlib
 import re
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import psij
 import pytest
@@ -14,6 +14,9 @@ import pytest
 API = pathlib.Path(__file__).resolve().parents[1] / 'api'
 _DIRECTIVE = re.compile(r'^\.\. auto(class|exception|function|data|module):: (\S+)', re.M)
 _CURRENT = re.compile(r'^\.\. currentmodule:: (\S+)', re.M)
+_INHERITED = re.compile(r'^   :inherited-members: (\S+)')
+# dotted name of a class -> the base whose members (and its bases') autodoc leaves out
+_INHERITED_UP_TO: Dict[str, str] = {}
 
 
 def _documented() -> List[Tuple[str, str]]:
@@ -31,6 +34,9 @@ def _documented() -> List[Tuple[str, str]]:
                 if '.' not in name or (kind != 'module' and not name.startswith('psij')):
                     name = '%s.%s' % (current, name)
                 out.append((kind, name))
+            m = _INHERITED.match(line)
+            if m and out:
+                _INHERITED_UP_TO[out[-1][1]] = m.group(1)
         current = ''
     return out
 
@@ -48,10 +54,18 @@ def _resolve(name: str) -> Any:
     raise ImportError(name)
 
 
-def _members(cls: type) -> List[Tuple[str, Any]]:
-    """The public methods and properties a class defines itself (what autodoc shows)."""
+def _members(cls: type, up_to: str = '') -> List[Tuple[str, Any]]:
+    """The public methods and properties a class defines itself (what autodoc shows), and
+    with ``:inherited-members: up_to`` (base names, separated by commas) those of its bases
+    before the first base named there."""
+    classes = [cls]
+    if up_to:
+        stops = set(up_to.split(','))
+        names = [c.__name__ for c in cls.__mro__]
+        assert stops & set(names), '%s has none of the bases %s' % (cls, up_to)
+        classes = list(cls.__mro__[:min(names.index(n) for n in stops if n in names)])
     out = []
-    for name, value in vars(cls).items():
+    for name, value in [item for c in classes for item in vars(c).items()]:
         if name.startswith('_'):
             continue
         if isinstance(value, (staticmethod, classmethod)):
@@ -80,7 +94,8 @@ def test_docstring(kind: str, name: str) -> None:
     obj = _resolve(name)
     assert (obj.__doc__ or '').strip(), '%s has no docstring' % name
     if inspect.isclass(obj) and kind != 'module':
-        bare = [m for m, v in _members(obj) if not (v.__doc__ or '').strip()]
+        bare = [m for m, v in _members(obj, _INHERITED_UP_TO.get(name, ''))
+                if not (v.__doc__ or '').strip()]
         assert not bare, '%s: no docstring on %s' % (name, ', '.join(bare))
 
 
@@ -100,4 +115,11 @@ def test_a_missing_docstring_is_seen() -> None:
             pass
 
     bare = [m for m, v in _members(Sample) if not (v.__doc__ or '').strip()]
+    assert bare == ['bare', 'bare_property']
+
+    class Child(Sample):
+        """Documented, with the members of its base (``:inherited-members: object``)."""
+
+    assert _members(Child) == []
+    bare = [m for m, v in _members(Child, 'object') if not (v.__doc__ or '').strip()]
     assert bare == ['bare', 'bare_property']

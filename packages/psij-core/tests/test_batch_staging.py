@@ -153,3 +153,29 @@ def test_link_stage_in_points_at_the_absolute_source(sched, tmp_path, d):  # noq
         'cat in.txt > seen', d, stage_in={StageIn(src, 'in.txt', StagingMode.LINK)}))
     assert st.state is S.COMPLETED, st
     assert os.path.isabs(os.readlink(d / 'in.txt')) and (d / 'seen').read_text() == 'S'
+
+
+@pytest.mark.parametrize('state, how', [(S.COMPLETED, '_psij_finish 0'),
+                                        (S.FAILED, '_psij_finish 1'),
+                                        (S.CANCELED, '_psij_canceled'),
+                                        (S.FAILED, '_psij_stage_in copy ./missing x')])
+def test_the_shell_selects_by_the_outcome_flags_of_the_python_side(tmp_path, state, how):
+    # The outcome the job-side shell selects stage-out and cleanup entries by must be the
+    # flag psij._staging_rules gives for that final state: a number retyped in the shell
+    # (or a flag's value changed in StageOutFlags alone) fails here.
+    import re
+    import subprocess
+
+    from psij import _staging_rules as rules
+    from psij.executors.batch import staging_script
+    spec = JobSpec('/bin/true', stage_out={StageOut('x', tmp_path / 'y',
+                                                    flags=StageOutFlags.ALWAYS)})
+    text = '\n'.join(staging_script.stage_in_lines(spec))
+    assert all(v.startswith('$_psij_ON_') for v in re.findall(r'_psij_outcome=(\S+)', text))
+    probe = '\n'.join([text, '_psij_stage_outs() { :; }',
+                       '_psij_cleanups() { echo "outcome=$_psij_outcome"; }',
+                       '_psij_end() { exit 0; }', how])
+    p = subprocess.run(['/bin/sh', '-c', probe], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60)
+    assert 'outcome=%d' % int(rules.outcome_flag(state)) in p.stdout.splitlines(), (p.stdout,
+                                                                                   p.stderr)

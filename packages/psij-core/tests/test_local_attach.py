@@ -141,7 +141,7 @@ def test_cancel_from_another_process_of_a_job_that_traps_sigterm(ex, state_dir):
 def test_attach_after_the_journal_rotated(ex, state_dir):
     # the start record is in one journal file, the end record in the next one (journals
     # rotate at _local_state.JOURNAL_ROTATE_SIZE); the keeper that wrote them is gone
-    from psij.executors import _local_state
+    from psij.executors.local import _local_state
     gone = subprocess.run([PY, '-c', 'import os; print(os.getpid())'], capture_output=True,
                           text=True, timeout=60)
     pid = int(gone.stdout)
@@ -165,7 +165,7 @@ def test_a_job_of_another_host_is_refused_with_its_host_named(ex, state_dir):
     with pytest.raises(InvalidJobException, match='on host login9'):
         ex.attach(Job(), ids + '@login9')
     # the journals of another host are never cleaned up from here, whatever their age
-    from psij.executors import _local_state
+    from psij.executors.local import _local_state
     foreign = state_dir / ('%s@login9.0.journal' % ids)
     foreign.write_text('S %s@login9\n' % ids)
     os.utime(foreign, (0, 0))

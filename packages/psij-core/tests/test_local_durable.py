@@ -166,7 +166,7 @@ def test_a_killed_keeper_leaves_its_jobs_followed_and_cancellable(tmp_path):
     # their own sessions), so they are not final: the submitter follows them by pidfd,
     # reports each end (exit code unknown), cancel still works, and the next submit starts
     # a new keeper
-    from psij.executors._keeper_client import KeeperClient
+    from psij.executors.local._keeper_client import KeeperClient
     ex = executor(tmp_path / 'state')
     go = tmp_path / 'go'
     os.mkfifo(go)
@@ -202,7 +202,7 @@ def test_a_killed_keeper_leaves_its_jobs_followed_and_cancellable(tmp_path):
 def test_a_keeper_killed_before_it_starts_a_job_fails_that_job_not_a_hang(tmp_path):
     # submit returns once the keeper has the request; a keeper that dies before serving it
     # (stopped here, so that it cannot) ends the job FAILED, naming why, with no native id
-    from psij.executors._keeper_client import KeeperClient
+    from psij.executors.local._keeper_client import KeeperClient
     ex = executor(tmp_path / 'state')
     first = Job(JobSpec('/bin/true'))
     ex.submit(first)
@@ -230,7 +230,7 @@ def test_a_keeper_killed_before_it_starts_a_job_fails_that_job_not_a_hang(tmp_pa
 STAGING_SUBMITTER = textwrap.dedent('''
     import os, sys, threading, time
     import psij
-    from psij.executors._local_staging import StagingWorker
+    from psij.executors.local._local_staging import StagingWorker
     from psij.executors.local import LocalJobExecutorConfig
     state_dir, when, work, dst, script = sys.argv[1:]
     if when == 'ended':

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from psij.executors import _local_state as st
+from psij.executors.local import _local_state as st
 
 PY = sys.executable
 
@@ -18,7 +18,7 @@ PY = sys.executable
 KEEPER_LIFE = '''
 import sys
 from pathlib import Path
-from psij.executors import _local_state as st
+from psij.executors.local import _local_state as st
 d, n = Path(sys.argv[1]), int(sys.argv[2])
 first = None
 for i in range(n):

@@ -5,9 +5,9 @@ import os
 
 import pytest
 from psij import Job, JobExecutor, JobSpec, JobState
-from psij.executors._keeper_client import KeeperClient, KeeperError
-from psij.executors._keeper_messages import JobInfo
 from psij.executors.local import LocalJobExecutorConfig
+from psij.executors.local._keeper_client import KeeperClient, KeeperError
+from psij.executors.local._keeper_messages import JobInfo
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_malformed_messages_are_ignored_by_the_keeper(ex):
 
 
 def test_every_message_round_trips():
-    from psij.executors import _keeper_messages as m
+    from psij.executors.local import _keeper_messages as m
     msgs = [m.Start(3, ['a', 'b'], '/bin/a', '/', ('=', {b'K': b'V'}), [1, 2],
                     JobInfo('/s', '/e', True, False, '')),
             m.Cancel(3, 0.5), m.Final(3, 'FAILED', 2, 'x'), m.Started(3, 99, '99-1@h'),
@@ -92,7 +92,7 @@ def test_the_keeper_leaves_once_its_submitter_and_jobs_are_gone(tmp_path):
     code = textwrap.dedent('''
         import sys
         import psij
-        from psij.executors._keeper_client import KeeperClient
+        from psij.executors.local._keeper_client import KeeperClient
         from psij.executors.local import LocalJobExecutorConfig
         ex = psij.JobExecutor.get_instance(
             'local', config=LocalJobExecutorConfig(state_directory=sys.argv[1]))
@@ -115,3 +115,23 @@ def test_the_keeper_leaves_once_its_submitter_and_jobs_are_gone(tmp_path):
     JobExecutor.get_instance('local', config=LocalJobExecutorConfig(
         state_directory=tmp_path / 'state')).attach(job, nid)
     assert job.wait(timeout=60).state is JobState.COMPLETED
+
+
+def test_the_keeper_boots_with_only_the_modules_it_needs():
+    # The keeper runs `python -S` with bare packages on the way to psij.executors.local._keeper
+    # (its start-up time is part of every first submit): not the slow `-m` fallback, and
+    # neither psij's public API nor the executor in psij/executors/local/__init__.py.
+    import subprocess
+    import sys
+
+    from psij.executors.local import _keeper_client
+    argv = _keeper_client._keeper_command(3, 4)
+    assert argv[1:3] == ['-S', '-c'], argv
+    script = argv[3].replace('main(sys.argv[2:])', 'print(" ".join(sorted(sys.modules)))')
+    assert script != argv[3]
+    p = subprocess.run([sys.executable, '-S', '-c', script, argv[4]], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    loaded = p.stdout.split()
+    assert 'psij.executors.local._keeper' in loaded
+    assert {'psij.job', 'psij.executors.local.local_executor'}.isdisjoint(loaded), loaded

@@ -45,6 +45,15 @@ from psij.staging import StageOutFlags, StagingMode
 
 _MODES = {StagingMode.COPY: 'copy', StagingMode.LINK: 'link', StagingMode.MOVE: 'move'}
 
+# The outcomes the shell selects entries by (`_psij_outcome`), as shell variables whose values
+# are the flags' own: the functions below name them, never their numbers.
+_OUTCOMES = (StageOutFlags.ON_SUCCESS, StageOutFlags.ON_ERROR, StageOutFlags.ON_CANCEL)
+
+
+def _outcome_variables() -> str:
+    return ' '.join('_psij_%s=%d' % (flag.name, int(flag)) for flag in _OUTCOMES)
+
+
 # The functions every staging job defines (POSIX sh; "$1"... are the only expansions of
 # user data, always double-quoted).
 _FUNCTIONS = r'''_psij_xfer() {
@@ -60,11 +69,11 @@ _FUNCTIONS = r'''_psij_xfer() {
 _psij_stage_in() {
     if [ ! -e "$2" ] && [ ! -L "$2" ]; then
         printf 'psij: stage-in of %s failed: the file does not exist\n' "$2"
-        _psij_outcome=4; _psij_cleanups; _psij_end 1
+        _psij_outcome=$_psij_ON_ERROR; _psij_cleanups; _psij_end 1
     fi
     if ! _psij_xfer "$1" "$2" "$3" || [ ! -r "$3" ]; then
         printf 'psij: stage-in of %s to %s failed\n' "$2" "$3"
-        _psij_outcome=4; _psij_cleanups; _psij_end 1
+        _psij_outcome=$_psij_ON_ERROR; _psij_cleanups; _psij_end 1
     fi
 }
 _psij_stage_out() {
@@ -88,14 +97,15 @@ _psij_finish() {
     fi
     trap - TERM
     _psij_ec=$1
-    if [ "$_psij_ec" = 0 ]; then _psij_outcome=2; else _psij_outcome=4; fi
+    if [ "$_psij_ec" = 0 ]; then _psij_outcome=$_psij_ON_SUCCESS
+    else _psij_outcome=$_psij_ON_ERROR; fi
     _psij_stage_outs || { [ "$_psij_ec" != 0 ] || _psij_ec=1; }
     _psij_cleanups
     _psij_end "$_psij_ec"
 }
 _psij_canceled() {
     trap - TERM
-    _psij_outcome=8
+    _psij_outcome=$_psij_ON_CANCEL
     _psij_stage_outs
     _psij_cleanups
     exit 143
@@ -125,7 +135,7 @@ def stage_in_lines(spec: JobSpec) -> List[str]:
     """
     if not stages(spec):
         return []
-    lines = [_FUNCTIONS, '_psij_stage_outs() {', '    _psij_failed=0']
+    lines = [_outcome_variables(), _FUNCTIONS, '_psij_stage_outs() {', '    _psij_failed=0']
     for so in sorted(spec.stage_out or (), key=lambda x: (str(x.source), str(x.target))):
         target = rules.file_path(so.target, 'JobSpec.stage_out', '')
         lines.append('    _psij_stage_out %d %d %s %s %s || _psij_failed=1' % (

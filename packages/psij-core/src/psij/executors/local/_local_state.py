@@ -5,7 +5,7 @@ clock ticks since boot (field 22 of ``/proc/<pid>/stat``), as estimated by the k
 (see `start_estimate`): a recycled pid has another start time, so a stale id never designates
 an unrelated process.
 
-Each keeper process (`psij.executors._keeper`: it starts and reaps the jobs of one submitting
+Each keeper process (`psij.executors.local._keeper`: it starts and reaps the jobs of one submitting
 process) appends to its own journal in the state directory (``~/.psij/state/local`` by
 default, mode 0700), named after the keeper: a line when a job starts and a line with the
 final state and exit code when it ends. Another process that attaches to a job finds the true

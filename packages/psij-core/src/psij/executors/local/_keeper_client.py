@@ -1,4 +1,4 @@
-"""The submitting process's side of the keeper (`psij.executors._keeper`).
+"""The submitting process's side of the keeper (`psij.executors.local._keeper`).
 
 `KeeperClient.get` starts the process's keeper on first use (and again after a fork, or after
 the keeper died): ``python -S`` with only the few psij modules the keeper needs, so it is
@@ -21,10 +21,9 @@ import sys
 import threading
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 
-import psij
 from psij._fork import after_fork_in_child
-from psij.executors._keeper import BIG_REQUEST, MAX_DATAGRAM, RECEIVE_BUFFER, Outcome
-from psij.executors._keeper_messages import (
+from psij.executors.local._keeper import BIG_REQUEST, MAX_DATAGRAM, RECEIVE_BUFFER, Outcome
+from psij.executors.local._keeper_messages import (
     Cancel,
     Final,
     JobInfo,
@@ -37,7 +36,7 @@ from psij.executors._keeper_messages import (
     decode_ends,
     encode,
 )
-from psij.executors._reaper import Reaper
+from psij.executors.local._reaper import Reaper
 
 EndHandler = Callable[[str, Optional[int], Optional[str]], None]
 """Called in the reaper thread with a job's final state name, exit code and message."""
@@ -52,12 +51,16 @@ LostHandler = Callable[[str], None]
 """Called in place of the `EndHandler` of a started job whose keeper died before the job's end
 came, with why: the job's process may well still run (in its own session)."""
 
-_BOOT = ('import sys, types\n'
-         # Only a few psij modules are needed, not the public API in psij/__init__.py.
-         'pkg = types.ModuleType("psij")\n'
-         'pkg.__path__ = [sys.argv[1]]\n'
-         'sys.modules["psij"] = pkg\n'
-         'from psij.executors._keeper import main\n'
+_BOOT = ('import os, sys, types\n'
+         # Only the few psij modules the keeper imports are needed, neither the public API in
+         # psij/__init__.py nor the executor that psij/executors/local/__init__.py imports:
+         # the packages on the way to the keeper are bare modules.
+         'path = sys.argv[1]\n'
+         'for name in ("psij.executors.local", "psij.executors", "psij"):\n'
+         '    pkg = sys.modules[name] = types.ModuleType(name)\n'
+         '    pkg.__path__ = [path]\n'
+         '    path = os.path.dirname(path)\n'
+         'from psij.executors.local._keeper import main\n'
          'main(sys.argv[2:])\n')
 
 
@@ -78,11 +81,11 @@ class KeeperGone(Exception):
 
 def _keeper_command(requests_fd: int, ends_fd: int) -> List[str]:
     fds = [str(requests_fd), str(ends_fd)]
-    pkg_dir = os.path.dirname(os.path.abspath(psij.__file__))
-    if os.path.isfile(os.path.join(pkg_dir, 'executors', '_keeper.py')):
-        return [sys.executable, '-S', '-c', _BOOT, pkg_dir] + fds
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.isfile(os.path.join(here, '_keeper.py')):
+        return [sys.executable, '-S', '-c', _BOOT, here] + fds
     # psij in a zip file or the like: the ordinary (slower) way
-    return [sys.executable, '-m', 'psij.executors._keeper'] + fds
+    return [sys.executable, '-m', 'psij.executors.local._keeper'] + fds
 
 
 class KeeperClient:
@@ -230,7 +233,7 @@ class KeeperClient:
                 pass  # closed: the keeper is gone, which the next turn finds out
 
     def _environment(self, env: Optional[Dict[str, str]]) -> Any:
-        """What a start request says about the environment (see `psij.executors._keeper`):
+        """What a start request says about the environment (see `psij.executors.local._keeper`):
         `env` itself, `None` for the inherited environment the keeper has, or ``('=',
         environment)`` for an inherited environment the keeper does not have yet."""
         if env is not None:

@@ -1,4 +1,4 @@
-"""The messages between a submitting process and its keeper (`psij.executors._keeper`),
+"""The messages between a submitting process and its keeper (`psij.executors.local._keeper`),
 defined once, for both ends.
 
 Each message is a `NamedTuple`; on the wire it is a `marshal`-encoded plain tuple, its tag

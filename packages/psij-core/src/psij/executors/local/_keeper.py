@@ -3,14 +3,14 @@
 Only a process's parent can learn its exit status. So that a local job's final state and exit
 code are recorded even when the program that submitted it has exited or was killed, the jobs
 are not the submitter's children but the keeper's: a small process that each submitting
-process starts on its first submit (`psij.executors._keeper_client`), in a session of its own.
+process starts on its first submit (`psij.executors.local._keeper_client`), in a session of its own.
 The keeper
 
 - starts jobs on request (argv, executable, directory, environment and the standard streams'
   descriptors, passed with ``SCM_RIGHTS``), each in its own session and process group;
 - watches them through pidfds in an `EventLoop` in a second thread (so that ends are handled
   while a start waits for its exec), reaps them, and writes their start and end records to
-  its journal in the state directory (`psij.executors._local_state`), where `attach` and
+  its journal in the state directory (`psij.executors.local._local_state`), where `attach` and
   `list` of any process find them;
 - sends each job's end to the submitter, batched per loop turn;
 - cancels on request: SIGTERM to the job's process group, SIGKILL after the grace period (a
@@ -28,7 +28,7 @@ datagram) that nothing else holds: requests and their replies on one, job ends o
 The submitter does not wait for a reply before it sends its next request: requests are served
 in the order they come, and the replies name the request they answer.
 A request too large for one datagram travels in a memfd. The messages are typed records
-defined once, in `psij.executors._keeper_messages` (both ends import them): requests `Start`
+defined once, in `psij.executors.local._keeper_messages` (both ends import them): requests `Start`
 (with descriptors), `Cancel` and `Final` (the final state of a job started with
 `JobInfo.defer`: stage-out or cleanup, which apply if it completes, may change it; if the
 submitter ends before it sends this, the record says what was missed: `unstaged`), replies
@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from psij._files import read_tail
-from psij.executors import _local_state as state
-from psij.executors._keeper_messages import (
+from psij.executors.local import _local_state as state
+from psij.executors.local._keeper_messages import (
     Cancel,
     Final,
     JobEnd,
@@ -66,8 +66,8 @@ from psij.executors._keeper_messages import (
     encode,
     encode_ends,
 )
-from psij.executors._local_spawn import devnull, start_process
-from psij.executors._reaper import EventLoop, Timer
+from psij.executors.local._local_spawn import devnull, start_process
+from psij.executors.local._reaper import EventLoop, Timer
 
 MAX_DATAGRAM = 1 << 15
 """The largest datagram either side sends (well below any socket buffer); a larger request

@@ -1,25 +1,7 @@
-"""The ``local`` executor: runs jobs as processes on this machine.
-
-A job that needs no shell (no pre/post-launch script, the ``single`` launcher) is started
-directly with its argv, byte-exact; otherwise a small POSIX shell wrapper
-(``psij/launchers/scripts/launch.sh``) sources the pre-launch script, runs the launcher's
-command and sources the post-launch script, all from argv, never by pasting user strings into
-shell code. Every job runs in its own session and process group.
-
-The processes are started, reaped and recorded by the submitting process's keeper
-(`psij.executors._keeper`), a small process that outlives the submitter until its last job has
-ended: a job's final state and exit code are recorded in a private per-user state directory
-(`psij.executors._local_state`) whatever happens to the submitter, and any later process can
-`attach` to it. The submitter's one reaper thread (`psij.executors._reaper`) receives the
-ends from the keeper and watches attached jobs. Cancel sends SIGTERM to the job's process
-group and SIGKILL after `LocalJobExecutorConfig.cancel_grace_period`.
-
-Linux only (pidfds: kernel 5.4 or later).
-"""
+"""`LocalJobExecutor` and its configuration (the package's docstring describes the design)."""
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import signal
@@ -27,16 +9,17 @@ import socket
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from psij._bulk import SUBMIT_EXCEPTION
 from psij._files import ensure_private_dir, read_tail
 from psij.exceptions import InvalidJobException, SubmitException
-from psij.executors import _local_state as state
-from psij.executors._keeper import killpg, unlink
-from psij.executors._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
-from psij.executors._keeper_messages import JobInfo
-from psij.executors._local_spawn import (
+from psij.executors.local import _local_state as state
+from psij.executors.local._keeper import unlink
+from psij.executors.local._keeper_client import KeeperClient, KeeperError, KeeperGone, StartReply
+from psij.executors.local._keeper_messages import JobInfo
+from psij.executors.local._lifecycle import CancelAction, LocalJob
+from psij.executors.local._local_spawn import (
     Stdio,
     absolute,
     build_environment,
@@ -44,7 +27,7 @@ from psij.executors._local_spawn import (
     resolve_executable,
     spawn_error,
 )
-from psij.executors._local_staging import (
+from psij.executors.local._local_staging import (
     StagingError,
     StagingWorker,
     check_urls,
@@ -54,7 +37,7 @@ from psij.executors._local_staging import (
     stage_out,
     stage_out_items,
 )
-from psij.executors._reaper import Reaper, Timer
+from psij.executors.local._reaper import Reaper
 from psij.job import Job, PendingNativeId
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
@@ -100,95 +83,12 @@ def _shell() -> str:
     return '/bin/sh'
 
 
-class _Phase(enum.Enum):
-    """Where a submitted job is, as far as the threads that share it are concerned."""
-
-    PREPARING = 'preparing'
-    """`submit` checks the spec and opens its files: the keeper has nothing yet."""
-    SENT = 'sent'
-    """The keeper has the start request; its answer has not been handled (no ACTIVE yet)."""
-    ACTIVE = 'active'
-    """ACTIVE was reported: the job's end (or its keeper's death) may be handled."""
-
-
-class _Submitted:
-    """A job this executor submits, from `submit` to its final state.
-
-    Its life cycle is `phase` (`_Phase`) plus the cancel flag, changed only by the named
-    transitions below, under `lock`: the submitting thread, cancelling threads and the
-    threads that handle the keeper's messages share them. The other fields are set once, by
-    the submitting thread, before the keeper gets the job.
-    """
-
-    __slots__ = ('job', 'spec', 'directory', 'launcher', 'keeper', 'defer', 'lock', 'canceled',
-                 'key', 'phase', 'deferred')
-
-    def __init__(self, job: Job, spec: JobSpec) -> None:
-        self.job = job
-        self.spec = spec
-        self.directory: Optional[Path] = None
-        self.launcher: Optional[Launcher] = None
-        self.keeper: Optional[KeeperClient] = None
-        # stage-out or cleanup may change the final state (only a COMPLETED one): the keeper
-        # records the end the submitter sends after them, or says that they were missed
-        self.defer = bool(stage_out_items(spec, JobState.COMPLETED)) \
-            or cleanup_applies(spec, JobState.COMPLETED)
-        self.lock = threading.Lock()
-        self.canceled = False  # cancel() was called
-        self.key: Optional[int] = None  # the keeper's name for the job
-        self.phase = _Phase.PREPARING
-        # what came before ACTIVE (the end, or the keeper's death), done once ACTIVE is out
-        self.deferred: Optional[Callable[[], None]] = None
-
-    # -- transitions -----------------------------------------------------------------------
-
-    def cancel_requested(self) -> Optional[bool]:
-        """cancel() was called: `None` if it was already; else whether the keeper must be
-        told now (it has the start request), rather than `_launch` seeing the flag."""
-        with self.lock:
-            if self.canceled:
-                return None
-            self.canceled = True
-            return self.phase is not _Phase.PREPARING
-
-    def is_canceled(self) -> bool:
-        """Whether cancel() was called."""
-        with self.lock:
-            return self.canceled
-
-    def start_sent(self) -> bool:
-        """PREPARING -> SENT: the keeper has the start request (its answer may even have
-        been handled already: then the job stays ACTIVE). Returns whether a cancel came while
-        it was being sent, which the caller then sends after it (at worst a second time: the
-        keeper ignores a repeated cancel)."""
-        with self.lock:
-            if self.phase is _Phase.PREPARING:
-                self.phase = _Phase.SENT
-            return self.canceled
-
-    def activated(self) -> Optional[Callable[[], None]]:
-        """-> ACTIVE, once ACTIVE was reported; returns what was deferred until then."""
-        with self.lock:
-            self.phase = _Phase.ACTIVE
-            deferred, self.deferred = self.deferred, None
-            return deferred
-
-    def when_active(self, action: Callable[[], None]) -> bool:
-        """`True` if the job is ACTIVE (the caller goes on); else keeps `action` for
-        `activated` and returns `False`."""
-        with self.lock:
-            if self.phase is _Phase.ACTIVE:
-                return True
-            self.deferred = action
-            return False
-
-
 class _PendingNativeId(PendingNativeId):
     """The native id of a job whose start the keeper has not answered yet."""
 
     __slots__ = ('run',)
 
-    def __init__(self, run: _Submitted) -> None:
+    def __init__(self, run: LocalJob) -> None:
         self.run = run
 
     def resolve(self) -> Optional[str]:
@@ -199,34 +99,6 @@ class _PendingNativeId(PendingNativeId):
             keeper.wait_started(key)
         n = run.job._native_id
         return None if n is None or isinstance(n, PendingNativeId) else str(n)
-
-
-class _Attached:
-    """A job started by another process (or another executor) that `attach` follows, or a
-    job of ours whose keeper died while it ran.
-
-    It is not our child: its end is read from the keeper's journal once its pidfd reports
-    that the process is gone. `lock` guards `canceled`, `exited` and `kill_timer`.
-    """
-
-    __slots__ = ('job', 'native_id', 'pid', 'pidfd', 'lock', 'canceled', 'exited',
-                 'kill_timer', 'waited', 'delay', 'on_end', 'record')
-
-    def __init__(self, job: Job, native_id: str, pid: int, pidfd: Optional[int],
-                 on_end: Optional[Callable[[JobStatus], None]] = None) -> None:
-        """:param on_end: what to do with the final status (by default: report it)."""
-        self.job = job
-        self.on_end = on_end
-        self.native_id = native_id
-        self.pid = pid
-        self.pidfd = pidfd  # None once the process is gone
-        self.lock = threading.Lock()
-        self.canceled = False
-        self.exited = pidfd is None
-        self.kill_timer: Optional[Timer] = None
-        self.waited = 0.0  # seconds spent waiting for the end record
-        self.delay = 0.001  # the next wait (doubles up to 1 s)
-        self.record: Optional[state.Record] = None  # as last read: read on from there
 
 
 class LocalJobExecutor(JobExecutor):
@@ -270,7 +142,7 @@ class LocalJobExecutor(JobExecutor):
         self._grace = float(getattr(cfg, 'cancel_grace_period', 1.0))
         # The jobs of this executor that have not ended, by job id: only to find a job's own
         # object (which has its own lock) in cancel().
-        self._jobs: Dict[str, Union[_Submitted, _Attached]] = {}
+        self._jobs: Dict[str, LocalJob] = {}
         self._jobs_lock = threading.Lock()
         self._state_ready = False
 
@@ -290,7 +162,7 @@ class LocalJobExecutor(JobExecutor):
         self._state_ready = True
         Reaper.get().call_later(0, partial(state.remove_old_records, self._state_dir))
 
-    def _track(self, job: Job, run: Union[_Submitted, _Attached]) -> None:
+    def _track(self, job: Job, run: LocalJob) -> None:
         with self._jobs_lock:
             self._jobs[job.id] = run
 
@@ -311,7 +183,10 @@ class LocalJobExecutor(JobExecutor):
             unusable state directory); ``transient`` is set where a retry may help.
         """
         spec = self._check_job(job)
-        run = _Submitted(job, spec)
+        # stage-out or cleanup may change the final state (only a COMPLETED one): the keeper
+        # records the end the submitter sends after them, or says that they were missed
+        run = LocalJob(job, spec, defer=bool(stage_out_items(spec, JobState.COMPLETED))
+                       or cleanup_applies(spec, JobState.COMPLETED))
         self._track(job, run)
         try:
             self._submit(run)
@@ -321,9 +196,9 @@ class LocalJobExecutor(JobExecutor):
                 job.executor = None  # not submitted: the job may be fixed and submitted again
             raise
 
-    def _submit(self, run: _Submitted) -> None:
+    def _submit(self, run: LocalJob) -> None:
         self._ensure_state_dir()
-        spec = run.spec
+        spec = _spec(run)
         if spec.directory is not None:
             run.directory = absolute(spec.directory, None)
             if not run.directory.is_dir():
@@ -350,9 +225,9 @@ class LocalJobExecutor(JobExecutor):
         except Exception as ex:  # the job is past NEW: it must end, whatever went wrong
             self._end_without_process(run, JobState.FAILED, 'Stage-in failed: %r' % ex)
 
-    def _argv(self, run: _Submitted, exe: str) -> List[str]:
+    def _argv(self, run: LocalJob, exe: str) -> List[str]:
         """The job's argv: its own, or the launch script's with the launcher's command."""
-        spec = run.spec
+        spec = _spec(run)
         launcher = run.launcher
         if launcher is None:
             return [spec.executable or exe] + (spec.arguments or [])
@@ -366,9 +241,9 @@ class LocalJobExecutor(JobExecutor):
         return [_shell(), _LAUNCH_SCRIPT, pre, post, '' if log is None else str(log), clean,
                 '--'] + cmd
 
-    def _launch(self, run: _Submitted) -> None:
+    def _launch(self, run: LocalJob) -> None:
         """Has the keeper start the job's process: directly, or through the launch script."""
-        spec = run.spec
+        spec = _spec(run)
         # None: this process's environment at this moment (see KeeperClient.start).
         env = build_environment(spec.inherit_environment, spec.environment)
         # the keeper's own directory is not the job's
@@ -406,12 +281,12 @@ class LocalJobExecutor(JobExecutor):
         # ACTIVE comes with the keeper's answer, unless it came already
         self._set_job_status(run.job, JobStatus(JobState.QUEUED))
 
-    def _start(self, run: _Submitted, argv: List[str], exe: str, cwd: str,
+    def _start(self, run: LocalJob, argv: List[str], exe: str, cwd: str,
                env: Optional[Dict[str, str]], stdio: Stdio, nodefile: str) -> None:
         """Asks the keeper to start the job. The submitter does not wait for the keeper's
         answer (`_started`): `Job.native_id` does, when asked."""
         stderr = ''
-        p = run.spec.stderr_path
+        p = _spec(run).stderr_path
         if p is not None and not str(p).startswith('/dev/'):
             stderr = str(absolute(p, run.directory))
         job = JobInfo(str(self._state_dir), stderr, run.launcher is not None, run.defer,
@@ -427,7 +302,7 @@ class LocalJobExecutor(JobExecutor):
             run.job._native_id = None
             raise SubmitException(str(ex), ex, transient=True) from ex
 
-    def _started(self, run: _Submitted, exe: str, cwd: str, nodefile: str,
+    def _started(self, run: LocalJob, exe: str, cwd: str, nodefile: str,
                  reply: StartReply) -> None:
         """The keeper's answer to the start of the job (in whichever thread read it)."""
         if not isinstance(reply, KeeperError):
@@ -479,57 +354,60 @@ class LocalJobExecutor(JobExecutor):
 
     # -- the end of a job ----------------------------------------------------------------------
 
-    def _on_end(self, run: _Submitted, state_name: str, code: Optional[int],
+    def _on_end(self, run: LocalJob, state_name: str, code: Optional[int],
                 message: Optional[str]) -> None:
-        """In the reaper thread: the keeper reports the job's end."""
-        # before ACTIVE's callbacks ran, the end waits for them
-        if not run.when_active(partial(self._on_end, run, state_name, code, message)):
-            return
-        self._finish(run, _status(state_name, code, message))
+        """In the reaper thread: the keeper reports the job's end (before ACTIVE's callbacks
+        ran, the end waits for them)."""
+        if run.process_ended(partial(self._on_end, run, state_name, code, message)):
+            self._finish(run, _status(state_name, code, message))
 
-    def _finish(self, run: _Submitted, st: JobStatus) -> None:
-        """The job's process ended with `st`: its stage-out and cleanup, then its end."""
+    def _finish(self, run: LocalJob, st: JobStatus) -> None:
+        """The job's process ended with `st` (ENDING): its stage-out and cleanup, then its
+        end."""
+        spec = _spec(run)
         launcher = run.launcher
         code = st.exit_code
         if st.state is JobState.FAILED and code and launcher is not None:
-            tail = _stderr_tail(run.spec, run.directory)
+            tail = _stderr_tail(spec, run.directory)
             if tail and launcher.is_launcher_failure(tail):
                 st = JobStatus(JobState.FAILED, exit_code=code, message='The %s launcher '
                                'failed (exit code %d): %s' % (
-                                   run.spec.launcher or 'single', code,
+                                   spec.launcher or 'single', code,
                                    launcher.get_launcher_failure_message(tail)))
-        if run.spec.stage_out or run.spec.cleanup:
+        if spec.stage_out or spec.cleanup:
             StagingWorker.submit(partial(self._stage_out_and_finish, run, st))
             return
         self._report_final(run, st)
 
-    def _keeper_lost(self, run: _Submitted, why: str) -> None:
+    def _keeper_lost(self, run: LocalJob, why: str) -> None:
         """The keeper died while the job ran (in the thread that found out). The job's
         process runs on in its own session, so the job is not over: follow its process by
         pidfd, as `attach` does (cancel included); its end is what the keeper's journal
         says, else FAILED with the exit code unknown (or CANCELED if cancelled)."""
-        if not run.when_active(partial(self._keeper_lost, run, why)):
+        if not run.keeper_lost(partial(self._keeper_lost, run, why)):
             return
         native_id = run.job._native_id
         assert isinstance(native_id, str)
         pid, start = state.parse_native_id(native_id)
-        orphan = _Attached(run.job, native_id, pid, _open_pidfd(pid, start),
-                           on_end=partial(self._finish, run))
-        self._track(run.job, orphan)  # from here on, cancel() signals it directly
-        canceled = run.is_canceled()  # the keeper's SIGKILL timer died with it
+        pidfd = _open_pidfd(pid, start)
+        canceled = run.follow(native_id, pid, pidfd)
+        if canceled is None:
+            if pidfd is not None:
+                os.close(pidfd)
+            return
         logger.warning('Job %s: %s; following its process %d', run.job.id, why, pid)
-        self._follow(orphan)
-        if canceled:
-            self._cancel_attached(orphan)
+        self._follow(run)
+        if canceled:  # the keeper's SIGKILL timer died with it
+            self._signal_cancel(run)
 
-    def _follow(self, run: _Attached) -> None:
+    def _follow(self, run: LocalJob) -> None:
         """Watches the process of a job that is not our keeper's child (any more)."""
         if run.pidfd is None:
             self._check_record(run)
         else:
-            Reaper.get().watch(run.pidfd, partial(self._on_attached_exit, run))
+            Reaper.get().watch(run.pidfd, partial(self._on_followed_exit, run))
 
-    def _stage_out_and_finish(self, run: _Submitted, st: JobStatus) -> None:
+    def _stage_out_and_finish(self, run: LocalJob, st: JobStatus) -> None:
         """In the staging worker: stage-out and cleanup, then the final state. Whatever
         happens here, the job ends (a job left in STAGE_OUT would never end anywhere: the
         keeper waits for its final state)."""
@@ -542,38 +420,47 @@ class LocalJobExecutor(JobExecutor):
         finally:
             self._report_final(run, st)
 
-    def _stage_out_and_cleanup(self, run: _Submitted, st: JobStatus) -> JobStatus:
+    def _stage_out_and_cleanup(self, run: LocalJob, st: JobStatus) -> JobStatus:
         """The job's final status after its stage-out and cleanup: a failure of either
         makes a COMPLETED job FAILED with the cause (it is logged for a job that failed or
         was cancelled anyway)."""
-        items = stage_out_items(run.spec, st.state)
+        spec = _spec(run)
+        items = stage_out_items(spec, st.state)
         if items:
             self._set_job_status(run.job, JobStatus(JobState.STAGE_OUT))
             try:
                 stage_out(items, run.directory)
             except StagingError as ex:
                 st = _staging_failed(run, st, ex)
-        if cleanup_applies(run.spec, st.state):
+        if cleanup_applies(spec, st.state):
             self._set_job_status(run.job, JobStatus(JobState.CLEANUP))
             try:
-                cleanup(run.spec, run.directory)
+                cleanup(spec, run.directory)
             except StagingError as ex:
                 st = _staging_failed(run, st, ex)
         return st
 
-    def _report_final(self, run: _Submitted, st: JobStatus) -> None:
+    def _report_final(self, run: LocalJob, st: JobStatus) -> None:
+        """ENDING -> ENDED: reports the final state `st`."""
+        if not run.finished():
+            return
         if run.defer and run.keeper is not None and run.key is not None:
             # the keeper records the end only now, as the final state may have changed
             run.keeper.final(run.key, (st.state.name, st.exit_code, st.message))
         self._forget(run.job)
         self._set_job_status(run.job, st)
 
-    def _end_without_process(self, run: _Submitted, outcome: JobState, message: str,
+    def _end_without_process(self, run: LocalJob, outcome: JobState, message: str,
                              metadata: Optional[Dict[str, Any]] = None) -> None:
+        """-> ENDED for a job that has no process (cancelled before it started, a failed
+        stage-in, a start the keeper refused)."""
+        if not run.ended_unstarted():
+            return
         # No CLEANUP state here: reporting it would make ACTIVE appear for a job that never ran.
-        if cleanup_applies(run.spec, outcome):
+        spec = _spec(run)
+        if cleanup_applies(spec, outcome):
             try:
-                cleanup(run.spec, run.directory)
+                cleanup(spec, run.directory)
             except StagingError as ex:
                 logger.warning('Job %s: %s', run.job.id, ex)
         self._forget(run.job)
@@ -592,48 +479,34 @@ class LocalJobExecutor(JobExecutor):
             return
         with self._jobs_lock:
             run = self._jobs.get(job.id)
-        if isinstance(run, _Submitted):
-            self._cancel_submitted(run)
-        elif isinstance(run, _Attached):
-            self._cancel_attached(run)
-
-    def _cancel_submitted(self, run: _Submitted) -> None:
-        sent = run.cancel_requested()
-        # Before the start request went, _launch sees the flag: it starts nothing, or cancels
-        # right after. After it, the keeper gets the cancel after the start (requests are
-        # served in order).
-        if sent and run.keeper is not None and run.key is not None:
+        if run is None:
+            return
+        action = run.request_cancel()
+        # LATER: before the start request went, _launch sees the flag: it starts nothing, or
+        # cancels right after. KEEPER: the keeper gets the cancel after the start (requests
+        # are served in order).
+        if action is CancelAction.KEEPER and run.keeper is not None and run.key is not None:
             run.keeper.cancel(run.key, self._grace)
+        elif action is CancelAction.SIGNAL:
+            self._signal_cancel(run)
 
-    def _cancel_attached(self, run: _Attached) -> None:
-        with run.lock:
-            if run.exited or run.canceled or run.pidfd is None:
-                return
-            run.canceled = True
-            # Not our child, so the pid could be recycled once it ends; the pidfd reaches the
-            # right process whatever happens. The request file tells the keeper that this
-            # death is a cancel, so that it records CANCELED.
-            try:
-                state.record_cancel_request(self._state_dir, run.native_id)
-            except OSError as ex:
-                logger.warning('Cannot record the cancel of %s: %s', run.native_id, ex)
-            _pidfd_signal(run.pidfd, signal.SIGTERM)
-            killpg(run.pid, signal.SIGTERM)
-            if self._grace > 0:
-                run.kill_timer = Reaper.get().call_later(
-                    self._grace, partial(self._kill_attached, run))
-                return
-            _pidfd_signal(run.pidfd, signal.SIGKILL)
-            killpg(run.pid, signal.SIGKILL)
-
-    @staticmethod
-    def _kill_attached(run: _Attached) -> None:
-        with run.lock:
-            run.kill_timer = None
-            if run.exited or run.pidfd is None:
-                return
-            _pidfd_signal(run.pidfd, signal.SIGKILL)
-            killpg(run.pid, signal.SIGKILL)
+    def _signal_cancel(self, run: LocalJob) -> None:
+        """Cancels a followed process: SIGTERM now, SIGKILL after the grace period. The
+        request file tells the keeper (if it lives) that this death is a cancel, so that it
+        records CANCELED."""
+        try:
+            state.record_cancel_request(self._state_dir, run.native_id)
+        except OSError as ex:
+            logger.warning('Cannot record the cancel of %s: %s', run.native_id, ex)
+        if not run.signal(signal.SIGTERM):
+            return
+        if self._grace <= 0:
+            run.signal(signal.SIGKILL)
+            return
+        reaper = Reaper.get()
+        timer = reaper.call_later(self._grace, partial(_kill_followed, run))
+        if not run.set_kill_timer(timer):
+            reaper.cancel_timer(timer)
 
     # -- list and attach -----------------------------------------------------------------------
 
@@ -669,28 +542,24 @@ class LocalJobExecutor(JobExecutor):
                                       % (job.id, job.executor))
         job.executor = self
         job._native_id = native_id
-        run = _Attached(job, native_id, pid,
-                        _open_pidfd(pid, start) if record.end is None else None)
-        run.record = record
+        run = LocalJob.attached(job, native_id, pid,
+                                _open_pidfd(pid, start) if record.end is None else None, record)
         self._track(job, run)
         self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
         self._follow(run)
 
-    def _on_attached_exit(self, run: _Attached, fd: int) -> None:
-        with run.lock:
-            run.exited = True
-            timer = run.kill_timer
-            run.kill_timer = None
-            run.pidfd = None
+    def _on_followed_exit(self, run: LocalJob, fd: int) -> None:
+        timer = run.process_gone()
         if timer is not None:
             Reaper.get().cancel_timer(timer)
         os.close(fd)
         self._check_record(run)
 
-    def _check_record(self, run: _Attached) -> None:
-        """The process is gone: the final state is the keeper's record. While the keeper
-        lives and has not written it yet, look again later (the delay doubles)."""
+    def _check_record(self, run: LocalJob) -> None:
+        """The followed process is gone: the final state is the keeper's record. While the
+        keeper lives and has not written it yet, look again later (the delay doubles)."""
         record = run.record = state.read_record(self._state_dir, run.native_id, run.record)
+        canceled = run.is_canceled()
         if record is not None and record.end:
             st = _status_from_record(record.end)
         elif record is not None and state.submitter_alive(record) \
@@ -699,7 +568,7 @@ class LocalJobExecutor(JobExecutor):
             Reaper.get().call_later(run.delay, partial(self._check_record, run))
             run.delay = min(run.delay * 2, 1.0)
             return
-        elif run.canceled:
+        elif canceled:
             st = JobStatus(JobState.CANCELED, message='Canceled')
         else:
             keeper = record.submitter if record is not None else 'unknown'
@@ -710,16 +579,29 @@ class LocalJobExecutor(JobExecutor):
                     keeper, _ATTACH_RETRY_LIMIT)
             st = JobStatus(JobState.FAILED, message='Job %s ended but its exit code is '
                            'unknown: %s' % (run.native_id, why))
-        if run.canceled:
+        if canceled:
             state.take_cancel_request(self._state_dir, run.native_id)  # if it ended first
-        self._forget(run.job)
-        if run.on_end is not None:
-            run.on_end(st)
+        if not run.process_ended(partial(self._check_record, run)):
+            return
+        if run.spec is not None:  # ours, its keeper gone: stage-out and cleanup apply
+            self._finish(run, st)
         else:
-            self._set_job_status(run.job, st)
+            self._report_final(run, st)
 
 
-def _staging_failed(run: _Submitted, st: JobStatus, ex: StagingError) -> JobStatus:
+def _kill_followed(run: LocalJob) -> None:
+    """The grace period of a followed process's cancel is over."""
+    run.clear_kill_timer()
+    run.signal(signal.SIGKILL)
+
+
+def _spec(run: LocalJob) -> JobSpec:
+    """The spec of a job this executor submitted (only attached jobs have none)."""
+    assert run.spec is not None
+    return run.spec
+
+
+def _staging_failed(run: LocalJob, st: JobStatus, ex: StagingError) -> JobStatus:
     if st.state is JobState.COMPLETED:
         return JobStatus(JobState.FAILED, exit_code=st.exit_code, message=str(ex))
     logger.warning('Job %s: %s', run.job.id, ex)
@@ -752,13 +634,6 @@ def _open_pidfd(pid: int, start: int) -> Optional[int]:
         os.close(pidfd)
         return None
     return pidfd
-
-
-def _pidfd_signal(pidfd: int, sig: int) -> None:
-    try:
-        signal.pidfd_send_signal(pidfd, sig)
-    except (ProcessLookupError, OSError):
-        pass
 
 
 def _stderr_tail(spec: JobSpec, directory: Optional[Path]) -> str:

@@ -9,7 +9,7 @@ from another thread. ``epoll_ctl`` is thread-safe, so other threads register des
 directly.
 
 Two loops use it: `Reaper`, one daemon thread per submitting process (job ends sent by the
-keeper, attached jobs' pidfds), and the keeper process's main loop (`psij.executors._keeper`:
+keeper, attached jobs' pidfds), and the keeper process's main loop (`psij.executors.local._keeper`:
 its jobs' pidfds and the submitter's requests).
 """
 
@@ -41,7 +41,7 @@ class EventLoop:
 
     `run_once` sleeps until a watched descriptor is ready or the earliest timer is due, with
     no timeout at all when no timer is pending. `Reaper` runs one in a daemon thread; the
-    keeper process (`psij.executors._keeper`) runs one in its main thread.
+    keeper process (`psij.executors.local._keeper`) runs one in its main thread.
     """
 
     def __init__(self) -> None:
