@@ -77,6 +77,13 @@ PBS_EXIT_REASONS: Mapping[int, str] = {
 }
 
 
+PBS_CPU_TIME_EXCEEDED = -28
+"""The ``Exit_status`` of a job PBS ended at its CPU-time limit (``cput``)."""
+
+PBS_WALLTIME_EXCEEDED = -29
+"""The ``Exit_status`` of a job PBS ended at its walltime."""
+
+
 class PbsJob(NamedTuple):
     """What qstat says about one job."""
 
@@ -92,6 +99,8 @@ class PbsJob(NamedTuple):
     """``resources_used.walltime`` in seconds, if printed."""
     walltime_limit: Optional[int] = None
     """``Resource_List.walltime`` in seconds, if printed."""
+    cput_limit: Optional[int] = None
+    """``Resource_List.cput`` in seconds, if printed."""
 
     @property
     def final(self) -> bool:
@@ -153,7 +162,8 @@ def _job(attrs: Mapping[str, Any]) -> Optional[PbsJob]:
     return PbsJob(state, _int(attrs.get('substate')), _int(exit_status),
                   None if comment is None else str(comment),
                   _seconds(_resource(attrs, 'resources_used', 'walltime')),
-                  _seconds(_resource(attrs, 'Resource_List', 'walltime')))
+                  _seconds(_resource(attrs, 'Resource_List', 'walltime')),
+                  _seconds(_resource(attrs, 'Resource_List', 'cput')))
 
 
 def is_pbs_json(text: str) -> bool:

@@ -71,7 +71,7 @@ with ``qacct`` in the same cycle (``qacct -j ID`` for one job, one ``qacct -o US
 the master's accounting ``flush_time``): it keeps its state and is asked about again every
 second, for up to `SGEExecutorConfig.accounting_delay` seconds, before it may be declared lost.
 While a job is being deleted, or a running job nears its ``h_rt``, the next ``qstat`` also
-comes sooner than the polling interval. ``failed 37`` is FAILED "time limit" (``h_rt``);
+comes sooner than the polling interval. ``failed 37`` is FAILED "walltime exceeded" (``h_rt``);
 ``failed 100`` with a kill is CANCELED if this process sent the ``qdel`` or saw the job being
 deleted (``d``), else FAILED with the signal (a job that killed its own process group has the
 same record as a deleted one); a job deleted before it started has no
