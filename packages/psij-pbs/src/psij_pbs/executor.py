@@ -80,7 +80,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutorConfig,
     InvalidJobStateError,
 )
-from psij.executors.batch.exit_codes import limit_exceeded
+from psij.executors.batch.exit_codes import cpu_limit_kill, limit_exceeded
 from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
@@ -96,6 +96,7 @@ from psij_pbs.pbs_status import (
     UNKNOWN_JOB_EXIT,
     PbsJob,
     describe_pbs_failure,
+    duration_seconds,
     exit_code_of,
     parse_qstat_json,
 )
@@ -213,6 +214,16 @@ class PbsExecutorBase(BatchSchedulerExecutor):
     """OpenPBS, Torque and Grid Engine each install a ``qstat``: `command_problem` tells."""
 
     config_class = PBSExecutorConfig
+
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """The end of `job` (see the base); a job with a ``pbs.cput`` limit whose process
+        was SIGKILLed (the mom's ``RLIMIT_CPU``) exceeded it."""
+        if status is None or (status.state is JobState.FAILED and not status.message):
+            cput = next((duration_seconds(v) for k, v, _ in self.custom_attribute_items(job)
+                         if k == 'cput'), None)
+            status = cpu_limit_kill(exit_code, cput, 'PBS') or status
+        super().report_final(job, exit_code, status)
 
     @property
     def _pbs_config(self) -> PBSExecutorConfig:

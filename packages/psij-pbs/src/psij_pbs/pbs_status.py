@@ -26,7 +26,7 @@ from psij.executors.batch.exit_codes import signal_name
 
 __all__ = ['PbsJob', 'parse_qstat_json', 'parse_qstat_text', 'describe_pbs_failure',
            'QUEUED_STATES', 'ACTIVE_STATES', 'FINAL_STATES', 'SUBSTATE_DELETED',
-           'UNKNOWN_JOB_EXIT', 'HISTORY_EXIT', 'is_pbs_json']
+           'UNKNOWN_JOB_EXIT', 'HISTORY_EXIT', 'is_pbs_json', 'duration_seconds']
 
 QUEUED_STATES = frozenset('QHWTM')
 """Queued, held, waiting for its start time, in transit, moved: nothing runs yet."""
@@ -131,7 +131,7 @@ def _int(value: Any) -> Optional[int]:
     return None
 
 
-def _seconds(value: Any) -> Optional[int]:
+def duration_seconds(value: Any) -> Optional[int]:
     """``'01:02:03'`` (or ``'3723'``) -> 3723."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
@@ -161,9 +161,9 @@ def _job(attrs: Mapping[str, Any]) -> Optional[PbsJob]:
     comment = attrs.get('comment')
     return PbsJob(state, _int(attrs.get('substate')), _int(exit_status),
                   None if comment is None else str(comment),
-                  _seconds(_resource(attrs, 'resources_used', 'walltime')),
-                  _seconds(_resource(attrs, 'Resource_List', 'walltime')),
-                  _seconds(_resource(attrs, 'Resource_List', 'cput')))
+                  duration_seconds(_resource(attrs, 'resources_used', 'walltime')),
+                  duration_seconds(_resource(attrs, 'Resource_List', 'walltime')),
+                  duration_seconds(_resource(attrs, 'Resource_List', 'cput')))
 
 
 def is_pbs_json(text: str) -> bool:

@@ -25,7 +25,7 @@ from psij.job_status import JobStatus
 
 __all__ = ['SgeJob', 'AcctRecord', 'parse_qstat_xml', 'parse_qacct', 'parse_error_reasons',
            'qstat_to_job_status', 'acct_to_job_status', 'is_grid_engine_banner',
-           'FAILED_REASONS', 'FAILED_LIMIT', 'FAILED_AFTER_JOB']
+           'FAILED_REASONS', 'FAILED_LIMIT', 'FAILED_AFTER_JOB', 'category_limits']
 
 FAILED_LIMIT = 37
 """``failed`` code: the master enforced ``h_rt``, ``h_cpu`` or ``h_vmem``."""
@@ -255,7 +255,7 @@ def _seconds(value: str) -> Optional[float]:
     return total
 
 
-def _category_limits(category: str) -> Dict[str, float]:
+def category_limits(category: str) -> Dict[str, float]:
     """``'-q all.q -l h_cpu=2,h_rt=60'`` -> ``{'h_cpu': 2.0, 'h_rt': 60.0}``."""
     out = {}
     for name, value in _CATEGORY_LIMIT.findall(category):
@@ -284,7 +284,7 @@ def parse_qacct(text: str) -> Dict[str, AcctRecord]:
         failed_text = failed_raw.split(':', 1)[1].strip() if ':' in failed_raw else ''
         task = fields.get('taskid', '').strip()
         task = task if task.isdigit() else ''
-        limits = _category_limits(fields.get('category', ''))
+        limits = category_limits(fields.get('category', ''))
         rec = AcctRecord(number, failed, failed_text, _int(fields.get('exit_status', '')),
                          fields.get('granted_pe', 'NONE').strip() or 'NONE',
                          _int(fields.get('slots', '1')) or 1, fields.get('owner', '').strip(),

@@ -49,3 +49,21 @@ def limit_exceeded(limit: str, seconds: Optional[float] = None, detail: str = ''
 def is_limit_exceeded(status: Optional[JobStatus]) -> bool:
     """Whether `status` is a `limit_exceeded` one (its exit code stays `None`)."""
     return status is not None and bool((status.metadata or {}).get(LIMIT_KEY))
+
+
+def cpu_limit_kill(exit_code: Optional[int], limit: Optional[float],
+                   scheduler: str) -> Optional[JobStatus]:
+    """
+    The status of a job that asked its scheduler for a CPU-time limit of `limit` seconds and
+    whose script recorded `exit_code`, if that says the limit ended it: schedulers enforce it
+    with the kernel's ``RLIMIT_CPU`` (PBS's ``cput``, Grid Engine's ``h_cpu``), which ends the
+    process with SIGXCPU or SIGKILL (exit code 152 or 137), and leave no other trace; `None`
+    otherwise. (A job with such a limit that SIGKILLs itself reads the same.)
+    """
+    if limit is None or exit_code is None or exit_code - 128 not in _CPU_LIMIT_SIGNALS:
+        return None
+    return limit_exceeded('cpu_time', limit, 'its process was killed by %s (%s enforces the '
+                          'limit with RLIMIT_CPU)' % (signal_name(exit_code - 128), scheduler))
+
+
+_CPU_LIMIT_SIGNALS = (signal.SIGKILL.value, signal.SIGXCPU.value)
