@@ -219,7 +219,8 @@ class PbsExecutorBase(BatchSchedulerExecutor):
                      status: Optional[JobStatus]) -> None:
         """The end of `job` (see the base); a job with a ``pbs.cput`` limit whose process
         was SIGKILLed (the mom's ``RLIMIT_CPU``) exceeded it."""
-        if status is None or (status.state is JobState.FAILED and not status.message):
+        if job.spec is not None and (status is None or (status.state is JobState.FAILED
+                                                        and not status.message)):
             cput = next((duration_seconds(v) for k, v, _ in self.custom_attribute_items(job)
                          if k == 'cput'), None)
             status = cpu_limit_kill(exit_code, cput, 'PBS') or status

@@ -499,7 +499,8 @@ class SGEJobExecutor(BatchSchedulerExecutor):
         """The end of `job` (see the base); its record in the job book goes with it. A job
         with an ``h_cpu`` limit (``sge.l``) whose process was SIGKILLed (``RLIMIT_CPU``)
         exceeded it."""
-        if status is None or (status.state is JobState.FAILED and not status.message):
+        if job.spec is not None and (status is None or (status.state is JobState.FAILED
+                                                        and not status.message)):
             h_cpu = next((category_limits('-l %s' % v).get('h_cpu')
                           for k, v, _ in self.custom_attribute_items(job) if k == 'l'), None)
             status = cpu_limit_kill(exit_code, h_cpu, 'Grid Engine') or status
