@@ -108,7 +108,8 @@ def test_walltime_exceeded_is_failed_with_a_message(ex: CobaltJobExecutor) -> No
     ex.submit(job)
     st = wait_final(job, timeout=400)
     assert st.state is JobState.FAILED, st
-    assert st.message is not None and 'Walltime exceeded' in st.message, st
+    assert st.message is not None and st.message.startswith('walltime exceeded'), st
+    assert st.exit_code is None, st
 
 
 def test_two_nodes_and_the_node_file(ex: CobaltJobExecutor, tmp_path: Path) -> None:

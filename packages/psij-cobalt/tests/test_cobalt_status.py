@@ -94,7 +94,7 @@ def test_cobaltlog_verdicts(tail: str, expected: tuple[str, str, int | None] | N
     assert v is not None
     assert (v.state, v.reason, v.exit_code) == expected
     if v.reason == 'walltime':
-        assert v.message is not None and 'Walltime exceeded' in v.message
+        assert v.message is not None and 'time limit' in v.message
 
 
 def test_cobaltlog_of_a_reused_id_reads_the_last_job_only() -> None:

@@ -112,7 +112,8 @@ def test_final_status_from_the_cobaltlog(ex: CobaltJobExecutor, tmp_path: Path) 
     (work / '7.cobaltlog').write_text(
         'Jobid: 7\nX Info: task completed normally with an exit code of 3; cleanup\n')
     st = ex.get_final_status(['5', '6', '7', '8'])
-    assert st['5'].state is JobState.FAILED and 'Walltime' in (st['5'].message or '')
+    assert st['5'].state is JobState.FAILED and st['5'].exit_code is None
+    assert (st['5'].message or '').startswith('walltime exceeded')
     assert st['6'].state is JobState.CANCELED
     assert (st['7'].state, st['7'].exit_code) == (JobState.FAILED, 3)
     assert st['8'].state is JobState.FAILED and 'no longer lists' in (st['8'].message or '')

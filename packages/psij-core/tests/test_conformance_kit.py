@@ -170,7 +170,7 @@ def test_subclass_in_a_plugin_test_file(tmp_path: Path) -> None:
                         '-k', 'exit_code or cancel', 'test_mine.py'],
                        cwd=tmp_path, env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert '6 passed' in p.stdout, p.stdout
+    assert '7 passed' in p.stdout, p.stdout
 
 
 def test_unknown_capability_is_reported(tmp_path: Path) -> None:

@@ -37,6 +37,15 @@ def test_skipped_states_are_synthesized_in_order():
     assert seen[-1].exit_code == 0
 
 
+@pytest.mark.parametrize('final', [JobState.COMPLETED, JobState.FAILED, JobState.CANCELED])
+def test_final_state_of_a_new_job_is_reported_alone(final):
+    # a job attached after it ended: nothing it cannot know it went through is made up
+    j = Job()
+    seen = recorder(j)
+    assert j._set_status(JobStatus(final, exit_code=0))
+    assert [s.state for s in seen] == [final]
+
+
 def test_status_never_moves_backwards_and_only_one_final_state():
     j = Job()
     seen = recorder(j)
@@ -90,13 +99,14 @@ def test_callbacks_are_ordered_and_never_concurrent_under_contention():
         active.pop()
 
     j.set_job_status_callback(cb)
-    barrier = threading.Barrier(len(CHAIN))
+    j._set_status(JobStatus(JobState.QUEUED))  # submitted (a NEW job's final state is alone)
+    barrier = threading.Barrier(len(CHAIN) - 1)
 
     def setter(state):
         barrier.wait()
         j._set_status(JobStatus(state))
 
-    threads = [threading.Thread(target=setter, args=(s,)) for s in CHAIN]
+    threads = [threading.Thread(target=setter, args=(s,)) for s in CHAIN[1:]]
     for t in threads:
         t.start()
     for t in threads:

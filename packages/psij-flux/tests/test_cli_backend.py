@@ -27,11 +27,11 @@ def test_records_end_jobs_and_stop_following_them() -> None:
     recs = {int(r['id']): r for r in
             parse_jobs_json((SAMPLES / 'flux_jobs_--json_ids.out').read_text())}
     (fail_id, ok_id) = sorted(recs)[0], sorted(recs)[1]
-    t1, got1 = _tracked(fail_id, None)
-    t2, got2 = _tracked(ok_id, None)
+    t1, got1 = _tracked(fail_id, None)  # attached after it ended: its final state alone
+    t2, got2 = _tracked(ok_id, 1.0)  # submitted here: it was ACTIVE before it ended
     b = _backend(t1, t2)
     b._apply([fail_id, ok_id], recs)
-    assert [s.state for s in got1] == [JobState.ACTIVE, JobState.FAILED]
+    assert [s.state for s in got1] == [JobState.FAILED]
     assert got1[-1].exit_code == 3
     assert [s.state for s in got2] == [JobState.ACTIVE, JobState.COMPLETED]
     assert b._jobs == {}

@@ -94,8 +94,8 @@ def test_timeout(ex: JobExecutor) -> None:
     job = run(ex, sh('sleep 60', attributes=JobAttributes(duration=timedelta(seconds=2))), rec)
     st = job.status
     check_chain(rec.states, JobState.FAILED)
-    assert st.message is not None and 'time limit' in st.message
-    assert st.exit_code == 142
+    assert st.message is not None and st.message.startswith('walltime exceeded')
+    assert st.exit_code is None  # Flux's SIGALRM (142) is not the job's exit
 
 
 def test_cancel_running_from_inside(ex: JobExecutor, tmp_path: Path) -> None:

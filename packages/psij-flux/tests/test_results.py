@@ -12,6 +12,7 @@ from psij_flux.cli_backend import parse_jobs_json
 from psij_flux.results import (
     EventFolder,
     exit_code_of,
+    final_status,
     status_from_record,
     statuses_from_record,
 )
@@ -19,7 +20,8 @@ from psij_flux.results import (
 # name -> (state, exit code, words the message must contain)
 EXPECTED: Dict[str, Tuple[JobState, Optional[int], Tuple[str, ...]]] = {
     'sample-held': (JobState.QUEUED, None, ()),
-    'sample-timeout': (JobState.FAILED, 142, ('time limit', 'resource allocation expired')),
+    'sample-timeout': (JobState.FAILED, None, ('walltime exceeded',
+                                               'resource allocation expired')),
     'sample-dep': (JobState.FAILED, 1, ('dependency', 'can never be satisfied')),
     'sample-running': (JobState.CANCELED, 143, ('canceled',)),
     'sample-nocmd': (JobState.FAILED, 127, ('exec', '/nonexistent/cmd: No such file')),
@@ -161,3 +163,20 @@ def test_non_fatal_exception_is_ignored() -> None:
     folder.fold('exception', {'type': 'test', 'severity': 3, 'note': 'just a warning'}, 1.0)
     st = folder.fold('finish', {'status': 0}, 2.0)
     assert st is not None and st.state is JobState.COMPLETED and st.message is None
+
+
+def test_a_canceled_jobs_exit_1_is_not_taken_for_its_own() -> None:
+    # Flux records 1 (wait status 256) for a canceled job whose task trapped SIGTERM and
+    # exited 0, as for one that exited 1: no exit code rather than a made-up one
+    st = final_status(256, 'cancel', '')
+    assert (st.state, st.exit_code) == (JobState.CANCELED, None)
+    assert final_status(1280, 'cancel', '').exit_code == 5
+    assert final_status(15, 'cancel', '').exit_code == 143
+
+
+def test_a_failing_pre_launch_script_is_named_with_its_exit_code() -> None:
+    note = 'psij: the pre-launch script /x/pre.sh failed with exit code 7'
+    # Flux's shell may kill the task (SIGTERM) before it exits with the script's code
+    st = final_status(15, 'prelaunch', note)
+    assert (st.state, st.exit_code) == (JobState.FAILED, 7)
+    assert st.message == 'The pre-launch script /x/pre.sh failed with exit code 7'

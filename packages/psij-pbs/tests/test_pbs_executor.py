@@ -32,6 +32,7 @@ from psij import Job, JobAttributes, JobSpec, JobState, ResourceSpecV1
 from psij.conformance.executor_test_helpers import (
     DUMP,
     check_byte_exact,
+    check_cpu_limit_kill,
     check_exit_code,
     check_missing_directory_fails,
     check_mpirun_multi_node,
@@ -297,3 +298,7 @@ def test_unknown_job_id_is_refused(ex: PBSJobExecutor) -> None:
 
 def test_a_job_killing_its_own_process_group_failed(ex: PBSJobExecutor) -> None:
     check_self_kill_is_failed(ex)
+
+
+def test_a_cpu_time_limit_kill_says_so(ex: PBSJobExecutor) -> None:
+    check_cpu_limit_kill(ex, {'pbs.cput': '00:00:03'}, 3)

@@ -152,7 +152,8 @@ def test_walltime(torque: PBSClassicJobExecutor) -> None:
     job = Job(sh('sleep 600', attributes=JobAttributes(duration=timedelta(seconds=3))))
     torque.submit(job)
     st = wait_final(job)
-    assert st.state is JobState.FAILED and 'walltime' in (st.message or ''), st
+    assert st.state is JobState.FAILED and st.exit_code is None, st
+    assert (st.message or '').startswith('walltime exceeded'), st
 
 
 def test_list(torque: PBSClassicJobExecutor) -> None:

@@ -20,6 +20,7 @@ from psij import Job, JobAttributes, JobSpec, JobState, ResourceSpecV1
 from psij.conformance.executor_test_helpers import (
     DUMP,
     check_byte_exact,
+    check_cpu_limit_kill,
     check_exit_code,
     check_mpirun_multi_node,
     check_self_kill_is_failed,
@@ -68,6 +69,10 @@ def test_killed_by_a_signal(ex: SGEJobExecutor) -> None:
 
 def test_a_job_killing_its_own_process_group_failed(ex: SGEJobExecutor) -> None:
     check_self_kill_is_failed(ex)
+
+
+def test_a_cpu_time_limit_kill_says_so(ex: SGEJobExecutor) -> None:
+    check_cpu_limit_kill(ex, {'sge.l': 'h_cpu=3'}, 3)
 
 
 def test_arguments_and_environment_are_byte_exact(ex: SGEJobExecutor, tmp_path: Path) -> None:

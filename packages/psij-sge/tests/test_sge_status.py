@@ -84,7 +84,8 @@ def test_unknown_job_xml_of_qstat_j_is_refused() -> None:
     ('qacct_-j_ok.out', '7', JobState.COMPLETED, 0, None),
     ('qacct_-j_mpi.out', '13', JobState.COMPLETED, 0, None),
     ('qacct_-j_failed.out', '8', JobState.FAILED, 3, None),
-    ('qacct_-j_h_rt.out', '10', JobState.FAILED, None, 'time limit'),
+    ('qacct_-j_h_rt.out', '10', JobState.FAILED, None, 'walltime exceeded (5 s)'),
+    ('qacct_-j_h_cpu.out', '2096', JobState.FAILED, None, 'CPU-time limit exceeded (3 s)'),
     ('qacct_-j_deleted.out', '9', JobState.FAILED, 137, 'killed by SIGKILL'),
 ])
 def test_accounting_records(name: str, number: str, state: JobState, code: object,
@@ -97,6 +98,11 @@ def test_accounting_records(name: str, number: str, state: JobState, code: objec
         assert st.message is None
     else:
         assert st.message is not None and str(words) in st.message, st.message
+
+
+def test_a_deleted_job_with_a_cpu_limit_is_canceled() -> None:
+    rec = parse_qacct(_read('qacct_-j_h_cpu.out'))['2096']
+    assert acct_to_job_status(rec, deleted=True).state is JobState.CANCELED
 
 
 def test_a_kill_is_canceled_only_when_the_job_was_deleted() -> None:

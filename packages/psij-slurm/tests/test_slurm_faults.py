@@ -212,5 +212,5 @@ def test_memory_limit(tmp_path: Path) -> None:
 def test_walltime_exceeded(walltime_job: Job) -> None:
     st = wait_final(walltime_job, timeout=400)
     assert st.state is JobState.FAILED, st
-    assert st.message is not None and 'time limit' in st.message
-    assert (st.metadata or {}).get('slurm_state') == 'TIMEOUT'
+    assert st.message is not None and st.message.startswith('walltime exceeded')
+    assert st.exit_code is None and (st.metadata or {}).get('slurm_state') == 'TIMEOUT'

@@ -38,10 +38,17 @@ logger = logging.getLogger(__name__)
 
 # $1: the job's state directory, $2/$3: pre/post-launch scripts or '', then the command.
 # The exit code is written to a temporary file and renamed, so readers never see half of it.
+# A failing pre-launch script (a non-zero status, or an exit in it: the EXIT trap) leaves its
+# exit code and path in "pre_launch_failed", for the job's status message.
 _WRAPPER = r'''d=$1 pre=$2 post=$3
 shift 3
 done_with() { echo "$1" > "$d/exit.tmp" && mv "$d/exit.tmp" "$d/exit"; exit "$1"; }
-if [ -n "$pre" ]; then . "$pre" || done_with $?; fi
+pre_failed() { trap - EXIT; printf '%s %s\n' "$1" "$pre" > "$d/pre_launch_failed"; done_with "$1"; }
+if [ -n "$pre" ]; then
+    trap 'pre_failed $?' EXIT
+    . "$pre" || pre_failed $?
+    trap - EXIT
+fi
 "$@"
 ec=$?
 if [ -n "$post" ]; then . "$post"; fi
@@ -135,9 +142,11 @@ class ExampleJobExecutor(JobExecutor):
             raise InvalidJobException('only a NEW job can be attached')
         job.executor = self
         job._native_id = native_id
-        self._set_job_status(job, JobStatus(JobState.QUEUED))
-        if (d / 'pid').exists():
-            self._set_job_status(job, JobStatus(JobState.ACTIVE))
+        if not (d / 'exit').exists() and not (d / 'canceled').exists():
+            # a job that ended reports its final state alone (the monitor gives it)
+            self._set_job_status(job, JobStatus(JobState.QUEUED))
+            if (d / 'pid').exists():
+                self._set_job_status(job, JobStatus(JobState.ACTIVE))
         self._track(_Entry(job, d))
 
     # -- starting --------------------------------------------------------------------------------
@@ -231,7 +240,7 @@ class ExampleJobExecutor(JobExecutor):
         ended = e.proc.poll() is not None if e.proc is not None else not _alive_in(e.dir)
         code = _read_int(e.dir / 'exit')
         if code is not None:
-            self._finish(e, self._state_for(code), code)
+            self._finish(e, self._state_for(code), code, _pre_launch_failure(e.dir))
         elif (e.dir / 'canceled').exists() and ended:
             self._finish(e, JobState.CANCELED, None)
         elif ended and not (e.dir / 'exit').exists():
@@ -314,3 +323,12 @@ def _alive(pid: int) -> bool:
 def _alive_in(d: Path) -> bool:
     pid = _read_int(d / 'pid')
     return pid is None or _alive(pid)
+
+
+def _pre_launch_failure(d: Path) -> Optional[str]:
+    """What the wrapper recorded of a failing pre-launch script, as the job's message."""
+    try:
+        code, _, path = (d / 'pre_launch_failed').read_text().rstrip('\n').partition(' ')
+    except OSError:
+        return None
+    return 'The pre-launch script %s failed with exit code %s' % (path, code)

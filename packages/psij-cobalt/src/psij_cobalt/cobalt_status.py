@@ -128,7 +128,7 @@ def read_cobaltlog(text: str) -> Optional[CobaltLogVerdict]:
     if any(_WALLTIME.search(line) for line in lines):
         codes = [int(m.group(1)) for m in map(_EXIT_CODE.search, lines) if m]
         return CobaltLogVerdict('FAILED', 'walltime', codes[-1] if codes else None,
-                                'Walltime exceeded: Cobalt ended the job at its time limit')
+                                'Cobalt ended the job at its time limit')
     if any(_DELETED.search(line) for line in lines):
         return CobaltLogVerdict('CANCELED', 'deleted', None, 'Deleted (qdel)')
     for line in reversed(lines):

@@ -61,6 +61,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.commands import run_command
+from psij.executors.batch.exit_codes import limit_exceeded
 from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
@@ -285,6 +286,9 @@ class CobaltJobExecutor(BatchSchedulerExecutor):
         verdict = read_cobaltlog(text)
         if verdict is None:
             return None
+        if verdict.reason == 'walltime':
+            return limit_exceeded('walltime', detail=verdict.message or '',
+                                  metadata={'cobalt_log': verdict.reason})
         return JobStatus(JobState[verdict.state], exit_code=verdict.exit_code,
                          message=verdict.message, metadata={'cobalt_log': verdict.reason})
 

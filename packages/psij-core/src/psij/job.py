@@ -257,7 +257,9 @@ class Job:
 
         A status that is not after the current one is ignored, as is anything after a final
         state. States skipped between the current state and the new one are filled in first
-        (``FAILED`` after ``ACTIVE`` is preceded by ``STAGE_OUT`` and ``CLEANUP``).
+        (``FAILED`` after ``ACTIVE`` is preceded by ``STAGE_OUT`` and ``CLEANUP``), except
+        for a final state given to a ``NEW`` job (one attached after it ended), which is
+        reported alone.
         A status stamped before the current one gets the current one's time, so that times
         never go backwards. A status in the current (non-final) state with a new message
         replaces the current status without a callback, so that `status` says why a job
@@ -282,7 +284,10 @@ class Job:
             pending = self._pending
             if pending is None:
                 pending = self._pending = deque()
-            prev = _PREV[new]
+            # a NEW job given a final state is one attached after it ended: it reports that
+            # state alone, nothing it cannot know it went through (a submitted job is QUEUED
+            # before its executor reports anything else)
+            prev = None if cur is JobState.NEW and new.final else _PREV[new]
             if new is JobState.FAILED and (cur is JobState.ACTIVE or cur is JobState.STAGE_OUT):
                 # a job that ran passes through STAGE_OUT and CLEANUP, failed ones too (as in
                 # psij-python); one that never ran goes straight to FAILED

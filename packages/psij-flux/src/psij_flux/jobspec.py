@@ -96,7 +96,11 @@ from psij.executors.batch.script_writer import custom_attribute_key, directive_v
 from psij.job_spec import JobSpec
 from psij.resource_spec import ResourceSpecV1
 
-from psij_flux.results import MISSING_DIRECTORY_EXCEPTION, MISSING_DIRECTORY_EXIT_CODE
+from psij_flux.results import (
+    MISSING_DIRECTORY_EXCEPTION,
+    MISSING_DIRECTORY_EXIT_CODE,
+    PRE_LAUNCH_EXCEPTION,
+)
 
 FLUX_STARTED = frozenset({'multiple', 'mpirun', 'srun'})
 """Launchers whose ranks Flux starts itself (see the module documentation)."""
@@ -104,10 +108,11 @@ FLUX_STARTED = frozenset({'multiple', 'mpirun', 'srun'})
 SINGLE = 'single'
 
 def _render(script: str) -> str:
-    """`script` with the missing-directory exception type and exit code of
-    :mod:`psij_flux.results` in place of ``@CWD_TYPE@`` and ``@CWD_CODE@``."""
+    """`script` with the exception types and exit code of :mod:`psij_flux.results` in place
+    of ``@CWD_TYPE@``, ``@CWD_CODE@`` and ``@PRE_TYPE@``."""
     return script.replace('@CWD_TYPE@', MISSING_DIRECTORY_EXCEPTION).replace(
-        '@CWD_CODE@', str(MISSING_DIRECTORY_EXIT_CODE))
+        '@CWD_CODE@', str(MISSING_DIRECTORY_EXIT_CODE)).replace(
+        '@PRE_TYPE@', PRE_LAUNCH_EXCEPTION)
 
 
 _VAR_REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
@@ -117,6 +122,46 @@ LEAD_ONLY_SH = 'if [ "${FLUX_TASK_RANK:-0}" = 0 ]; then exec "$@"; fi'
 """The task of each node of a one-task job of several nodes: only the lead node's runs the
 command (its arguments)."""
 
+# What the task wrapper and the nested instance's initial program share, each after its own
+# _psij_raise TYPE MESSAGE (raise an exception on the job). A job whose directory cannot be
+# entered raises CWD_TYPE and exits CWD_CODE; a failing pre-launch script (a non-zero status,
+# or an exit in it: the EXIT trap) raises PRE_TYPE with a message naming it and its code
+# (results.final_status reads the code back), then exits with that code; the post-launch
+# script's failure only replaces a command's 0.
+_CD = r'''if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
+    msg="psij: cannot enter the job directory $d (missing or not accessible)"
+    echo "$msg" >&2
+    _psij_raise @CWD_TYPE@ "$msg"
+    exit @CWD_CODE@
+fi
+'''
+_AROUND = r'''_psij_pre_failed() {
+    msg="psij: the pre-launch script $pre failed with exit code $1"
+    echo "$msg" >&2
+    _psij_raise @PRE_TYPE@ "$msg"
+}
+if [ -n "$pre" ]; then
+    trap 'rc=$?; [ "$rc" -eq 0 ] || _psij_pre_failed "$rc"' EXIT
+    . "$pre"
+    rc=$?
+    trap - EXIT
+    if [ "$rc" -ne 0 ]; then
+        _psij_pre_failed "$rc"
+        exit "$rc"
+    fi
+fi
+"$@"
+rc=$?
+if [ -n "$post" ]; then
+    . "$post"
+    prc=$?
+    if [ "$prc" -ne 0 ] && [ "$rc" -eq 0 ]; then
+        echo "psij: the post-launch script $post failed with exit code $prc" >&2
+        rc=$prc
+    fi
+fi
+exit "$rc"'''
+
 # The task wrapper: runs in every task Flux starts when the job needs more than its argv.
 #   sh -c TASK_SH psij-flux DIR FLUX NODEFILE PRE POST COMMAND [ARG...]
 # DIR: the directory to check ('' = none); FLUX: the flux command (to raise an exception on
@@ -125,15 +170,12 @@ command (its arguments)."""
 # post-launch script's.
 TASK_SH = _render(r'''d=$1 flux=$2 nf=$3 pre=$4 post=$5
 shift 5
-if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
-    msg="psij: cannot enter the job directory $d (missing or not accessible)"
-    echo "$msg" >&2
+_psij_raise() {
     if [ -n "${FLUX_JOB_ID:-}" ]; then
-        "$flux" job raise --type=@CWD_TYPE@ "$FLUX_JOB_ID" -- "$msg" 2>/dev/null
+        "$flux" job raise --type="$1" "$FLUX_JOB_ID" -- "$2" 2>/dev/null
     fi
-    exit @CWD_CODE@
-fi
-if [ -n "$nf" ]; then
+}
+''' + _CD + r'''if [ -n "$nf" ]; then
     PSIJ_NODEFILE=${FLUX_JOB_TMPDIR:-/tmp}/psij-nodefile.${FLUX_TASK_RANK:-0}
     "$flux" hostlist -e -d '
 ' local > "$PSIJ_NODEFILE" 2>/dev/null || uname -n > "$PSIJ_NODEFILE"
@@ -142,25 +184,7 @@ fi
 if [ -z "$pre$post" ]; then
     exec "$@"
 fi
-if [ -n "$pre" ]; then
-    . "$pre"
-    rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "psij: the pre-launch script $pre failed with exit code $rc" >&2
-        exit "$rc"
-    fi
-fi
-"$@"
-rc=$?
-if [ -n "$post" ]; then
-    . "$post"
-    prc=$?
-    if [ "$prc" -ne 0 ] && [ "$rc" -eq 0 ]; then
-        echo "psij: the post-launch script $post failed with exit code $prc" >&2
-        rc=$prc
-    fi
-fi
-exit "$rc"''')
+''' + _AROUND)
 
 # The initial program of the nested instance used when Flux starts several ranks and the job
 # has pre/post-launch scripts:
@@ -168,32 +192,11 @@ exit "$rc"''')
 # COMMAND is `flux run ...` for the ranks.
 LEAD_SH = _render(r'''d=$1 flux=$2 pre=$3 post=$4
 shift 4
-if [ -n "$d" ] && ! cd "$d" 2>/dev/null; then
-    msg="psij: cannot enter the job directory $d (missing or not accessible)"
-    echo "$msg" >&2
+_psij_raise() {
     id=$("$flux" getattr jobid 2>/dev/null) && puri=$("$flux" getattr parent-uri 2>/dev/null) &&
-        FLUX_URI=$puri "$flux" job raise --type=@CWD_TYPE@ "$id" -- "$msg" 2>/dev/null
-    exit @CWD_CODE@
-fi
-if [ -n "$pre" ]; then
-    . "$pre"
-    rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "psij: the pre-launch script $pre failed with exit code $rc" >&2
-        exit "$rc"
-    fi
-fi
-"$@"
-rc=$?
-if [ -n "$post" ]; then
-    . "$post"
-    prc=$?
-    if [ "$prc" -ne 0 ] && [ "$rc" -eq 0 ]; then
-        echo "psij: the post-launch script $post failed with exit code $prc" >&2
-        rc=$prc
-    fi
-fi
-exit "$rc"''')
+        FLUX_URI=$puri "$flux" job raise --type="$1" "$id" -- "$2" 2>/dev/null
+}
+''' + _CD + _AROUND)
 
 
 # Around the job's (wrapped) command when it stages:

@@ -17,9 +17,13 @@ Flux                               PSI/J
 =================================  ========================================================
 COMPLETED (exit 0)                 ``COMPLETED``, exit code 0
 FAILED, no exception (exit N)      ``FAILED``, exit code N (128+S for a task killed by S)
-TIMEOUT (exception ``timeout``)    ``FAILED``, message ``time limit exceeded (<note>)``,
-                                   exit code as Flux reports it (142: SIGALRM)
-CANCELED (exception ``cancel``)    ``CANCELED`` (exit code 143 if it ran, else none)
+TIMEOUT (exception ``timeout``)    ``FAILED``, message ``walltime exceeded: Flux: <note>``,
+                                   no exit code (Flux's SIGALRM, 142, is not the job's)
+CANCELED (exception ``cancel``)    ``CANCELED``, exit code as Flux reports it (143: the
+                                   SIGTERM) but none for 1, which Flux also gives a job that
+                                   exited 0, and none if it never ran
+``prelaunch`` (psij's wrapper)     ``FAILED``, the pre-launch script's exit code, message
+                                   naming the script and the code
 any other exception (``exec``,     ``FAILED``, message ``<type>: <note>`` (Flux's note),
 ``alloc``, ``dependency``, ...)    exit code as Flux reports it
 =================================  ========================================================
@@ -28,10 +32,13 @@ any other exception (``exec``,     ``FAILED``, message ``<type>: <note>`` (Flux'
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from psij.executors.batch.exit_codes import limit_exceeded
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.launchers.launch_wrapper import pre_launch_failure
 
 ACTIVE_STATES = frozenset({'DEPEND', 'PRIORITY', 'SCHED', 'RUN', 'CLEANUP', 'NEW'})
 """Flux's states of a job that has not ended."""
@@ -56,6 +63,16 @@ MISSING_DIRECTORY_EXIT_CODE = 1
 directory is missing (Flux's shell kills the job's tasks on the exception, so the wait status
 says 143)."""
 
+PRE_LAUNCH_EXCEPTION = 'prelaunch'
+"""The type of the exception psij's task wrapper raises on a job whose pre-launch script
+failed; its note is the wrapper's line naming the script and its exit code, the job's exit
+code (Flux's shell may kill the task before it exits with it)."""
+_PRE_LAUNCH_CODE = re.compile(r'exit code (\d+)$')
+
+CANCELED_EXIT_OF_FLUX = 1
+"""The exit status Flux records for a canceled job whose tasks exited 0 (a job that traps
+SIGTERM and exits 0): not the job's own, so a canceled job's 1 is reported as no exit code."""
+
 
 def final_status(waitstatus: Optional[int], exc_type: Optional[str], exc_note: Optional[str],
                  timestamp: Optional[float] = None, returncode: Optional[int] = None,
@@ -79,16 +96,23 @@ def final_status(waitstatus: Optional[int], exc_type: Optional[str], exc_note: O
         meta['flux_exception'] = exc_type
     note = (exc_note or '').strip()
     if exc_type == 'cancel':
+        if code == CANCELED_EXIT_OF_FLUX and waitstatus is not None:
+            code = None  # perhaps the job's own exit 1, perhaps its 0: Flux's 1 either way
         return JobStatus(JobState.CANCELED, time=timestamp, exit_code=code,
                          message='canceled' + (': ' + note if note else ''),
                          metadata=meta or None)
     if exc_type == 'timeout':
         meta.setdefault('flux_result', 'TIMEOUT')
-        return JobStatus(JobState.FAILED, time=timestamp, exit_code=code,
-                         message='time limit exceeded' + (' (%s)' % note if note else ''),
-                         metadata=meta)
+        return limit_exceeded('walltime', detail='Flux: %s' % (note or 'time limit exceeded'),
+                              metadata=meta, time=timestamp)
     if exc_type == MISSING_DIRECTORY_EXCEPTION:
         code = MISSING_DIRECTORY_EXIT_CODE
+    if exc_type == PRE_LAUNCH_EXCEPTION:
+        said = pre_launch_failure(note)
+        m = _PRE_LAUNCH_CODE.search(note)
+        if said is not None and m is not None:
+            return JobStatus(JobState.FAILED, time=timestamp, exit_code=int(m.group(1)),
+                             message=said, metadata=meta)
     if exc_type:
         if code is None:
             code = 1 if returncode is None else (returncode if returncode >= 0 else None)

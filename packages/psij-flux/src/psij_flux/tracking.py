@@ -55,21 +55,34 @@ class TrackedJob:
 
     def fold_locked(self, events: Iterable[Tuple[str, Optional[Mapping[str, Any]],
                                                  Optional[float]]]) -> bool:
-        """Applies events in order; the caller holds `lock`. `True` once the job ended."""
+        """Applies events in order; the caller holds `lock`. `True` once the job ended. A job
+        attached after it ended (its whole history in `events`) reports its final state
+        alone."""
+        statuses = []
         for name, context, timestamp in events:
-            if self.ended:
+            if self.folder.ended:
                 break
             st = self.folder.fold(name, context, timestamp)
             if st is not None:
-                self._report(st)
+                statuses.append(st)
+        if statuses and statuses[-1].state.final and self._attached_new():
+            statuses = statuses[-1:]
+        for st in statuses:
+            self._report(st)
         return self.ended
+
+    def _attached_new(self) -> bool:
+        return self.submitted_at is None and self.job.status.state is JobState.NEW
 
     def on_record(self, record: Mapping[str, Any]) -> bool:
         """Applies a job record (``flux jobs --json``); `True` once the job has ended."""
         with self.lock:
             if self.ended:
                 return True
-            for st in statuses_from_record(record):
+            statuses = statuses_from_record(record)
+            if statuses and statuses[-1].state.final and self._attached_new():
+                statuses = statuses[-1:]  # attached after it ended: its final state alone
+            for st in statuses:
                 if st.state.final:
                     self.folder.ended = True
                 self._report(st)

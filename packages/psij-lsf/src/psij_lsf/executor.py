@@ -53,8 +53,9 @@ One ``bjobs -a -o 'jobid stat exit_code exit_reason' -json ID1 ID2 ...`` per pol
 all active LSF jobs of the process (the ``delimiter='|'`` form on LSFs without ``-json``, found
 out automatically; see :mod:`psij_lsf.lsf_status`). States map as in
 :data:`psij_lsf.lsf_status.LSF_TO_PSIJ`; EXIT is CANCELED after ``bkill`` (TERM_OWNER,
-TERM_ADMIN), FAILED with "time limit" for TERM_RUNLIMIT, "memory" for TERM_MEMLIMIT, and so on.
-The exit code the job script recorded in the work directory wins over ``bjobs``' when present.
+TERM_ADMIN), FAILED "walltime exceeded" (no exit code) for TERM_RUNLIMIT, "memory" for
+TERM_MEMLIMIT, and so on. The exit code the job script recorded in the work directory wins
+over ``bjobs``' when present.
 A job ``bjobs`` no longer knows (``Job <N> is not found``: finished more than CLEAN_PERIOD ago)
 gets its exit code from the work directory, or is reported FAILED with a message saying LSF
 forgot it.
@@ -80,6 +81,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.commands import run_command
+from psij.executors.batch.exit_codes import limit_exceeded
 from psij.executors.batch.script_writer import directive_value
 from psij.job import Job
 from psij.job_state import JobState
@@ -97,6 +99,7 @@ from psij_lsf.lsf_status import (
     json_unsupported,
     parse_bjobs,
     says_no_jobs,
+    term_key,
     to_psij,
 )
 
@@ -536,5 +539,13 @@ def lsf_to_job_status(s: LsfJobStatus) -> Optional[JobStatus]:
     metadata: Dict[str, Any] = {'lsf_stat': s.stat}
     if s.exit_reason:
         metadata['lsf_exit_reason'] = s.exit_reason
+    limit = _LIMITS.get(term_key(s.exit_reason) or '')
+    if limit is not None and p.state == 'FAILED':
+        return limit_exceeded(limit, detail=p.message or '', metadata=metadata)
     return JobStatus(JobState[p.state], message=p.message, exit_code=p.exit_code,
                      metadata=metadata)
+
+
+_LIMITS = {'TERM_RUNLIMIT': 'walltime', 'TERM_CPULIMIT': 'cpu_time'}
+"""LSF's reasons for a limit kill: FAILED without an exit code (see
+:func:`psij.executors.batch.exit_codes.limit_exceeded`)."""

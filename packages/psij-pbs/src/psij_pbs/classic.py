@@ -26,6 +26,7 @@ import math
 import re
 from typing import Collection, Dict, List, Optional
 
+from psij.executors.batch.exit_codes import limit_exceeded
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
@@ -104,17 +105,15 @@ def classic_to_job_status(job: PbsJob) -> JobStatus:
     """
     The PSI/J status of a Torque job: as for PBS Pro, except that Torque marks neither a
     deletion nor a walltime kill with a code of its own: a job ended by SIGTERM/SIGKILL at the
-    top (``exit_status`` 271/265) is FAILED "walltime" when it used its whole walltime, else
-    CANCELED (what ``qdel`` does).
+    top (``exit_status`` 271/265) is FAILED "walltime exceeded" (no exit code) when it used its
+    whole walltime, else CANCELED (what ``qdel`` does).
     """
     if job.final and job.exit_status in _DELETED_BY_SIGNAL and \
             job.walltime_used is not None and job.walltime_limit is not None and \
             job.walltime_used >= job.walltime_limit:
         st = pbs_to_job_status(job, 'Torque')
-        return JobStatus(JobState.FAILED, message='The job exceeded its walltime (%d s) and '
-                         'was killed (Torque exit_status %d)' % (job.walltime_limit,
-                                                                 job.exit_status),
-                         exit_code=st.exit_code, metadata=st.metadata)
+        return limit_exceeded('walltime', job.walltime_limit, 'Torque killed the job '
+                              '(exit_status %d)' % job.exit_status, st.metadata)
     if job.final and job.exit_status in _DELETED_BY_SIGNAL:
         st = pbs_to_job_status(job, 'Torque')
         return JobStatus(JobState.CANCELED, message='The job was deleted (qdel): Torque '

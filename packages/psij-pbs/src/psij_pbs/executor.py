@@ -80,6 +80,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutorConfig,
     InvalidJobStateError,
 )
+from psij.executors.batch.exit_codes import cpu_limit_kill, limit_exceeded
 from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
@@ -89,10 +90,13 @@ from psij.resource_spec import ResourceSpecV1
 from psij_pbs import pbs_arrays
 from psij_pbs.pbs_status import (
     HISTORY_EXIT,
+    PBS_CPU_TIME_EXCEEDED,
+    PBS_WALLTIME_EXCEEDED,
     QUEUED_STATES,
     UNKNOWN_JOB_EXIT,
     PbsJob,
     describe_pbs_failure,
+    duration_seconds,
     exit_code_of,
     parse_qstat_json,
 )
@@ -210,6 +214,17 @@ class PbsExecutorBase(BatchSchedulerExecutor):
     """OpenPBS, Torque and Grid Engine each install a ``qstat``: `command_problem` tells."""
 
     config_class = PBSExecutorConfig
+
+    def report_final(self, job: Job, exit_code: Optional[int],
+                     status: Optional[JobStatus]) -> None:
+        """The end of `job` (see the base); a job with a ``pbs.cput`` limit whose process
+        was SIGKILLed (the mom's ``RLIMIT_CPU``) exceeded it."""
+        if job.spec is not None and (status is None or (status.state is JobState.FAILED
+                                                        and not status.message)):
+            cput = next((duration_seconds(v) for k, v, _ in self.custom_attribute_items(job)
+                         if k == 'cput'), None)
+            status = cpu_limit_kill(exit_code, cput, 'PBS') or status
+        super().report_final(job, exit_code, status)
 
     @property
     def _pbs_config(self) -> PBSExecutorConfig:
@@ -366,12 +381,18 @@ class PbsExecutorBase(BatchSchedulerExecutor):
         return {}
 
 
+_LIMITS = {PBS_WALLTIME_EXCEEDED: 'walltime', PBS_CPU_TIME_EXCEEDED: 'cpu_time'}
+_CPU_LIMIT_KILLS = (256 + 9, 256 + 24)  # SIGKILL, SIGXCPU
+
+
 def pbs_to_job_status(job: PbsJob, scheduler: str = 'PBS') -> JobStatus:
     """
     The PSI/J status for what qstat says about a job (see the module documentation).
 
     A plain non-zero exit (1-255) has no message, so that the executor reports the exit code
-    with the tail of the job's output instead.
+    with the tail of the job's output instead; a walltime or CPU-time kill has no exit code
+    (see :func:`psij.executors.batch.exit_codes.limit_exceeded`): ``Exit_status`` -29 or -28,
+    or a job with a ``cput`` limit that was SIGKILLed (or SIGXCPU) without a ``qdel``.
     """
     metadata: Dict[str, Any] = {'pbs_state': job.state}
     if job.substate is not None:
@@ -395,6 +416,17 @@ def pbs_to_job_status(job: PbsJob, scheduler: str = 'PBS') -> JobStatus:
         return JobStatus(JobState.FAILED, message=msg, metadata=metadata)
     if job.exit_status == 0:
         return JobStatus(JobState.COMPLETED, exit_code=0, metadata=metadata)
+    if job.exit_status in _LIMITS:
+        return limit_exceeded(_LIMITS[job.exit_status], job.walltime_limit
+                              if job.exit_status == PBS_WALLTIME_EXCEEDED else
+                              job.cput_limit, describe_pbs_failure(job.exit_status) or '',
+                              metadata)
+    if job.cput_limit is not None and job.exit_status in _CPU_LIMIT_KILLS:
+        # the mom kills a job over its cput with SIGKILL, and qstat says no more than that
+        # (Exit_status 265, comment "... and failed"): a job with a cput limit that SIGKILLs
+        # itself reads the same
+        return limit_exceeded('cpu_time', job.cput_limit, describe_pbs_failure(
+            job.exit_status) or '', metadata)
     return JobStatus(JobState.FAILED, message=describe_pbs_failure(job.exit_status),
                      exit_code=code, metadata=metadata)
 

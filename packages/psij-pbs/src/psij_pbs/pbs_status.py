@@ -26,7 +26,7 @@ from psij.executors.batch.exit_codes import signal_name
 
 __all__ = ['PbsJob', 'parse_qstat_json', 'parse_qstat_text', 'describe_pbs_failure',
            'QUEUED_STATES', 'ACTIVE_STATES', 'FINAL_STATES', 'SUBSTATE_DELETED',
-           'UNKNOWN_JOB_EXIT', 'HISTORY_EXIT', 'is_pbs_json']
+           'UNKNOWN_JOB_EXIT', 'HISTORY_EXIT', 'is_pbs_json', 'duration_seconds']
 
 QUEUED_STATES = frozenset('QHWTM')
 """Queued, held, waiting for its start time, in transit, moved: nothing runs yet."""
@@ -77,6 +77,13 @@ PBS_EXIT_REASONS: Mapping[int, str] = {
 }
 
 
+PBS_CPU_TIME_EXCEEDED = -28
+"""The ``Exit_status`` of a job PBS ended at its CPU-time limit (``cput``)."""
+
+PBS_WALLTIME_EXCEEDED = -29
+"""The ``Exit_status`` of a job PBS ended at its walltime."""
+
+
 class PbsJob(NamedTuple):
     """What qstat says about one job."""
 
@@ -92,6 +99,8 @@ class PbsJob(NamedTuple):
     """``resources_used.walltime`` in seconds, if printed."""
     walltime_limit: Optional[int] = None
     """``Resource_List.walltime`` in seconds, if printed."""
+    cput_limit: Optional[int] = None
+    """``Resource_List.cput`` in seconds, if printed."""
 
     @property
     def final(self) -> bool:
@@ -122,7 +131,7 @@ def _int(value: Any) -> Optional[int]:
     return None
 
 
-def _seconds(value: Any) -> Optional[int]:
+def duration_seconds(value: Any) -> Optional[int]:
     """``'01:02:03'`` (or ``'3723'``) -> 3723."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
@@ -152,8 +161,9 @@ def _job(attrs: Mapping[str, Any]) -> Optional[PbsJob]:
     comment = attrs.get('comment')
     return PbsJob(state, _int(attrs.get('substate')), _int(exit_status),
                   None if comment is None else str(comment),
-                  _seconds(_resource(attrs, 'resources_used', 'walltime')),
-                  _seconds(_resource(attrs, 'Resource_List', 'walltime')))
+                  duration_seconds(_resource(attrs, 'resources_used', 'walltime')),
+                  duration_seconds(_resource(attrs, 'Resource_List', 'walltime')),
+                  duration_seconds(_resource(attrs, 'Resource_List', 'cput')))
 
 
 def is_pbs_json(text: str) -> bool:

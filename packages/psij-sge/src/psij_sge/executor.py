@@ -71,7 +71,7 @@ with ``qacct`` in the same cycle (``qacct -j ID`` for one job, one ``qacct -o US
 the master's accounting ``flush_time``): it keeps its state and is asked about again every
 second, for up to `SGEExecutorConfig.accounting_delay` seconds, before it may be declared lost.
 While a job is being deleted, or a running job nears its ``h_rt``, the next ``qstat`` also
-comes sooner than the polling interval. ``failed 37`` is FAILED "time limit" (``h_rt``);
+comes sooner than the polling interval. ``failed 37`` is FAILED "walltime exceeded" (``h_rt``);
 ``failed 100`` with a kill is CANCELED if this process sent the ``qdel`` or saw the job being
 deleted (``d``), else FAILED with the signal (a job that killed its own process group has the
 same record as a deleted one); a job deleted before it started has no
@@ -107,6 +107,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.commands import run_command
+from psij.executors.batch.exit_codes import cpu_limit_kill
 from psij.executors.batch.script_writer import directive_value, quote
 from psij.job import Job
 from psij.job_state import JobState
@@ -117,6 +118,7 @@ from psij_sge import job_book
 from psij_sge.sge_status import (
     AcctRecord,
     acct_to_job_status,
+    category_limits,
     is_grid_engine_banner,
     parse_error_reasons,
     parse_qacct,
@@ -494,7 +496,14 @@ class SGEJobExecutor(BatchSchedulerExecutor):
 
     def report_final(self, job: Job, exit_code: Optional[int],
                      status: Optional[JobStatus]) -> None:
-        """The end of `job` (see the base); its record in the job book goes with it."""
+        """The end of `job` (see the base); its record in the job book goes with it. A job
+        with an ``h_cpu`` limit (``sge.l``) whose process was SIGKILLed (``RLIMIT_CPU``)
+        exceeded it."""
+        if job.spec is not None and (status is None or (status.state is JobState.FAILED
+                                                        and not status.message)):
+            h_cpu = next((category_limits('-l %s' % v).get('h_cpu')
+                          for k, v, _ in self.custom_attribute_items(job) if k == 'l'), None)
+            status = cpu_limit_kill(exit_code, h_cpu, 'Grid Engine') or status
         super().report_final(job, exit_code, status)
         if job.native_id is not None:
             self._book.forget([job.native_id])

@@ -19,13 +19,13 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Dict, List, NamedTuple, Optional
 
-from psij.executors.batch.exit_codes import signal_name
+from psij.executors.batch.exit_codes import limit_exceeded, signal_name
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 
 __all__ = ['SgeJob', 'AcctRecord', 'parse_qstat_xml', 'parse_qacct', 'parse_error_reasons',
            'qstat_to_job_status', 'acct_to_job_status', 'is_grid_engine_banner',
-           'FAILED_REASONS', 'FAILED_LIMIT', 'FAILED_AFTER_JOB']
+           'FAILED_REASONS', 'FAILED_LIMIT', 'FAILED_AFTER_JOB', 'category_limits']
 
 FAILED_LIMIT = 37
 """``failed`` code: the master enforced ``h_rt``, ``h_cpu`` or ``h_vmem``."""
@@ -225,11 +225,44 @@ class AcctRecord(NamedTuple):
     array_tasks: int = 0
     """For the record of a whole array job (under its bare number): how many task records
     it stands for (it is the first failed task's, else the last task's)."""
+    h_rt: Optional[float] = None
+    """The job's walltime limit in seconds (``h_rt`` in its ``category``), if it had one."""
+    h_cpu: Optional[float] = None
+    """The job's CPU-time limit in seconds (``h_cpu`` in its ``category``), if it had one."""
+    cpu: Optional[float] = None
+    """The CPU time the job used in seconds (``cpu``: the execution daemon's last sample,
+    which may be short of what the job used when it was killed)."""
+    wallclock: Optional[float] = None
+    """How long the job ran in seconds (``ru_wallclock``)."""
 
 
 def _int(value: str) -> Optional[int]:
     m = re.match(r'\s*(-?\d+)', value)
     return int(m.group(1)) if m else None
+
+
+_CATEGORY_LIMIT = re.compile(r'\b(h_rt|h_cpu)=([0-9:.]+)')
+
+
+def _seconds(value: str) -> Optional[float]:
+    """``'5'``, ``'0:0:5'``, ``'5.0s'`` -> 5.0; `None` if it is not a duration."""
+    total = 0.0
+    try:
+        for part in value.strip().rstrip('s').split(':'):
+            total = total * 60 + float(part)
+    except ValueError:
+        return None
+    return total
+
+
+def category_limits(category: str) -> Dict[str, float]:
+    """``'-q all.q -l h_cpu=2,h_rt=60'`` -> ``{'h_cpu': 2.0, 'h_rt': 60.0}``."""
+    out = {}
+    for name, value in _CATEGORY_LIMIT.findall(category):
+        seconds = _seconds(value)
+        if seconds is not None:
+            out[name] = seconds
+    return out
 
 
 def parse_qacct(text: str) -> Dict[str, AcctRecord]:
@@ -251,10 +284,14 @@ def parse_qacct(text: str) -> Dict[str, AcctRecord]:
         failed_text = failed_raw.split(':', 1)[1].strip() if ':' in failed_raw else ''
         task = fields.get('taskid', '').strip()
         task = task if task.isdigit() else ''
+        limits = category_limits(fields.get('category', ''))
         rec = AcctRecord(number, failed, failed_text, _int(fields.get('exit_status', '')),
                          fields.get('granted_pe', 'NONE').strip() or 'NONE',
                          _int(fields.get('slots', '1')) or 1, fields.get('owner', '').strip(),
-                         fields.get('end_time', '').strip(), task)
+                         fields.get('end_time', '').strip(), task,
+                         h_rt=limits.get('h_rt'), h_cpu=limits.get('h_cpu'),
+                         cpu=_seconds(fields.get('cpu', '')),
+                         wallclock=_seconds(fields.get('ru_wallclock', '')))
         if not task:
             result[number] = rec
             return
@@ -298,22 +335,37 @@ def acct_to_job_status(rec: AcctRecord, deleted: bool = False) -> JobStatus:
                      exit_code=st.exit_code, metadata=dict(st.metadata or {}, sge_task=rec.task))
 
 
+_CPU_LIMIT_KILLS = (128 + 9, 128 + 24)
+"""The exit status of a job the execution daemon ended at its ``h_cpu`` (SIGKILL, SIGXCPU):
+``failed 100`` and this, nothing else, in its record."""
+
+
 def _job_acct_status(rec: AcctRecord, deleted: bool) -> JobStatus:
     """
-    The final PSI/J status of a finished job from its accounting record: ``failed`` 37 is
-    FAILED "time limit"; 100 with a kill (exit status 137 or 143) is CANCELED if the job was
-    `deleted` (the caller sent the ``qdel`` or saw the job in a deletion state), else FAILED
-    with the signal (a ``qdel`` and a job that killed its own process group give the same
-    record: ``failed 100``, ``exit_status 137``); another non-zero ``failed`` is FAILED with
-    Grid Engine's reason; otherwise the exit status decides (0: COMPLETED; a plain exit code:
-    FAILED without a message, so that the executor adds the tail of the job's output).
+    The final PSI/J status of a finished job from its accounting record: ``failed`` 37 of a
+    job with an ``h_rt`` (that ran that long, if it had an ``h_cpu`` too) is FAILED "walltime
+    exceeded"; a job with an ``h_cpu`` that was not deleted and ended by ``failed`` 37 or a
+    SIGKILL/SIGXCPU is FAILED "CPU-time limit exceeded" (the record says no more: the
+    execution daemon kills the job and writes ``failed 100``; a job with an ``h_cpu`` that
+    SIGKILLs itself reads the same), both without an exit code (``failed`` 37 without either:
+    ``h_vmem``, Grid Engine's reason); 100 with a kill (exit status 137 or
+    143) is CANCELED if the job was `deleted` (the caller sent the ``qdel`` or saw the job in
+    a deletion state), else FAILED with the signal (a ``qdel`` and a job that killed its own
+    process group give the same record: ``failed 100``, ``exit_status 137``); another non-zero
+    ``failed`` is FAILED with Grid Engine's reason; otherwise the exit status decides (0:
+    COMPLETED; a plain exit code: FAILED without a message, so that the executor adds the
+    tail of the job's output).
     """
     metadata = {'sge_failed': rec.failed, 'sge_exit_status': rec.exit_status}
     code = rec.exit_status
-    if rec.failed == FAILED_LIMIT:
-        return JobStatus(JobState.FAILED, message='The job exceeded its time limit (h_rt; Grid '
-                         'Engine failed %d: %s)' % (rec.failed, rec.failed_text or 'limit'),
-                         metadata=metadata)
+    detail = 'Grid Engine failed %d%s, exit_status %s, cpu %ss' % (
+        rec.failed, ': ' + rec.failed_text if rec.failed_text else '', code, rec.cpu)
+    if rec.failed == FAILED_LIMIT and rec.h_rt is not None and (
+            rec.h_cpu is None or (rec.wallclock or 0) >= rec.h_rt):
+        return limit_exceeded('walltime', rec.h_rt, detail, metadata)
+    if rec.h_cpu is not None and not deleted and (
+            rec.failed == FAILED_LIMIT or code in _CPU_LIMIT_KILLS):
+        return limit_exceeded('cpu_time', rec.h_cpu, detail, metadata)
     if rec.failed == FAILED_AFTER_JOB and code is not None and code > 128:
         if deleted:
             return JobStatus(JobState.CANCELED, message='The job was deleted (qdel)',

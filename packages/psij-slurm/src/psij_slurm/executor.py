@@ -75,6 +75,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     InvalidJobStateError,
 )
 from psij.executors.batch.commands import run_command
+from psij.executors.batch.exit_codes import limit_exceeded
 from psij.executors.batch.script_writer import directive_value
 from psij.job import Job
 from psij.job_state import JobState
@@ -461,7 +462,8 @@ def slurm_to_job_status(s: SlurmJobStatus) -> Optional[JobStatus]:
     Failures carry a message naming the cause (time limit, memory, node failure, preemption,
     boot failure, signal); a plain non-zero exit (``FAILED``/``NonZeroExitCode``) has none, so
     that the executor reports the exit code with the tail of the job's output instead. A job
-    killed by signal N has exit code 128 + N, as a shell reports it.
+    killed by signal N has exit code 128 + N, as a shell reports it; one Slurm ended at its
+    time limit has none (see :func:`psij.executors.batch.exit_codes.limit_exceeded`).
     """
     p = to_psij(s)
     if p is None:
@@ -477,4 +479,6 @@ def slurm_to_job_status(s: SlurmJobStatus) -> Optional[JobStatus]:
     metadata: Dict[str, Any] = {'slurm_state': normalize_state(s.state)}
     if s.reason:
         metadata['slurm_reason'] = s.reason
+    if metadata['slurm_state'] == 'TIMEOUT':
+        return limit_exceeded('walltime', detail=message or '', metadata=metadata)
     return JobStatus(state, message=message, exit_code=exit_code, metadata=metadata)

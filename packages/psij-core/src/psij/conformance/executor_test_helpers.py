@@ -258,6 +258,26 @@ def check_self_kill_is_failed(executor: JobExecutor) -> None:
         assert (st.state, st.exit_code) == (JobState.FAILED, SELF_KILLS[script]), (script, st)
 
 
+def check_cpu_limit_kill(executor: JobExecutor, attributes: Dict[str, str],
+                         seconds: float) -> JobStatus:
+    """
+    A job that burns CPU past the CPU-time limit of `seconds` that the custom `attributes`
+    ask the scheduler for (``{'pbs.cput': '00:00:03'}``, ``{'sge.l': 'h_cpu=3'}``) ends
+    FAILED with no exit code and a message starting "CPU-time limit exceeded (N s)" (a
+    walltime of two minutes ends it if the limit is not enforced). Returns its final status.
+    """
+    from datetime import timedelta
+
+    from psij.job_attributes import JobAttributes
+    job = Job(sh('i=0; while :; do i=$((i + 1)); done', attributes=JobAttributes(
+        duration=timedelta(minutes=2), custom_attributes=dict(attributes))))
+    executor.submit(job)
+    st = wait_final(job)
+    assert (st.state, st.exit_code) == (JobState.FAILED, None), st
+    assert (st.message or '').startswith('CPU-time limit exceeded (%g s)' % seconds), st
+    return st
+
+
 def check_mpirun_multi_node(executor: JobExecutor, tmp_path: Path, nodes: int = 2,
                             per_node: int = 2) -> None:
     """

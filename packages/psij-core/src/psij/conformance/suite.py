@@ -36,6 +36,7 @@ from psij.conformance.crash_checks import CrashChecks
 from psij.conformance.dropin_checks import DropInChecks
 from psij.conformance.harness import (
     ARGS_SCRIPT,
+    ENDED_SUFFIX,
     RANK_SCRIPT,
     Kit,
     env_dump_script,
@@ -221,6 +222,26 @@ class CancelChecks(KitBase):
         kit.check_history(b.job, CANCELED, ran=False)
         assert st.state is CANCELED
 
+    def test_cancel_of_job_trapping_term(self, kit: Kit) -> None:
+        """A canceled job that traps SIGTERM and exits 0 ends CANCELED, with exit code 0 (its
+        own, where the scheduler records it) or none: never a code the job did not exit
+        with."""
+        started = kit.unique('started')
+        limit = int(kit.options.timeout * 10) + 10
+        job = kit.submit(kit.sh_spec(
+            'trap "exit 0" TERM; : > "$1"; i=0; while [ $i -lt %d ]; do sleep 0.1; '
+            'i=$((i + 1)); done; exit 99' % limit, started))
+        kit.wait(job, ACTIVE)
+        while not started.exists():  # the trap is set once the file exists
+            assert kit.remaining() > 0, 'the job never started its script'
+            time.sleep(0.1)
+        kit.cancel(job)
+        st = kit.wait(job)
+        kit.settle()
+        kit.check_history(job, CANCELED)
+        assert st.exit_code in (0, None), 'a canceled job that exited 0 was reported with exit ' \
+            'code %s: %s' % (st.exit_code, st)
+
     def test_cancel_finished_job(self, kit: Kit) -> None:
         """Canceling a finished job changes nothing."""
         job = kit.submit(kit.sh_spec('exit 0'))
@@ -254,6 +275,34 @@ class AttachChecks(KitBase):
         kit.check_history(b.job, FAILED)
         kit.check_history(job2, FAILED)
         assert st1.exit_code == 42 and st2.exit_code == 42, (st1, st2)
+
+    @requires(cap.ATTACH)
+    def test_attach_to_ended_job(self, kit: Kit) -> None:
+        """Attaching to a job that already ended reports exactly one status change: its
+        final state, with its true exit code (no synthesized intermediate states)."""
+        ended = {code: kit.submit(kit.sh_spec('exit %d' % code)) for code in (0, 3)}
+        for job in ended.values():
+            kit.wait(job)
+        if cap.LIST not in kit.unsupported:
+            # ended for the scheduler too: a batch job's script records its exit code a
+            # moment before it leaves the queue
+            deadline = time.monotonic() + min(60.0, kit.remaining())
+            while set(kit.executor.list()) & {j.native_id for j in ended.values()}:
+                assert time.monotonic() < deadline, 'jobs that ended are still listed'
+                time.sleep(0.5)
+        ex2 = kit.new_executor()
+        for code, job in ended.items():
+            job2 = Job()
+            job2.set_job_status_callback(kit.recorder.job_callback)
+            kit.jobs.append(job2)
+            assert job.native_id is not None
+            ex2.attach(job2, job.native_id)
+            st = kit.wait(job2)
+            kit.settle()
+            seen = [(s.state, s.exit_code) for s in kit.recorder.statuses(job2)]
+            assert seen == [(COMPLETED if code == 0 else FAILED, code)], \
+                'attach to a job that ended with exit code %d reported %s (%s)' % (
+                    code, seen, st)
 
     @requires(cap.ATTACH_OTHER_PROCESS)
     def test_attach_from_other_process(self, kit: Kit) -> None:
@@ -463,6 +512,23 @@ class LaunchChecks(KitBase):
         assert read_nul_list(out) == ['PSIJ_K_PRE=from pre']
 
     @requires(cap.PRE_POST_LAUNCH)
+    def test_failing_pre_launch(self, kit: Kit) -> None:
+        """A failing pre-launch script (a non-zero status, or ``exit`` in it) stops the job
+        before its command: FAILED with the script's exit code and a message naming the
+        pre-launch script and that code."""
+        for body in ('(exit 7)\n', 'exit 7\n'):
+            pre, ran = kit.unique('pre.sh'), kit.unique('ran')
+            pre.write_text(body)
+            st = kit.run(kit.sh_spec(': > "$1"', ran, pre_launch=pre,
+                                     stderr_path=kit.unique('stderr')))
+            assert (st.state, st.exit_code) == (FAILED, 7), (body, st)
+            message = st.message or ''
+            assert 'pre-launch' in message and str(pre) in message and '7' in message, \
+                'the message of a job whose pre-launch script %s failed (%r) must name it ' \
+                'and its exit code: %s' % (pre, body, st)
+            assert not ran.exists(), 'the command ran after its pre-launch script failed'
+
+    @requires(cap.PRE_POST_LAUNCH)
     def test_post_launch_after_all_ranks(self, kit: Kit) -> None:
         """post_launch runs once, after every rank ended; pre_launch once for all ranks."""
         n = _ranks(kit)
@@ -544,14 +610,20 @@ class ResourceChecks(KitBase):
 
     @requires(cap.WALLTIME)
     def test_walltime_enforced(self, kit: Kit) -> None:
-        """A job running past its walltime is stopped and FAILED."""
-        spec, _, _ = kit.blocking_spec()
+        """A job running past its walltime is stopped and FAILED, with no exit code (the
+        scheduler's kill signal is not the job's own exit) and a message starting with
+        "walltime exceeded"."""
+        spec, started, _ = kit.blocking_spec()
         spec.attributes.duration = timedelta(seconds=kit.options.walltime)
         job = kit.submit(spec)
         st = kit.wait(job)
         kit.settle()
         kit.check_history(job, FAILED)
-        assert st.exit_code != 99, 'the job ended on its own; the walltime was not enforced'
+        assert not Path(str(started) + ENDED_SUFFIX).exists(), \
+            'the job ended on its own; the walltime was not enforced: %s' % st
+        assert st.exit_code is None and (st.message or '').startswith('walltime exceeded'), \
+            'a walltime kill must be FAILED with exit code None and a message starting with ' \
+            '"walltime exceeded", not %s' % st
 
     @requires(cap.MEMORY_LIMITS)
     def test_memory_limit_enforced(self, kit: Kit) -> None:

@@ -9,12 +9,13 @@ import time
 from typing import Dict, List, Optional
 
 from psij._log import get_logger
-from psij.executors.batch import arrays, job_files
+from psij.executors.batch import arrays, exit_codes, job_files
 from psij.executors.batch.commands import run_command
 from psij.executors.batch.scheduler_commands import SchedulerCommands
 from psij.job import Job
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.launchers.launch_wrapper import pre_launch_failure
 
 logger = get_logger(__name__)
 
@@ -139,9 +140,11 @@ class StatusEngineClient(SchedulerCommands):
             final = JobStatus(JobState.CANCELED, message=st.message, exit_code=code,
                               metadata=st.metadata)
         elif st is not None and st.state is JobState.FAILED and st.message:
-            # the scheduler knows why (time limit, memory, node failure, ...)
+            # the scheduler knows why (time limit, memory, node failure, ...); a limit's kill
+            # signal is the scheduler's, not the job's exit
             final = JobStatus(JobState.FAILED, message=st.message,
-                              exit_code=code if code is not None else st.exit_code,
+                              exit_code=None if exit_codes.is_limit_exceeded(st)
+                              else code if code is not None else st.exit_code,
                               metadata=st.metadata)
         elif code is None and st is not None:
             final = st
@@ -151,7 +154,9 @@ class StatusEngineClient(SchedulerCommands):
             stderr = job.spec.stderr_path if job.spec is not None else None
             tail = job_files.output_tail(self.work_directory, native_id, stderr,
                                          token=self._tokens.get(native_id))
-            msg = 'The job exited with code %s' % code
+            pre = job.spec is not None and job.spec.pre_launch is not None
+            msg = (pre_launch_failure(tail) if pre else None) or \
+                'The job exited with code %s' % code
             final = JobStatus(JobState.FAILED, exit_code=code,
                               message=msg + (': ' + tail if tail else ''))
         if job.status.state is JobState.QUEUED and final.state is not JobState.CANCELED and \

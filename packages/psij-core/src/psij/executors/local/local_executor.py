@@ -45,7 +45,7 @@ from psij.job_launcher import Launcher
 from psij.job_spec import JobSpec
 from psij.job_state import JobState
 from psij.job_status import JobStatus
-from psij.launchers.launch_wrapper import LAUNCH_SCRIPT_PATH
+from psij.launchers.launch_wrapper import LAUNCH_SCRIPT_PATH, pre_launch_failure
 from psij.resource_spec import ResourceSpecV1
 
 logger = logging.getLogger(__name__)
@@ -369,7 +369,10 @@ class LocalJobExecutor(JobExecutor):
         code = st.exit_code
         if st.state is JobState.FAILED and code and launcher is not None:
             tail = _stderr_tail(spec, run.directory)
-            if tail and launcher.is_launcher_failure(tail):
+            pre_launch = pre_launch_failure(tail) if spec.pre_launch is not None else None
+            if pre_launch is not None:
+                st = JobStatus(JobState.FAILED, exit_code=code, message=pre_launch)
+            elif tail and launcher.is_launcher_failure(tail):
                 st = JobStatus(JobState.FAILED, exit_code=code, message='The %s launcher '
                                'failed (exit code %d): %s' % (
                                    spec.launcher or 'single', code,
@@ -545,7 +548,9 @@ class LocalJobExecutor(JobExecutor):
         run = LocalJob.attached(job, native_id, pid,
                                 _open_pidfd(pid, start) if record.end is None else None, record)
         self._track(job, run)
-        self._set_job_status(job, JobStatus(JobState.ACTIVE, metadata={'nativeId': native_id}))
+        if record.end is None:  # a job that ended reports its final state alone
+            self._set_job_status(job, JobStatus(JobState.ACTIVE,
+                                                metadata={'nativeId': native_id}))
         self._follow(run)
 
     def _on_followed_exit(self, run: LocalJob, fd: int) -> None:

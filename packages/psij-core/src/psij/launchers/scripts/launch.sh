@@ -9,7 +9,9 @@
 # else to the job's standard output and error. CLEAN (non-empty) means the job must not
 # inherit the environment: drop the variables the shell itself adds.
 # Exit code: the command's; else a failing post-launch script's; a failing pre-launch script
-# stops the job with its exit code.
+# (a non-zero status, or an exit in it) stops the job with its exit code, and the line
+# "psij: the pre-launch script PATH failed with exit code N" on standard error, which the
+# executors put in the job's status (psij.launchers.launch_wrapper.pre_launch_failure).
 
 _psij_pre=$1
 _psij_post=$2
@@ -33,15 +35,27 @@ _psij_source() {
     fi
 }
 
+_psij_pre_failed() {
+    echo "psij: the pre-launch script $_psij_pre failed with exit code $1" >&2
+}
+
 if [ -n "$_psij_pre" ]; then
+    # a pre-launch script that calls exit ends this shell: the trap still says why
+    trap '_psij_rc=$?; [ "$_psij_rc" -eq 0 ] || _psij_pre_failed "$_psij_rc"' EXIT
     _psij_source "$_psij_pre"
     _psij_rc=$?
+    trap - EXIT
     if [ "$_psij_rc" -ne 0 ]; then
-        echo "psij: the pre-launch script $_psij_pre failed with exit code $_psij_rc" >&2
+        _psij_pre_failed "$_psij_rc"
         exit "$_psij_rc"
     fi
 fi
 
+# A SIGTERM (a cancel) while the command runs ends this shell only once the command has: the
+# job's exit code is the command's own (0 for one that traps SIGTERM and exits 0, 143 for one
+# it killed), not this shell's death by the signal; no post-launch script after it.
+_psij_term=
+trap '_psij_term=1' TERM
 if [ -n "$_psij_clean" ]; then
     # The shell puts "_" in the environment of every command it runs; env removes it.
     env -u _ "$@"
@@ -49,6 +63,10 @@ else
     "$@"
 fi
 _psij_rc=$?
+trap - TERM
+if [ -n "$_psij_term" ]; then
+    exit "$_psij_rc"
+fi
 
 if [ -n "$_psij_post" ]; then
     _psij_source "$_psij_post"
