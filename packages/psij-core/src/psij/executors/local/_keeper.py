@@ -111,7 +111,8 @@ def outcome(code: Optional[int], canceled: bool, shell: bool, stderr_path: str) 
         return ('FAILED', None, 'The exit status of the job process was lost (was SIGCHLD '
                 'ignored, or did other code reap it?)')
     if canceled:
-        return ('CANCELED', code, 'Canceled')
+        # a death by signal is the cancel's own SIGTERM or SIGKILL, not an exit of the job's
+        return ('CANCELED', None if code < 0 else code, 'Canceled')
     if code == 0:
         return ('COMPLETED', 0, None)
     if code < 0:
