@@ -20,6 +20,7 @@ from psij.executors.batch.batch_scheduler_executor import (
     BatchSchedulerExecutor,
     InvalidJobStateError,
 )
+from psij.executors.batch.exit_codes import limit_exceeded
 from psij.executors.batch.script_writer import directive_value
 
 _TOYQ = [sys.executable, '-m', 'psij_batch_example.toyq']
@@ -77,7 +78,9 @@ class ToyBatchJobExecutor(BatchSchedulerExecutor):
                 st = JobState.COMPLETED if exit_code_ == 0 else JobState.FAILED
                 result[native_id] = JobStatus(st, exit_code=exit_code_)
             elif state == 'TIMEOUT':
-                result[native_id] = JobStatus(JobState.FAILED, message='toyq: time limit')
+                # psij's one answer for a walltime kill: FAILED, no exit code, "walltime
+                # exceeded..." (docs/one-event-one-answer.md)
+                result[native_id] = limit_exceeded('walltime', detail='toyq: time limit')
             else:
                 result[native_id] = JobStatus(_STATES[state])
         return result

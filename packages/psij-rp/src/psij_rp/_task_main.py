@@ -20,8 +20,14 @@ _REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 _O_OUT = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
+# a failing pre-launch script (a status, or `exit` in it: the EXIT trap) is named on stderr as
+# psij's launch wrapper names it (psij.launchers.launch_wrapper.pre_launch_failure reads it)
 _AROUND = ('_pre=$1 _post=$2; shift 2; '
-           'if [ -n "$_pre" ]; then . "$_pre" || exit $?; fi; '
+           '_failed() { echo "psij: the pre-launch script $_pre failed with exit code $1" >&2; }; '
+           'if [ -n "$_pre" ]; then '
+           'trap \'_rc=$?; [ "$_rc" -eq 0 ] || _failed "$_rc"\' EXIT; '
+           '. "$_pre"; _rc=$?; trap - EXIT; '
+           'if [ "$_rc" -ne 0 ]; then _failed "$_rc"; exit "$_rc"; fi; fi; '
            '"$@"; _rc=$?; '
            'if [ -n "$_post" ]; then . "$_post"; fi; exit $_rc')
 

@@ -29,12 +29,14 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from psij._files import read_tail
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.job import Job
 from psij.job_executor import JobExecutor
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_state import JobState
 from psij.job_status import JobStatus
+from psij.launchers.launch_wrapper import pre_launch_failure
 
 from psij_rp.pilot import PilotKey, SharedPilot, TaskEvent
 from psij_rp.task_description import task_description
@@ -257,6 +259,8 @@ class RPJobExecutor(JobExecutor):
             status = _status(ev, t.cancel_requested)
             if status is None:
                 continue
+            if status.state is JobState.FAILED:
+                status = _pre_launch_status(t.job, ev, status)
             if status.state is JobState.ACTIVE and not t.timed:
                 t.timed = True
                 p = self._pilot
@@ -419,6 +423,22 @@ class _Walltimes(_Deadlines):
         except Exception:
             pass  # the pilot is ending: its end fails the job
         _CancelRetries.instance().add(job, pilot, uid)
+
+
+def _pre_launch_status(job: Job, ev: TaskEvent, status: JobStatus) -> JobStatus:
+    """`status`, with the message naming the job's failing pre-launch script if its task
+    program said so (on the job's stderr, or the task's)."""
+    spec = job.spec
+    if spec is None or spec.pre_launch is None:
+        return status
+    text = ev.stderr or ''
+    if spec.stderr_path is not None:
+        text = read_tail(pathlib.Path(spec.stderr_path), 4096) + '\n' + text
+    message = pre_launch_failure(text)
+    if message is None:
+        return status
+    return JobStatus(JobState.FAILED, exit_code=status.exit_code, message=message,
+                     metadata=status.metadata)
 
 
 def _walltime_status(job: Job, ev: TaskEvent) -> JobStatus:

@@ -197,10 +197,16 @@ def task_description(spec: JobSpec, launcher: Optional[str], name: str,
 
 
 def _launch_scripts(spec: JobSpec) -> bool:
-    """Whether pre/post-launch paths go to `TASK_MAIN` (RP's launch script misreads paths
-    that are not plain) rather than to RP."""
-    return any(p is not None and not _PLAIN.match(os.fsdecode(p))
-               for p in (spec.pre_launch, spec.post_launch))
+    """Whether pre/post-launch paths go to `TASK_MAIN` rather than to RP: always for a job of
+    one rank (`TASK_MAIN` names a failing pre-launch script and keeps its exit code, which
+    RP's launch script turns into 1), and for paths that are not plain (RP's launch script
+    misreads them)."""
+    scripts = [p for p in (spec.pre_launch, spec.post_launch) if p is not None]
+    if not scripts:
+        return False
+    res = spec.resources
+    one_rank = not isinstance(res, ResourceSpecV1) or res.computed_process_count == 1
+    return one_rank or any(not _PLAIN.match(os.fsdecode(p)) for p in scripts)
 
 
 def _large(payload: str, payload_file: Optional[pathlib.Path]) -> str:

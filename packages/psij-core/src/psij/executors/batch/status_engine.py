@@ -56,6 +56,10 @@ MIN_BACKOFF = 2.0
 """The first wait before a failed status command is retried; it doubles on each failure."""
 MISSING_POLLS_BEFORE_LOST = 2
 """Successful status commands in a row that must leave a job out before it may be lost."""
+SIGNAL_SETTLE_POLLS = 3
+"""Status commands that may still show a job as running after it recorded a death by signal
+(an exit code above 128: a cancel from outside, a kill) before the recorded code alone decides:
+the scheduler is given the time to show why (LSF's ``bkill``: EXIT, TERM_OWNER)."""
 
 
 class StatusClient(Protocol):
@@ -201,7 +205,8 @@ class _Tracked:
     """A followed job and what the engine knows of it (changed under the engine's lock or by
     the one thread handling the job at that moment)."""
 
-    __slots__ = ('job', 'client', 'native_id', 'active', 'missing', 'ended', 'code', 'done')
+    __slots__ = ('job', 'client', 'native_id', 'active', 'missing', 'ended', 'code', 'done',
+                 'settle')
 
     def __init__(self, job: Job, client: StatusClient) -> None:
         self.job = job
@@ -216,6 +221,8 @@ class _Tracked:
         """That exit code (the file may be gone by then if another `Job` followed the job)."""
         self.done = False
         """Its final state is being reported (by one of the engine's two threads, once)."""
+        self.settle = 0
+        """Polls that showed it not ended after it recorded a death by signal."""
 
     def exit_code(self) -> Optional[int]:
         """The exit code the job recorded, if any."""
@@ -472,6 +479,10 @@ class StatusEngine:
                     missing.append(t)
             else:
                 t.missing = 0
+                if t.ended and not st.state.final and t.code is not None and t.code > 128 \
+                        and t.settle < SIGNAL_SETTLE_POLLS:
+                    t.settle += 1  # killed: the scheduler may show why at its next poll
+                    continue
                 if st.state.final or t.ended:
                     self._finish(t, t.exit_code(), st if st.state.final else None)
                 else:

@@ -12,7 +12,9 @@ final state and exit code are recorded in a private per-user state directory (`_
 whatever happens to the submitter, and any later process can `attach` to it. The submitter's
 one reaper thread (`_reaper`) receives the ends from the keeper and watches attached jobs.
 Cancel sends SIGTERM to the job's process group and SIGKILL after
-`LocalJobExecutorConfig.cancel_grace_period`.
+`LocalJobExecutorConfig.cancel_grace_period`; the job ends ``CANCELED`` with the exit code its
+process exited with (a job that traps SIGTERM and exits 0 has 0), or none if the cancel's
+signal killed it.
 
 Linux only (pidfds: kernel 5.4 or later).
 
