@@ -9,7 +9,10 @@ at 32 cores for 15 minutes; ours is configured to match):
 - throughput: N / (time from the first ``submit()`` to the last final-state callback);
 - delay from a task's end (its last act is ``date +%s.%N``, written to its stdout file) to
   its final-state callback: median and p95;
-- pilot start: from the executor's creation to the warm-up job's final callback.
+- pilot start: from the executor's creation to the warm-up job's final callback;
+- CPU seconds used while the N tasks ran: by the executor's own process (``client cpu``: its
+  threads and RADICAL-Pilot's client threads), and by that process and all its descendants
+  (RP's client components, the agent, the tasks: ``tree cpu``), which compete for the cores.
 
 Each executor runs in a process of its own (``--child``), from its own Python.
 
@@ -34,10 +37,26 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 CORES = 32  # psij-python's fixed pilot size
 RUNTIME = 15
+
+
+def _cpu_times() -> Tuple[float, Dict[int, float]]:
+    """CPU seconds of this process, and of each of its descendants (by pid)."""
+    import psutil  # radical.pilot's dependency
+
+    me = psutil.Process()
+    tree: Dict[int, float] = {}
+    for p in [me] + me.children(recursive=True):
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        tree[p.pid] = t.user + t.system + t.children_user + t.children_system
+    own = me.cpu_times()
+    return own.user + own.system, tree
 
 
 def _child(impl: str, n: int, workdir: pathlib.Path) -> Dict[str, Any]:
@@ -78,12 +97,17 @@ def _child(impl: str, n: int, workdir: pathlib.Path) -> Dict[str, Any]:
         done.clear()
     jobs = [Job(JobSpec('/bin/date', ['+%s.%N'], stdout_path=workdir / ('out.%d' % i)))
             for i in range(n)]
+    cpu0, tree0 = _cpu_times()
     t0 = time.time()
     for j in jobs:
         ex.submit(j)
     if not done.wait(1800):
         raise SystemExit('%s: %d of %d jobs ended in 1800 s' % (impl, len(finals), n))
     t1 = max(finals.values())
+    cpu1, tree1 = _cpu_times()
+    # a descendant that ended meanwhile is not counted (its parent's children_* times have it
+    # once the parent reaped it)
+    tree_cpu = sum(t - tree0.get(pid, 0.0) for pid, t in tree1.items())
     delays: List[float] = []
     for i, j in enumerate(jobs):
         st = j.status.state
@@ -103,7 +127,8 @@ def _child(impl: str, n: int, workdir: pathlib.Path) -> Dict[str, Any]:
             'throughput_per_s': n / (t1 - t0), 'makespan_s': t1 - t0,
             'delay_median_ms': 1000 * statistics.median(delays) if delays else None,
             'delay_p95_ms': 1000 * delays[int(0.95 * (len(delays) - 1))] if delays else None,
-            'delays_measured': len(delays), 'states': states}
+            'delays_measured': len(delays), 'states': states,
+            'client_cpu_s': cpu1 - cpu0, 'tree_cpu_s': tree_cpu}
 
 
 def _run(python: str, impl: str, n: int) -> Dict[str, Any]:
@@ -149,13 +174,14 @@ def main() -> None:
         runs.reverse()
     results = [_run(python, impl, a.jobs) for python, impl in runs]
     print('%d tasks of /bin/date on a %d-core local.localhost pilot' % (a.jobs, CORES))
-    print('%-12s %12s %10s %14s %12s %10s  %s' % ('executor', 'pilot start', 'tasks/s',
-                                                 'makespan', 'end->final', 'p95', 'states'))
+    print('%-12s %12s %10s %14s %12s %10s %12s %10s  %s' % (
+        'executor', 'pilot start', 'tasks/s', 'makespan', 'end->final', 'p95', 'client cpu',
+        'tree cpu', 'states'))
     for r in results:
-        print('%-12s %10.1f s %10.1f %12.1f s %9.0f ms %7.0f ms  %s' % (
+        print('%-12s %10.1f s %10.1f %12.1f s %9.0f ms %7.0f ms %10.1f s %8.1f s  %s' % (
             r['impl'], r['pilot_start_s'], r['throughput_per_s'], r['makespan_s'],
             r['delay_median_ms'] or float('nan'), r['delay_p95_ms'] or float('nan'),
-            r['states']))
+            r['client_cpu_s'], r['tree_cpu_s'], r['states']))
     if a.json:
         pathlib.Path(a.json).write_text(json.dumps(results, indent=1))
 
