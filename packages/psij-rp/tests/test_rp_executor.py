@@ -178,6 +178,45 @@ def test_a_burst_of_submits_is_handed_to_rp_in_few_calls(rp_executor: RPJobExecu
     assert pilot.submit_calls - before < 30, pilot.submit_calls - before
 
 
+def test_rp_profiling_is_off_unless_the_user_sets_it(rp_executor: RPJobExecutor,
+                                                    rp_work: pathlib.Path) -> None:
+    """RADICAL-Pilot profiles nothing (its default, profiling on, makes every task's scripts
+    start extra processes after the task ended, which delays the final state): the task's
+    sandbox has no profile, and the process's environment is left as it was."""
+    if any(n.startswith('RADICAL_') and n.endswith('PROFILE') for n in os.environ):
+        pytest.skip('the environment sets RADICAL-Pilot\'s profiling')
+    job = Job(JobSpec('/bin/true'))
+    rp_executor.submit(job)
+    assert _wait(job).state is JobState.COMPLETED
+    sandboxes = list((rp_work / 'rp' / 'sandbox').glob('**/%s' % job.native_id))
+    assert len(sandboxes) == 1, sandboxes
+    assert sorted(p.name for p in sandboxes[0].glob('*.prof')) == []
+    pilot_dir = sandboxes[0].parent
+    assert sorted(p.name for p in pilot_dir.glob('agent_*.prof')) == []
+    assert 'RADICAL_PROFILE' not in os.environ
+
+
+def test_rp_profiling_follows_the_users_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user who sets any RADICAL_*PROFILE variable decides; the environment RP starts in is
+    restored afterwards."""
+    from psij_rp import pilot
+
+    for name in list(os.environ):
+        if name.startswith('RADICAL_') and name.endswith('PROFILE'):
+            monkeypatch.delenv(name)
+    assert pilot._profile_setting() == {'RADICAL_PROFILE': 'FALSE'}
+    monkeypatch.setenv('RADICAL_PILOT_PROFILE', 'TRUE')
+    assert pilot._profile_setting() == {}
+    monkeypatch.delenv('RADICAL_PILOT_PROFILE')
+    monkeypatch.setenv('RADICAL_CONFIG_USER_DIR', '/theirs')
+    with pilot._rp_environment(pilot._profile_setting()):
+        with pilot._rp_environment({'RADICAL_CONFIG_USER_DIR': '/ours'}):
+            assert os.environ['RADICAL_CONFIG_USER_DIR'] == '/ours'
+            assert os.environ['RADICAL_PROFILE'] == 'FALSE'
+        assert os.environ['RADICAL_CONFIG_USER_DIR'] == '/theirs'
+    assert 'RADICAL_PROFILE' not in os.environ
+
+
 def test_invalid_jobs_refused_before_any_pilot(tmp_path: pathlib.Path) -> None:
     ex = RPJobExecutor(config=RPExecutorConfig(work_directory=str(tmp_path)))
     job = Job(JobSpec('/bin/true', launcher='srun'))

@@ -15,6 +15,7 @@ rest of the package sees only `TaskEvent`, `PilotKey` and the methods here.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -22,7 +23,7 @@ import shutil
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, cast
 
 from psij._batch_sender import BatchSender
 from psij._log import get_logger
@@ -138,24 +139,28 @@ class SharedPilot:
         """How many ``submit_tasks`` calls were made (for tests and benchmarks)."""
         os.makedirs(key.session_directory, mode=0o700, exist_ok=True)
         os.makedirs(key.sandbox, mode=0o700, exist_ok=True)
-        self._session: Any = _new_session(rp, key)
-        try:
-            self._pmgr: Any = rp.PilotManager(session=self._session)
-            self._tmgr: Any = rp.TaskManager(session=self._session)
-            self._pmgr.register_callback(self._on_pilot)
-            self._tmgr.register_callback(self._on_task)
-            pd: Dict[str, Any] = {'resource': key.resource, 'cores': key.cores,
-                                  'gpus': key.gpus, 'runtime': key.runtime,
-                                  'sandbox': key.sandbox, 'exit_on_error': False}
-            for name in ('queue', 'project', 'access_schema'):
-                value = getattr(key, name)
-                if value:
-                    pd[name] = value
-            self._pilot: Any = self._pmgr.submit_pilots(rp.PilotDescription(pd))
-            self._tmgr.add_pilots(self._pilot)
-        except BaseException:
-            self._session.close(download=False)
-            raise
+        # RP's components (and, through the pilot manager's launcher, the agent) take their
+        # environment when they start: it holds our settings only then
+        with _rp_environment(_profile_setting()):
+            with _rp_environment({'RADICAL_CONFIG_USER_DIR': _user_config_dir(key)}):
+                self._session: Any = rp.Session(cfg={'base': key.session_directory})
+            try:
+                self._pmgr: Any = rp.PilotManager(session=self._session)
+                self._tmgr: Any = rp.TaskManager(session=self._session)
+                self._pmgr.register_callback(self._on_pilot)
+                self._tmgr.register_callback(self._on_task)
+                pd: Dict[str, Any] = {'resource': key.resource, 'cores': key.cores,
+                                      'gpus': key.gpus, 'runtime': key.runtime,
+                                      'sandbox': key.sandbox, 'exit_on_error': False}
+                for name in ('queue', 'project', 'access_schema'):
+                    value = getattr(key, name)
+                    if value:
+                        pd[name] = value
+                self._pilot: Any = self._pmgr.submit_pilots(rp.PilotDescription(pd))
+                self._tmgr.add_pilots(self._pilot)
+            except BaseException:
+                self._session.close(download=False)
+                raise
         self.uid = cast(str, self._pilot.uid)
         logger.info('started pilot %s of session %s on %s', self.uid, self._session.uid,
                     key.resource)
@@ -313,20 +318,36 @@ class SharedPilot:
         self._on_pilot(self._pilot, 'CANCELED')
 
 
-_env_lock = threading.Lock()
+_env_lock = threading.RLock()
+
+PROFILE_OFF = ('RADICAL_PROFILE', 'FALSE')
+"""RADICAL-Pilot's profiling is off unless the user's environment sets it (any
+``RADICAL_*PROFILE`` variable). It is on by default in RP 1.103: each of the six profile
+events of a task's exec and launch scripts that follow the end of the task's program then
+starts two processes (RP's ``prof`` script and ``gtod``) instead of one that exits at once,
+and every component writes a line per task event; on a busy machine that delays a task's
+final state by hundreds of milliseconds and lowers throughput (issue 23)."""
 
 
-def _new_session(rp: Any, key: PilotKey) -> Any:
+def _profile_setting() -> Dict[str, str]:
+    """`PROFILE_OFF`, unless the user's environment decides RADICAL-Pilot's profiling."""
+    if any(name.startswith('RADICAL_') and name.endswith('PROFILE') for name in os.environ):
+        return {}
+    return {PROFILE_OFF[0]: PROFILE_OFF[1]}
+
+
+def _user_config_dir(key: PilotKey) -> str:
     """
-    A session whose resource configuration starts every task in a session (process group)
-    of its own (``new_session_per_task``): RADICAL-Pilot cancels a running task by killing
-    its process group, which without it is not the task's, so the kill misses and the agent
-    waits for the task to end by itself (``local.localhost`` leaves it off).
+    A RADICAL-Pilot user configuration directory whose resource configuration starts every
+    task in a session (process group) of its own (``new_session_per_task``): RADICAL-Pilot
+    cancels a running task by killing its process group, which without it is not the task's,
+    so the kill misses and the agent waits for the task to end by itself
+    (``local.localhost`` leaves it off).
 
     RP reads resource configurations when the session is created, from its own files merged
     with the user's (``$RADICAL_CONFIG_USER_DIR`` or ``$HOME``, ``.radical/pilot/configs``):
-    for that moment the user directory is a copy of the user's, with the setting added for
-    this resource unless the user configures that site's file themselves.
+    this is a copy of the user's, with the setting added for this resource unless the user
+    configures that site's file themselves.
     """
     site, _, res = key.resource.partition('.')
     home = os.environ.get('RADICAL_CONFIG_USER_DIR') or os.path.expanduser('~')
@@ -343,16 +364,24 @@ def _new_session(rp: Any, key: PilotKey) -> Any:
         with open(site_file + '.tmp', 'w') as f:
             json.dump({res: {'new_session_per_task': True}}, f)
         os.replace(site_file + '.tmp', site_file)
+    return base
+
+
+@contextlib.contextmanager
+def _rp_environment(settings: Dict[str, str]) -> Iterator[None]:
+    """The process's environment with `settings` while RADICAL-Pilot starts something that
+    reads it (its session, managers, components, the agent), restored afterwards."""
     with _env_lock:
-        old = os.environ.get('RADICAL_CONFIG_USER_DIR')
-        os.environ['RADICAL_CONFIG_USER_DIR'] = base
+        old = {name: os.environ.get(name) for name in settings}
+        os.environ.update(settings)
         try:
-            return rp.Session(cfg={'base': key.session_directory})
+            yield
         finally:
-            if old is None:
-                del os.environ['RADICAL_CONFIG_USER_DIR']
-            else:
-                os.environ['RADICAL_CONFIG_USER_DIR'] = old
+            for name, value in old.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _event(task: Any, state: str) -> TaskEvent:
