@@ -45,7 +45,7 @@ RUNTIME = 15
 
 def _cpu_times() -> Tuple[float, Dict[int, float]]:
     """CPU seconds of this process, and of each of its descendants (by pid)."""
-    import psutil  # radical.pilot's dependency
+    import psutil  # type: ignore[import-untyped,unused-ignore]  # radical.pilot's dependency
 
     me = psutil.Process()
     tree: Dict[int, float] = {}
