@@ -1,6 +1,7 @@
 """Discovery through real distributions installed into a temporary venv."""
 
 import json
+import marshal
 import os
 import pathlib
 
@@ -388,16 +389,22 @@ def test_a_cache_others_could_write_is_never_read(tmp_path):
     code = 'import psij; print(psij.JobExecutor.get_instance("honest").__class__.__module__)'
     assert check(py, code).strip() == 'psij_honest.executor'
     cache_dir = py.parent.parent / 'cache' / 'psij'
-    [cache_file] = list(cache_dir.glob('discovery-*.json'))
-    forged = cache_file.read_text().replace('psij_honest.executor.Exec', 'os.system')
-    assert forged != cache_file.read_text()
-    # a file another user could have written (group/other-writable): ignored
-    cache_file.write_text(forged)
+    [cache_file] = list(cache_dir.glob('discovery-*.marshal'))
+    data = marshal.loads(cache_file.read_bytes())
+    for _, desc, _ in data['records']:
+        if desc['cls'] == 'psij_honest.executor.Exec':
+            desc['cls'] = 'psij.executors.local.LocalJobExecutor'
+    forged = marshal.dumps(data)
+    assert forged != cache_file.read_bytes()
+    # the owner's own private file is trusted (which shows what a forged one could do)...
+    cache_file.write_bytes(forged)
+    assert check(py, code).strip() == 'psij.executors.local.local_executor'
+    # ...but a file another user could have written (group/other-writable) is ignored
     os.chmod(cache_file, 0o666)
     assert check(py, code).strip() == 'psij_honest.executor'
     # a cache directory that is a symbolic link: ignored
-    [cache_file] = list(cache_dir.glob('discovery-*.json'))
-    cache_file.write_text(forged)
+    [cache_file] = list(cache_dir.glob('discovery-*.marshal'))
+    cache_file.write_bytes(forged)
     os.chmod(cache_file, 0o600)
     os.rename(cache_dir, cache_dir.parent / 'elsewhere')
     os.symlink(cache_dir.parent / 'elsewhere', cache_dir)

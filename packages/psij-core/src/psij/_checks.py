@@ -6,12 +6,12 @@ name the field and the bad value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from psij.exceptions import JobSpecTypeError, JobSpecValueError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     import pathlib
+    from typing import Any
 
 
 def type_error(owner: str, field: str, value: Any, expected: str) -> JobSpecTypeError:

@@ -20,7 +20,10 @@ them all, in registration order, before ``fork()`` returns in the child.
 from __future__ import annotations
 
 import os
-from typing import Callable, List
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Callable, List
 
 _steps: List[Callable[[], None]] = []
 

@@ -3,10 +3,10 @@ own modules, and most programs never log from psij."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     import logging
+    from typing import Any, Optional
 
 DEBUG = 10
 

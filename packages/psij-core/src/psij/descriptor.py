@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Union
 
-from packaging.version import Version
+    from packaging.version import Version
 
 
 class Descriptor:
@@ -35,13 +37,48 @@ class Descriptor:
         if not isinstance(cls, str) or '.' not in cls:
             raise ValueError('Descriptor %r: cls must be a fully qualified class name '
                              '("package.module.Class"), not %r' % (name, cls))
+        from packaging.version import Version
+
         self.name = name
-        self.version = version if isinstance(version, Version) else Version(version)
+        self._version: Optional[Version] = (version if isinstance(version, Version)
+                                            else Version(version))
+        self._version_text = str(self._version)
         self.cls = cls
         self.aliases = list(aliases) if aliases else None
         self.nice_name = nice_name if nice_name is not None else name
         self.unsupported: Dict[str, str] = dict(unsupported) if unsupported else {}
         self.path: Optional[str] = None
+
+    @classmethod
+    def _cached(cls, name: str, version: str, cls_name: str, aliases: Optional[List[str]],
+                nice_name: str, unsupported: Dict[str, str]) -> Descriptor:
+        """A descriptor as the discovery cache recorded it: checked when it was made, so its
+        version is parsed only when asked for (``packaging`` is not imported otherwise)."""
+        d = cls.__new__(cls)
+        d.name = name
+        d._version = None
+        d._version_text = version
+        d.cls = cls_name
+        d.aliases = aliases
+        d.nice_name = nice_name
+        d.unsupported = unsupported
+        d.path = None
+        return d
+
+    @property
+    def version(self) -> Version:
+        """The version."""
+        v = self._version
+        if v is None:
+            from packaging.version import Version
+            v = self._version = Version(self._version_text)
+        return v
+
+    @version.setter
+    def version(self, value: Union[Version, str]) -> None:
+        from packaging.version import Version
+        self._version = value if isinstance(value, Version) else Version(value)
+        self._version_text = str(self._version)
 
     def __repr__(self) -> str:
         """Name, version and class."""

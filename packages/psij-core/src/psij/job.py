@@ -9,7 +9,6 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable, Deque, List, Optional, Sequence, Union
 
 from psij._fork import after_fork_in_child
 from psij._log import DEBUG, get_logger
@@ -18,7 +17,10 @@ from psij.job_spec import JobSpec
 from psij.job_state import _PREV, JobState
 from psij.job_status import JobStatus
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Callable, Deque, List, Optional, Sequence, Union
+
     from psij._async import StatusUpdates
     from psij.job_executor import JobExecutor
 
@@ -81,7 +83,8 @@ class FunctionJobStatusCallback(JobStatusCallback):
         self.fn(job, job_status)
 
 
-CallbackLike = Union[JobStatusCallback, Callable[['Job', JobStatus], None], None]
+if TYPE_CHECKING:
+    CallbackLike = Union[JobStatusCallback, Callable[['Job', JobStatus], None], None]
 
 
 def _as_callback(cb: CallbackLike) -> Optional[JobStatusCallback]:

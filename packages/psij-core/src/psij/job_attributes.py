@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Any
 
 from psij._checks import opt_str, type_error, value_error
 from psij._log import get_logger
 from psij.exceptions import JobSpecValueError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
 logger = get_logger(__name__)
 
 _OWNER = 'JobAttributes'
 _DEFAULT_DURATION = timedelta(minutes=10)
-_UNIT_RE = re.compile(r'\s*(\d+)\s*([dhms])\s*')
 _UNITS = {'d': 'days', 'h': 'hours', 'm': 'minutes', 's': 'seconds'}
 _FORMATS = 'hh:mm:ss, hh:mm, mm, or a number followed by d, h, m or s (e.g. "90s")'
 
@@ -126,9 +127,9 @@ class JobAttributes:
         elif s.isdigit() and s.isascii():
             return timedelta(minutes=int(s))
         else:
-            m2 = _UNIT_RE.fullmatch(s)
-            if m2 is not None:
-                return timedelta(**{_UNITS[m2.group(2)]: int(m2.group(1))})
+            number = s[:-1].rstrip()
+            if s[-1:] in _UNITS and number.isdecimal():  # e.g. '90 s'
+                return timedelta(**{_UNITS[s[-1]]: int(number)})
         raise JobSpecValueError('Unknown walltime format: %r. Accepted formats: %s.'
                                 % (walltime, _FORMATS))
 

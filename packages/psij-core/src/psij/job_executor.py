@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, cast
-
-from packaging.version import Version
 
 from psij._log import get_logger
 from psij.descriptor import Descriptor
 from psij.exceptions import InvalidJobException
-from psij.job import CallbackLike, Job, JobStatusCallback, _as_callback
+from psij.job import Job, JobStatusCallback, _as_callback
 from psij.job_executor_config import JobExecutorConfig
 from psij.job_launcher import Launcher
 from psij.job_spec import JobSpec, _check_env
 from psij.job_state import JobState
 from psij.job_status import JobStatus
 from psij.resource_spec import ResourceSpecV1
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+    from packaging.version import Version
+
+    from psij.job import CallbackLike
 
 logger = get_logger(__name__)
 
@@ -47,17 +52,21 @@ class JobExecutor(ABC):
     @property
     def name(self) -> str:
         """The name this executor was registered under."""
-        return cast(str, getattr(type(self), '_NAME_', type(self).__name__))
+        name: str = getattr(type(self), '_NAME_', type(self).__name__)
+        return name
 
     @property
     def version(self) -> Version:
         """The version this executor was registered with."""
-        return cast(Version, getattr(type(self), '_VERSION_', Version('0')))
+        from packaging.version import Version
+        version: Version = getattr(type(self), '_VERSION_', Version('0'))
+        return version
 
     @property
     def descriptor(self) -> Optional[Descriptor]:
         """The descriptor this executor was registered with, if it came from the registry."""
-        return cast(Optional[Descriptor], getattr(type(self), '_DESCRIPTOR_', None))
+        desc: Optional[Descriptor] = getattr(type(self), '_DESCRIPTOR_', None)
+        return desc
 
     # -- the backend-specific part ---------------------------------------------------------------
 
@@ -269,7 +278,8 @@ class JobExecutor(ABC):
         cls = registry.load_class(entry, JobExecutor)
         _stamp(cls, entry.desc)
         instance: Any = cls(url=url, config=config)
-        return cast(JobExecutor, instance)
+        result: JobExecutor = instance
+        return result
 
     @staticmethod
     def get_executor_names() -> Set[str]:
@@ -317,7 +327,8 @@ def _remote_instance(scheme: str, name: str, version_constraint: Optional[str], 
     cls = registry.load_class(entry, JobExecutor)
     instance: Any = cls(url=url, config=config, executor=name,
                         version_constraint=version_constraint)
-    return cast(JobExecutor, instance)
+    result: JobExecutor = instance
+    return result
 
 
 def _stamp(cls: type, desc: Descriptor) -> None:

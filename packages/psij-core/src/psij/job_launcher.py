@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, List, Optional, Set, cast
-
-from packaging.version import Version
 
 from psij.descriptor import Descriptor
 from psij.job_executor_config import JobExecutorConfig
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any, List, Optional, Set
+
+    from packaging.version import Version
+
     from psij.job import Job
 
 
@@ -32,12 +34,15 @@ class Launcher(ABC):
     @property
     def name(self) -> str:
         """The name this launcher was registered under."""
-        return cast(str, getattr(type(self), '_NAME_', type(self).__name__))
+        name: str = getattr(type(self), '_NAME_', type(self).__name__)
+        return name
 
     @property
     def version(self) -> Version:
         """The version this launcher was registered with."""
-        return cast(Version, getattr(type(self), '_VERSION_', Version('0')))
+        from packaging.version import Version
+        version: Version = getattr(type(self), '_VERSION_', Version('0'))
+        return version
 
     @abstractmethod
     def get_launch_command(self, job: Job) -> List[str]:
@@ -67,7 +72,8 @@ class Launcher(ABC):
         cls = registry.load_class(entry, Launcher)
         _stamp(cls, entry.desc)
         instance: Any = cls(config=config)
-        return cast(Launcher, instance)
+        result: Launcher = instance
+        return result
 
     @staticmethod
     def get_launcher_names() -> Set[str]:

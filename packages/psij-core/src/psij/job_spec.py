@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Union
-
 from psij._checks import opt_path, opt_str, type_error, value_error
 from psij.job_attributes import JobAttributes
 from psij.resource_spec import ResourceSpec
 from psij.staging import StageIn, StageOut, StageOutFlags
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     import pathlib
+    from typing import Any, Dict, List, Optional, Set, Union
 
 _OWNER = 'JobSpec'
-PathLike = Union[str, 'pathlib.Path']
+if TYPE_CHECKING:
+    PathLike = Union[str, 'pathlib.Path']
 
 
 def _check_env(env: Any) -> Optional[Dict[str, str]]:

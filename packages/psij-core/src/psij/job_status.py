@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time as _time
-from typing import Any
 
 from psij.job_state import JobState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class JobStatus:

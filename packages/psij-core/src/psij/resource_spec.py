@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 from psij._checks import opt_count, type_error, value_error
 from psij.exceptions import JobSpecValueError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 _OWNER = 'ResourceSpecV1'
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import Enum, IntFlag
-from typing import TYPE_CHECKING
 
 from psij._checks import opt_path, type_error
 from psij.exceptions import JobSpecValueError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
     import pathlib
 

@@ -28,9 +28,10 @@ Environment variables:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     import pluggy
 
     hookimpl: pluggy.HookimplMarker

@@ -25,21 +25,22 @@ a symbolic link, belongs to someone else or is writable by others is never read,
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import stat
 import sys
-import zlib
-from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from psij.descriptor import Descriptor
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+    Record = Tuple[str, Descriptor, str]
+    """(kind, descriptor, source) as passed to the registry."""
+
 CACHE_ENV = 'PSIJ_DISCOVERY_CACHE'
-_FORMAT = 2
-
-Record = Tuple[str, Descriptor, str]
-"""(kind, descriptor, source) as passed to the registry."""
-
+_FORMAT = 3
 
 def enabled() -> bool:
     """Whether the cache may be used."""
@@ -125,7 +126,7 @@ def _private_dir(path: str) -> bool:
             and not st.st_mode & 0o022)
 
 
-def _read_private_file(path: str) -> Optional[str]:
+def _read_private_file(path: str) -> Optional[bytes]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -134,7 +135,7 @@ def _read_private_file(path: str) -> Optional[str]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
             return None
-        with os.fdopen(os.dup(fd), encoding='utf-8') as f:
+        with os.fdopen(os.dup(fd), 'rb') as f:
             return f.read()
     except OSError:
         return None
@@ -143,8 +144,13 @@ def _read_private_file(path: str) -> Optional[str]:
 
 
 def _path(key: List[Any]) -> str:
-    text = json.dumps(key)
-    return os.path.join(_dir(), 'discovery-%08x.json' % zlib.crc32(text.encode()))
+    # marshal is built in (json and zlib would be imported for this alone); the name needs only
+    # to differ between keys most of the time: the file holds its key, checked on reading
+    number = int.from_bytes(marshal.dumps(key), 'little') % _NAME_MODULUS
+    return os.path.join(_dir(), 'discovery-%016x.marshal' % number)
+
+
+_NAME_MODULUS = (1 << 61) - 1
 
 
 def _files_unchanged(files: List[List[Any]]) -> bool:
@@ -161,22 +167,21 @@ def load(key: Optional[List[Any]]) -> Optional[Tuple[List[Record], List[Tuple[st
     """The cached registrations and disabled plugins for `key`, or `None` on a miss."""
     if key is None or not enabled() or not _private_dir(_dir()):
         return None
-    text = _read_private_file(_path(key))
-    if text is None:
+    raw = _read_private_file(_path(key))
+    if raw is None:
         return None
     try:
-        data = json.loads(text)
+        data = marshal.loads(raw)
         if data.get('key') != key or not _files_unchanged(data['files']):
             return None
         out = []
         for kind, d, source in data['records']:
-            desc = Descriptor(name=d['name'], version=d['version'], cls=d['cls'],
-                              aliases=d['aliases'], nice_name=d['nice_name'],
-                              unsupported=d['unsupported'])
+            desc = Descriptor._cached(str(d['name']), str(d['version']), str(d['cls']),
+                                      d['aliases'], str(d['nice_name']), dict(d['unsupported']))
             desc.path = d['path']
             out.append((kind, desc, source))
         return out, [(str(a), str(b)) for a, b in data['disabled']]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -204,8 +209,8 @@ def save(key: Optional[List[Any]], records: List[Record], module_files: List[str
         tmp = '%s.%d.tmp' % (target, os.getpid())
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(data, f)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(marshal.dumps(data))
         os.replace(tmp, target)
     except OSError:
         pass

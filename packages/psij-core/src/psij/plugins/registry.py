@@ -10,22 +10,23 @@ to and reported by ``psij plugins`` and by ``get_instance`` for the affected nam
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 import threading
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
 from psij._log import get_logger
 from psij.descriptor import Descriptor
 from psij.plugins import discovery_cache
-from psij.plugins.entry_points import EntryPoint, entry_points
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
+
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
+
+    from psij.plugins.entry_points import EntryPoint
 
 logger = get_logger(__name__)
 
@@ -135,8 +136,10 @@ def register(kind: str, desc: Descriptor, source: str, strict: bool = False) -> 
                 logger.warning(msg)
                 continue
             existing.append(entry)
-            existing.sort(key=lambda e: e.version)
-    _trace('registered %s %s %s (%s) from %s', kind, desc.name, desc.version, desc.cls, source)
+            if len(existing) > 1:  # comparing versions parses them (see Descriptor._cached)
+                existing.sort(key=lambda e: e.version)
+    _trace('registered %s %s %s (%s) from %s', kind, desc.name, desc._version_text, desc.cls,
+           source)
 
 
 def _call_hook(plugin_name: str, source: str, impl: Any, kind: str) -> None:
@@ -153,6 +156,8 @@ def _call_hook(plugin_name: str, source: str, impl: Any, kind: str) -> None:
 
 
 def _enabled_entry_points(disabled: set[str]) -> List[EntryPoint]:
+    from psij.plugins.entry_points import entry_points  # only on a miss of the cache
+
     out = []
     for ep in entry_points(ENTRY_POINT_GROUP):
         if ep.name.lower() in disabled or ep.dist.lower() in disabled:
@@ -193,6 +198,8 @@ def _discover_entry_points(eps: List[EntryPoint], disabled: set[str]) -> None:
             found_builtin = True
     if not found_builtin and 'core' not in disabled:
         # running from a source tree without installed metadata
+        import importlib
+
         builtin = importlib.import_module(_BUILTIN_MODULE)
         pm.register(builtin, name='core')
         _state.module_files.append(builtin.__file__ or '?')
@@ -245,6 +252,8 @@ def _discover_legacy(files: List[str]) -> None:
 
 
 def _load_file(modname: str, path: str) -> ModuleType:
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location('psij_descriptors_%s' % modname, path)
     if spec is None or spec.loader is None:
         raise ImportError('cannot load %s' % path)
@@ -384,6 +393,8 @@ def load_class(entry: Entry, base: type) -> type:
         modname, _, clsname = entry.desc.cls.rpartition('.')
         _trace('importing %s for %s %s', entry.desc.cls, entry.kind, entry.desc.name)
         try:
+            import importlib
+
             mod = importlib.import_module(modname)
             _check_same_installation(entry, mod)
             cls = getattr(mod, clsname)

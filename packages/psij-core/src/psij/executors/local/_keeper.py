@@ -26,7 +26,10 @@ from it, as from the jobs.
 It talks to the submitter over two private socket pairs (``SOCK_SEQPACKET``: one message per
 datagram) that nothing else holds: requests and their replies on one, job ends on the other.
 The submitter does not wait for a reply before it sends its next request: requests are served
-in the order they come, and the replies name the request they answer.
+in the order they come, and the replies name the request they answer. The keeper serves the
+requests that are waiting in batches (`_BATCH` at most): the jobs' start records are written
+in one write and the replies go in one datagram (`encode_replies`), then the jobs are watched,
+so that a job's end always follows its reply.
 A request too large for one datagram travels in a memfd. The messages are typed records
 defined once, in `psij.executors.local._keeper_messages` (both ends import them): requests `Start`
 (with descriptors), `Cancel` and `Final` (the final state of a job started with
@@ -41,6 +44,7 @@ its environment again only when it changed).
 
 from __future__ import annotations
 
+import array
 import errno
 import os
 import signal
@@ -63,8 +67,8 @@ from psij.executors.local._keeper_messages import (
     Start,
     Started,
     decode,
-    encode,
     encode_ends,
+    encode_replies,
 )
 from psij.executors.local._local_spawn import devnull, start_process
 from psij.executors.local._reaper import EventLoop, Timer
@@ -84,6 +88,9 @@ MAX_FDS = 4
 
 _STDERR_TAIL = 2048
 _GROUP_WAIT_LIMIT = 2.0
+_FDS_SPACE = socket.CMSG_SPACE(MAX_FDS * array.array('i').itemsize)
+_BATCH = 64
+"""Requests served at most before the replies (and start records) of those served go out."""
 
 Outcome = Tuple[str, Optional[int], Optional[str]]
 """A job's final state name, exit code and message."""
@@ -186,6 +193,10 @@ class Keeper:
         self.inherited_env: Dict[bytes, bytes] = {}  # the submitter's, as last sent
         self.ended: List[_Child] = []  # to record at the end of the loop turn (with lock)
         self.reaped: List[int] = []  # pidfds to close then (reaper thread)
+        # the batch being served (the calling thread): replies, and jobs started, to send
+        # and to watch once the start records are written
+        self.replies: List[Reply] = []
+        self.started: List[_Child] = []
 
     def run(self) -> None:
         """Serves until the submitter is gone and the last job's end is recorded."""
@@ -197,37 +208,81 @@ class Keeper:
 
     def _serve(self) -> None:
         while True:
-            try:
-                data, fds, _, _ = socket.recv_fds(self.requests, RECEIVE_BUFFER, MAX_FDS)
-            except OSError:
-                data, fds = b'', []
-            for fd in fds:
-                # jobs inherit only their standard streams (recv_fds drops MSG_CMSG_CLOEXEC
-                # on some Pythons; this thread is the only one that starts jobs)
-                os.set_inheritable(fd, False)
-            if not data:
-                _close_all(fds)
-                self._submitter_gone()
-                return
-            if data == BIG_REQUEST and fds:
-                data = _read_all(fds[0])
-                os.close(fds[0])
-                fds = fds[1:]
-            msg = decode(data)
-            if isinstance(msg, Start):
-                self._spawn(msg, fds)
-                continue
-            _close_all(fds)
-            if isinstance(msg, Cancel):
-                self._cancel(msg.key, msg.grace)
-            elif isinstance(msg, Final):
-                self._final_from_submitter(msg.key, (msg.state, msg.exit_code, msg.message))
+            served = 0
+            while True:
+                # wait for the first request of a batch; take the others that are there
+                request = self._receive(block=served == 0)
+                if request is None:
+                    break  # none waiting: the batch ends
+                data, fds = request
+                if not data:
+                    self._end_batch()
+                    _close_all(fds)
+                    self._submitter_gone()
+                    return
+                self._serve_one(data, fds)
+                served += 1
+                if served >= _BATCH:
+                    break
+            self._end_batch()
 
-    def _reply(self, msg: Reply) -> None:
+    def _receive(self, block: bool) -> Optional[Tuple[bytes, List[int]]]:
+        """The next request and its descriptors; ``b''`` once the submitter is gone; `None`
+        if none is waiting and `block` is false."""
+        # (socket.recv_fds ignores its flags before Python 3.12.) The descriptors are
+        # close-on-exec: jobs inherit only their standard streams.
+        flags = socket.MSG_CMSG_CLOEXEC | (0 if block else socket.MSG_DONTWAIT)
         try:
-            self.requests.send(encode(msg))
+            data, ancillary, _, _ = self.requests.recvmsg(RECEIVE_BUFFER, _FDS_SPACE, flags)
+        except BlockingIOError:
+            return None
         except OSError:
-            pass  # the submitter is gone; its EOF is next
+            return b'', []
+        fds = array.array('i')
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+        return data, list(fds)
+
+    def _serve_one(self, data: bytes, fds: List[int]) -> None:
+        if data == BIG_REQUEST and fds:
+            data = _read_all(fds[0])
+            os.close(fds[0])
+            fds = fds[1:]
+        msg = decode(data)
+        if isinstance(msg, Start):
+            self._spawn(msg, fds)
+            return
+        _close_all(fds)
+        if isinstance(msg, Cancel):
+            self._cancel(msg.key, msg.grace)
+        elif isinstance(msg, Final):
+            self._final_from_submitter(msg.key, (msg.state, msg.exit_code, msg.message))
+
+    def _end_batch(self) -> None:
+        """Records the starts of the batch, sends its replies, then watches its jobs (their
+        ends are sent after their replies, as the submitter expects)."""
+        started, self.started = self.started, []
+        replies, self.replies = self.replies, []
+        if started:
+            try:
+                state.record_starts([(c.state_dir, c.native_id) for c in started])
+            except OSError:
+                pass  # `attach` will not find these jobs; the submitter still follows them
+        os.chdir('/')  # hold no job's directory (`start_process` entered them)
+        while replies:
+            n = len(replies)
+            data = encode_replies(replies)
+            while len(data) > MAX_DATAGRAM and n > 1:
+                n //= 2
+                data = encode_replies(replies[:n])
+            try:
+                self.requests.send(data)
+            except OSError:
+                break  # the submitter is gone; its EOF is next
+            del replies[:n]
+        for child in started:
+            self.loop.watch(child.pidfd, partial(self._on_exit, child))
 
     def _spawn(self, msg: Start, fds: List[int]) -> None:
         key, argv, exe, cwd, env, slots, job = msg
@@ -242,10 +297,11 @@ class Keeper:
             start = state.start_estimate()
             pid = start_process(argv, exe, cwd, env, stdio)
         except OSError as ex:
-            self._reply(Refused(key, ex.errno or 0, ex.strerror or str(ex), ex.filename, 'start'))
+            self.replies.append(Refused(key, ex.errno or 0, ex.strerror or str(ex),
+                                        ex.filename, 'start'))
             return
         except Exception as ex:  # e.g. a NUL character: the submitter must get a reply
-            self._reply(Refused(key, errno.EINVAL, str(ex), None, 'invalid'))
+            self.replies.append(Refused(key, errno.EINVAL, str(ex), None, 'invalid'))
             return
         finally:
             _close_all(fds)
@@ -256,20 +312,18 @@ class Keeper:
             # keep a job nobody watches.
             killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            self._reply(Refused(key, ex.errno or 0, ex.strerror or str(ex), None, 'watch'))
+            self.replies.append(Refused(key, ex.errno or 0, ex.strerror or str(ex), None,
+                                        'watch'))
             return
         native_id = state.make_native_id(pid, start)
-        try:
-            state.record_start(_path(job.state_dir), native_id)  # before attach can be asked
-        except OSError:
-            pass  # `attach` will not find the job; the submitter still follows it
-        # The submitter waits for nothing else. The end cannot be missed meanwhile (the pidfd
-        # reports it whenever it came), and its next request is read only after this.
-        self._reply(Started(key, pid, native_id))
         child = _Child(key, pid, pidfd, native_id, job)
         with self.lock:
             self.children[key] = child
-        self.loop.watch(pidfd, partial(self._on_exit, child))
+        # The reply goes with the batch's, after its start record (attach can be asked once
+        # the submitter knows the native id); the end cannot be missed meanwhile (the pidfd
+        # reports it whenever it came).
+        self.replies.append(Started(key, pid, native_id))
+        self.started.append(child)
 
     def _cancel(self, key: int, grace: float) -> None:
         with self.lock:

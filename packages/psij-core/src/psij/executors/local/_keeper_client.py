@@ -32,8 +32,8 @@ from psij.executors.local._keeper_messages import (
     Request,
     Start,
     Started,
-    decode,
     decode_ends,
+    decode_replies,
     encode,
 )
 from psij.executors.local._reaper import Reaper
@@ -304,11 +304,9 @@ class KeeperClient:
             data = self._receive(self._requests)
             if data is None:
                 return
-            reply = decode(data)
-            if not isinstance(reply, (Started, Refused)):
-                continue
+            replies = decode_replies(data)
             with self._lock:
-                self._inbox.append(reply)
+                self._inbox.extend(replies)
 
     def _handle_replies(self) -> None:
         """Calls the `on_started` handlers of the answers in the inbox (never with a lock

@@ -8,7 +8,8 @@ data), which the receiver ignores.
 
 Requests (submitter -> keeper), served in the order sent: `Start` (with the job's standard
 streams' descriptors; no reply is awaited before the next request), `Cancel`, `Final`.
-Replies to a `Start` (keeper -> submitter, same socket): `Started` or `Refused`. Job ends
+Replies to a `Start` (keeper -> submitter, same socket): `Started` or `Refused`, in batches
+(`encode_replies` / `decode_replies`). Job ends
 (keeper -> submitter, second socket): a list of `JobEnd`, `encode_ends` / `decode_ends`.
 """
 
@@ -121,6 +122,30 @@ def decode(data: bytes) -> Optional[Message]:
         return msg
     except (ValueError, EOFError, TypeError, IndexError, KeyError):
         return None
+
+
+def encode_replies(replies: List[Reply]) -> bytes:
+    """The wire form of a batch of replies."""
+    return marshal.dumps([(_TAGS[type(r)],) + tuple(r) for r in replies])
+
+
+def decode_replies(data: bytes) -> List[Reply]:
+    """The replies `data` encodes; anything that is not one is left out."""
+    try:
+        raw = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return []
+    out: List[Reply] = []
+    if not isinstance(raw, list):
+        return out
+    for r in raw:
+        try:
+            cls = _BY_TAG[r[0]]
+            if cls is Started or cls is Refused:
+                out.append(cls(*r[1:]))
+        except (TypeError, IndexError, KeyError):
+            continue
+    return out
 
 
 def encode_ends(ends: List[JobEnd]) -> bytes:

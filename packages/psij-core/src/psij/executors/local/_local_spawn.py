@@ -248,17 +248,14 @@ def start_process(argv: List[str], executable: str, cwd: str,
     Raises `OSError` (see `spawn_error`).
 
     For the keeper: ``posix_spawn`` (a vfork and an exec, which reports exec errors) from the
-    job's directory, entered just before (``posix_spawn`` has no directory of its own; the
-    keeper's thread that starts jobs is the only one that depends on the current directory).
+    job's directory, entered just before and not left (``posix_spawn`` has no directory of its
+    own; the keeper's thread that starts jobs is the only one that depends on the current
+    directory, and returns to ``/`` after each batch of starts).
     The job inherits no other descriptor: every descriptor of the keeper is close-on-exec.
     """
-    os.chdir(cwd)
-    try:
-        return os.posix_spawn(executable, argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
-                              file_actions=[(os.POSIX_SPAWN_DUP2, fd, i)
-                                            for i, fd in enumerate(fds)])
-    finally:
-        os.chdir('/')
+    os.chdir(cwd)  # the caller leaves it (the keeper, after a batch of starts)
+    return os.posix_spawn(executable, argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
+                          file_actions=[(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)])
 
 
 def spawn_error(ex: OSError, executable: str, cwd: Optional[str]) -> Exception:

@@ -185,9 +185,9 @@ class _Journal:
         os.write(self.fd, head)
         self.size += len(head)
 
-    def started(self, nid: bytes) -> None:
-        self.live.add(nid)
-        self.write(b'S %s\n' % nid)
+    def started(self, nids: List[bytes]) -> None:
+        self.live.update(nids)
+        self.write(b''.join([b'S %s\n' % nid for nid in nids]))
 
     def ended(self, nid: bytes, line: bytes) -> None:
         self.live.discard(nid)
@@ -262,7 +262,17 @@ def _forget_journals() -> None:
 
 def record_start(state_dir: Path, native_id: str) -> None:
     """Records a job that just started."""
-    _journal(state_dir).started(native_id.encode())
+    _journal(state_dir).started([native_id.encode()])
+
+
+def record_starts(jobs: List[Tuple[Path, str]]) -> None:
+    """Records jobs that just started, ``(state directory, native id)`` each: one write per
+    state directory."""
+    by_dir: Dict[Path, List[bytes]] = {}
+    for state_dir, native_id in jobs:
+        by_dir.setdefault(state_dir, []).append(native_id.encode())
+    for state_dir, nids in by_dir.items():
+        _journal(state_dir).started(nids)
 
 
 def record_end(state_dir: Path, native_id: str, state: str, exit_code: Optional[int],
