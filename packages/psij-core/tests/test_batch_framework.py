@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 from psij import (
@@ -702,26 +702,34 @@ def test_not_inheriting_the_environment_is_done_by_the_base(sched, tmp_path, mon
 
 
 class SlowStatusExecutor(FakeExecutor):
-    """Its status command takes 30 s, as a qstat of hundreds of jobs on a busy server may (long
-    enough that a job that ends meanwhile is noticed by its files, even on a loaded machine)."""
+    """Its status command answers only once the file `release` exists (at most 600 s), as a
+    qstat of hundreds of jobs on a busy server may take long: a job that ends meanwhile must be
+    noticed by its files, however loaded the machine (a fixed delay was not always enough)."""
+
+    release: Optional[pathlib.Path] = None
 
     def get_status_command(self, ids):
-        return ['/bin/sh', '-c', 'sleep 30; exec "$@"', 'sh', sys.executable, FAKE, 'status',
-                *ids]
+        assert self.release is not None
+        wait = ('i=0; while [ ! -e "$0" ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i+1)); done; '
+                'exec "$@"')
+        return ['/bin/sh', '-c', wait, str(self.release), sys.executable, FAKE, 'status', *ids]
 
 
 def test_a_slow_status_command_does_not_delay_what_the_files_tell(sched, tmp_path):
     ex = SlowStatusExecutor(config=BatchSchedulerExecutorConfig(
         work_directory=tmp_path / 'w', queue_polling_interval=0.5,
         initial_queue_polling_delay=0.0, file_check_interval=0.1))
+    ex.release = tmp_path / 'release'
     blocker = Job(JobSpec('/bin/sleep', ['30']))
     ex.submit(blocker)
-    time.sleep(0.5)  # a status command is running now, for 30 s
-    _, st, _ = run(ex, JobSpec('/bin/true'))
-    assert st.state is JobState.COMPLETED
-    # the fake scheduler logs each status call when it answers: none had answered yet
-    assert not (sched / 'status.log').exists(), 'the job was noticed only by a status command'
-    blocker.cancel()
+    try:
+        _, st, _ = run(ex, JobSpec('/bin/true'), timeout=600)
+        assert st.state is JobState.COMPLETED
+        # the fake scheduler logs each status call when it answers: none could answer yet
+        assert not (sched / 'status.log').exists(), 'the job was noticed only by a status command'
+    finally:
+        ex.release.touch()
+        blocker.cancel()
 
 
 def test_a_configuration_of_another_class_is_adopted_with_its_settings(tmp_path):
