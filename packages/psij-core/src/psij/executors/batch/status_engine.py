@@ -258,8 +258,15 @@ class _WorkDir:
 
     def changed(self, path: Path, now: float) -> bool:
         """Whether files may have appeared since the last listing (files thread only)."""
+        # open + fstat, not stat: opening is what makes an NFS client ask the server again
+        # (close-to-open consistency), as the listing did, where stat may answer from a
+        # cache kept up to a minute (acdirmax)
         try:
-            st = os.stat(path)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
         except OSError:
             return True  # listing it says what is wrong
         stamp = (st.st_ino, st.st_mtime_ns)
@@ -522,14 +529,15 @@ class StatusEngine:
         # executors of one scheduler may use different commands (command directories, e.g. a
         # site's real qstat and a test's stand-in): one status command per set of commands
         groups: Dict[str, List[_Tracked]] = {}
-        keys: Dict[int, str] = {}  # id(client) -> its group: asked once per client, not job
-        for t in jobs:
+        client: Optional[StatusClient] = None
+        group: List[_Tracked] = []
+        for t in jobs:  # tens of thousands: one client's jobs in a row cost one lookup
             if t.gone():
                 continue
-            key = keys.get(id(t.client))
-            if key is None:
-                key = keys[id(t.client)] = t.client.status_group()
-            groups.setdefault(key, []).append(t)
+            if t.client is not client:
+                client = t.client
+                group = groups.setdefault(client.status_group(), [])
+            group.append(t)
         if not groups:
             return True
         results = {key: self._poll_group(group) for key, group in groups.items()}
@@ -541,7 +549,7 @@ class StatusEngine:
         """One status command for `jobs` (which share their executor's commands); False if
         it failed (the jobs keep their last known state)."""
         client = jobs[0].client
-        ids = list(dict.fromkeys(t.native_id for t in jobs))
+        ids = list(dict.fromkeys([t.native_id for t in jobs]))
         self.polls += 1
         try:
             statuses = client.query_status(ids)
