@@ -230,9 +230,12 @@ def slurm_worker(n: int, samples: int, cycles: int, poll_interval: float,
         tracked = engine.tracked()
         rss1 = _rss_kb()
 
-        # the status cycles, from one poll to the cycles-th next (whole cycles only)
+        # the status cycles, from one poll to the cycles-th next (whole cycles only), once
+        # a cycle went by (the work directory is listed at every look for a few seconds
+        # after it changed: the submission, the gated jobs' starts)
         start = engine.polls
-        _wait_until(lambda: engine.polls > start, 10 * poll_interval + 600, 'a status cycle')
+        _wait_until(lambda: engine.polls > start + 1, 10 * poll_interval + 600,
+                    'two status cycles')
         log.unlink(missing_ok=True)
         polls0, cpu0 = engine.polls, _client_cpu()
         th0 = {k: _thread_cpu('psij-slurm-' + k) for k in ('status', 'poll')}
