@@ -236,11 +236,14 @@ def slurm_worker(n: int, samples: int, cycles: int, poll_interval: float,
         start = engine.polls
         _wait_until(lambda: engine.polls > start + 1, 10 * poll_interval + 600,
                     'two status cycles')
+        # between two polls (a poll counts itself before its squeue processes start)
+        _wait_until(lambda: not engine._polling, 600, 'the end of a status cycle')
         log.unlink(missing_ok=True)
         polls0, cpu0 = engine.polls, _client_cpu()
         th0 = {k: _thread_cpu('psij-slurm-' + k) for k in ('status', 'poll')}
         _wait_until(lambda: engine.polls >= polls0 + cycles,
                     cycles * (poll_interval + 600), '%d status cycles' % cycles)
+        _wait_until(lambda: not engine._polling, 600, 'the end of a status cycle')
         polls, cpu1 = engine.polls - polls0, _client_cpu()
         th1 = {k: _thread_cpu('psij-slurm-' + k) for k in ('status', 'poll')}
         squeue = common.read_call_log(log, SLURM_COMMANDS)['squeue']
