@@ -119,6 +119,8 @@ def local_worker(n: int, samples: int, idle: float, tmp: Path) -> Dict[str, Any]
     """N local jobs followed at once: `samples` gated stamping jobs, the others sleep."""
     from psij import Job, JobExecutor, JobSpec, JobState
 
+    # the keeper's journal of N jobs goes with the run, not into the user's state directory
+    os.environ['PSIJ_LOCAL_STATE_DIR'] = str(tmp / 'state')
     ex = JobExecutor.get_instance('local')
     warm = Job(JobSpec('/bin/true'))  # starts the keeper and loads the code paths
     ex.submit(warm)
