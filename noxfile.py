@@ -574,7 +574,8 @@ def _slurm_up() -> bool:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: start-up and Job construction (vs psij-python), and the local executor."""
+    """Benchmarks: start-up and Job construction (vs psij-python), the local executor, and the
+    cost of following 1,000 to 50,000 jobs (local; Slurm where a controller answers)."""
     _install_with_core(session, *PACKAGES)
     ref = pathlib.Path(os.environ.get('PSIJ_PYTHON_VENV', '/tmp/psijpy-venv'))
     if not (ref / 'bin' / 'python').exists():
@@ -585,9 +586,11 @@ def bench(session: nox.Session) -> None:
     session.run('python', 'bench/bench_local.py', '--psij-python-venv', str(ref),
                 '--ours', str(pathlib.Path(session.bin) / 'python'), *session.posargs)
     session.run('python', 'bench/bench_async.py', '--jobs', '10000')
+    session.run('python', 'bench/bench_scale.py', '--executor', 'local')
     if _slurm_up():
         session.run('python', 'bench/bench_slurm.py', '--jobs', '500')
         session.run('python', 'bench/bench_bulk.py', '--executor', 'slurm', '--jobs', '1000')
+        session.run('python', 'bench/bench_scale.py', '--executor', 'slurm')
     else:
         session.warn('no Slurm controller answers: skipping the Slurm benchmark')
     if _slurm_up():

@@ -11,6 +11,7 @@ this module in psij-python's interpreter, for their worker.
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Set,
     Tuple,
     TypeVar,
 )
@@ -61,6 +63,70 @@ class ThreadPeak:
     def __exit__(self, *a: object) -> None:
         self._stop.set()
         self._t.join()
+
+
+def status_kb(field: str, pid: Optional[int] = None) -> Optional[int]:
+    """A ``kB`` field of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``...) of process `pid` (this
+    one if `None`); `None` if the process or the field is gone."""
+    try:
+        with open('/proc/%s/status' % ('self' if pid is None else pid)) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def cpu_seconds(pid: Optional[int] = None, tid: Optional[int] = None) -> Optional[float]:
+    """User + system CPU time of process `pid` (this one if `None`), or of its thread `tid`
+    only, from ``/proc`` (clock-tick resolution); `None` if it is gone."""
+    path = '/proc/%s' % ('self' if pid is None else pid)
+    if tid is not None:
+        path += '/task/%d' % tid
+    try:
+        with open(path + '/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def descendants(root: int) -> Set[int]:
+    """All live descendants of `root` (through /proc/<pid>/task/<tid>/children)."""
+    out: Set[int] = set()
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir('/proc/%d/task' % pid)
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                with open('/proc/%d/task/%s/children' % (pid, tid)) as f:
+                    kids = [int(x) for x in f.read().split()]
+            except FileNotFoundError:
+                continue
+            for k in kids:
+                if k not in out:
+                    out.add(k)
+                    todo.append(k)
+    return out
+
+
+def keeper_pids() -> Set[int]:
+    """This process's helper processes (psij's keeper, which starts local jobs), which are not
+    jobs."""
+    out = set()
+    for pid in descendants(os.getpid()):
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                if b'_keeper' in f.read():
+                    out.add(pid)
+        except OSError:
+            continue
+    return out
 
 
 def write_logging_wrappers(bindir: Path, log: Path, commands: Mapping[str, str | Path],
@@ -159,11 +225,14 @@ def submitted_script(tmp: Path, executor: str, config_class: Callable[..., Any])
 
 def stamping_jobs(n: int, stamps: Path, fail_every: int,
                   custom_attributes: Optional[Dict[str, object]],
-                  callback: Callable[[Any, Any], None]) -> List[Tuple[Any, int]]:
+                  callback: Callable[[Any, Any], None],
+                  gate: Optional[Callable[[int], str]] = None) -> List[Tuple[Any, int]]:
     """
     `n` psij jobs whose last act writes their end time (``date +%s.%N``) to ``stamps/INDEX``,
     every `fail_every`-th one exiting 1 and the others 0 (all 0 if `fail_every` is 0), each
-    with `custom_attributes` and `callback`: (job, its exit code) pairs.
+    with `custom_attributes` and `callback`: (job, its exit code) pairs. With `gate`, job
+    INDEX first runs the shell code ``gate(INDEX)`` (e.g. waits until the benchmark lets it
+    end).
     """
     from psij import Job, JobAttributes, JobSpec
 
@@ -172,6 +241,8 @@ def stamping_jobs(n: int, stamps: Path, fail_every: int,
         code = 1 if fail_every and i % fail_every == fail_every - 1 else 0
         # the job's last act: record when it ended
         script = 'date +%%s.%%N >%s; exit %d' % (stamps / str(i), code)
+        if gate is not None:
+            script = gate(i) + '; ' + script
         attrs = JobAttributes(custom_attributes=dict(custom_attributes)
                               if custom_attributes is not None else None)
         job = Job(JobSpec('/bin/sh', ['-c', script], stdout_path=Path('/dev/null'),

@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Set
 
+import _bench_common as common
+
 
 def _tasks() -> List[int]:
     return [int(t) for t in os.listdir('/proc/self/task')]
@@ -38,64 +40,11 @@ def _switches(exclude: Set[int]) -> int:
     return total
 
 
-def _status_kb(field: str) -> int:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    return 0
-
-
-def _descendants(root: int) -> Set[int]:
-    """All live descendants of `root` (through /proc/<pid>/task/<tid>/children)."""
-    out: Set[int] = set()
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            tids = os.listdir('/proc/%d/task' % pid)
-        except FileNotFoundError:
-            continue
-        for tid in tids:
-            try:
-                with open('/proc/%d/task/%s/children' % (pid, tid)) as f:
-                    kids = [int(x) for x in f.read().split()]
-            except FileNotFoundError:
-                continue
-            for k in kids:
-                if k not in out:
-                    out.add(k)
-                    todo.append(k)
-    return out
-
-
-def _helpers() -> Set[int]:
-    """The executor's helper processes (psij's keeper), which are not jobs."""
-    out = set()
-    for pid in _descendants(os.getpid()):
-        try:
-            with open('/proc/%d/cmdline' % pid, 'rb') as f:
-                if b'_keeper' in f.read():
-                    out.add(pid)
-        except OSError:
-            continue
-    return out
-
-
 def _helper_rss_mb() -> Optional[float]:
     """Peak RSS of the executor's helper processes, if it has any."""
-    total = 0
-    found = False
-    for pid in _helpers():
-        try:
-            with open('/proc/%d/status' % pid) as f:
-                for line in f:
-                    if line.startswith('VmHWM:'):
-                        total += int(line.split()[1])
-                        found = True
-        except OSError:
-            continue
-    return total / 1024 if found else None
+    peaks = [common.status_kb('VmHWM', pid) for pid in common.keeper_pids()]
+    found = [kb for kb in peaks if kb is not None]
+    return sum(found) / 1024 if found else None
 
 
 def _alive(pid: int) -> bool:
@@ -178,7 +127,7 @@ def main() -> None:
     res['jobs_per_s'] = n / (t2 - t0) if ok else 0.0
     res['submit_per_s'] = n / (t1 - t0)
     res['threads_after_throughput'] = len(_tasks())
-    res['rss_mb'] = _status_kb('VmHWM') / 1024
+    res['rss_mb'] = (common.status_kb('VmHWM') or 0) / 1024
     res['helper_rss_mb'] = _helper_rss_mb()
 
     # Exit -> callback latency: the job's last act is writing a timestamp.
@@ -218,7 +167,7 @@ def main() -> None:
         j.wait(target_states=psij.JobState.ACTIVE)
     time.sleep(0.2)  # let wrapper scripts (if any) start their children
     res['threads_with_%d_jobs' % len(cancel)] = len(_tasks())
-    pids = _descendants(os.getpid()) - _helpers()
+    pids = common.descendants(os.getpid()) - common.keeper_pids()
     finals.expect(len(cancel))
     t0 = time.perf_counter()
     for j in cancel:

@@ -201,3 +201,25 @@ def test_a_job_that_never_ran_goes_straight_to_failed():
     j._set_status(JobStatus(JobState.QUEUED))
     j._set_status(JobStatus(JobState.FAILED, message='refused'))
     assert seen == [JobState.QUEUED, JobState.FAILED]
+
+
+def test_a_followed_job_keeps_no_queue_or_condition_once_idle():
+    # issue 24: a program following tens of thousands of jobs paid ~1.5 KB per job for an
+    # empty delivery queue and the Condition of a wait that had returned long ago
+    j = Job(JobSpec('/bin/true'))
+    waiters = []
+    results = []
+    for _ in range(2):
+        t = threading.Thread(target=lambda: results.append(j.wait(timeout=30)))
+        t.start()
+        waiters.append(t)
+    time.sleep(0.1)  # both wait on one Condition
+    j._set_status(JobStatus(JobState.QUEUED))
+    assert j.wait(timeout=30, target_states=JobState.QUEUED).state is JobState.QUEUED
+    j._set_status(JobStatus(JobState.COMPLETED, exit_code=0))
+    for t in waiters:
+        t.join(30)
+    assert [r.state for r in results] == [JobState.COMPLETED, JobState.COMPLETED]
+    assert j._pending is None and j._cv is None and j._waiting == 0
+    assert j.wait(timeout=1).state is JobState.COMPLETED  # waiting again still works
+    assert j._cv is None

@@ -12,13 +12,14 @@ import stat
 import subprocess
 from datetime import timedelta
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 from psij import Job, JobAttributes, JobSpec, JobState, JobStatus, ResourceSpecV1
 from psij.conformance.executor_test_helpers import check_native_id_forms
 from psij.exceptions import InvalidJobException, SubmitException
 from psij.executors.batch.batch_scheduler_executor import InvalidJobStateError
+from psij_slurm import executor as executor_module
 from psij_slurm.executor import SlurmExecutorConfig, SlurmJobExecutor, slurm_job_name
 from psij_slurm.slurm_status import SlurmJobStatus
 
@@ -320,6 +321,38 @@ def test_arrays_do_not_confuse_the_parser(ex: SlurmJobExecutor) -> None:
     sts = ex.parse_status_output(0, '9_[3-6%2]|PENDING|JobArrayTaskLimit|0|\n'
                                     '9_1|RUNNING|None|0|\n')
     assert set(sts) <= {'9_[3-6%2]', '9_1'}
+
+
+def test_jobs_sharing_an_answer_get_what_each_line_says(ex: SlurmJobExecutor,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a long queue of held array elements: one "STATE|REASON|EXIT|" for thousands of ids,
+    # read once per poll (issue 24: the parse was most of a poll's cost); the answer of a
+    # line must still be its own, and a bad id among known answers still refused
+    lines = ['%d_%d|PENDING|JobHeldUser|0|' % (40 + i // 5, i % 5) for i in range(20)]
+    lines += ['7|FAILED|NonZeroExitCode|1792|', '8|PENDING|JobHeldUser|0|',
+              '9|FAILED|NonZeroExitCode|256|', '10|RUNNING|None|0|']
+    made: List[SlurmJobStatus] = []
+    real = executor_module.slurm_to_job_status
+
+    def counted(s: SlurmJobStatus) -> Optional[JobStatus]:
+        made.append(s)
+        return real(s)
+
+    monkeypatch.setattr(executor_module, 'slurm_to_job_status', counted)
+    sts = ex.parse_status_output(0, '\n'.join(lines) + '\n')
+    assert len(sts) == 24
+    assert len(made) == 4  # PENDING/JobHeldUser, two FAILED exits, RUNNING
+    monkeypatch.undo()
+    for line in lines:
+        native_id = line.partition('|')[0]
+        alone = ex.parse_status_output(0, line + '\n')[native_id]
+        got = sts[native_id]
+        assert (got.state, got.exit_code, got.message, got.metadata) == \
+            (alone.state, alone.exit_code, alone.message, alone.metadata), line
+    assert sts['7'].exit_code == 7 and sts['9'].exit_code == 1
+    assert sts['40_0'].metadata == {'slurm_state': 'PENDING', 'slurm_reason': 'JobHeldUser'}
+    with pytest.raises(RuntimeError, match='not a job record'):
+        ex.parse_status_output(0, '5|PENDING|JobHeldUser|0|\n5x|PENDING|JobHeldUser|0|\n')
 
 
 def test_status_command_failures(ex: SlurmJobExecutor) -> None:

@@ -116,7 +116,10 @@ class Job:
         self._native_id: Optional[object] = None
         self._cb: Optional[JobStatusCallback] = None
         self._lock = threading.Lock()
+        # made on demand and dropped when no longer needed (a deque is 760 bytes): a program
+        # following tens of thousands of jobs holds no idle Condition or queue per job
         self._cv: Optional[threading.Condition] = None
+        self._waiting = 0  # threads in `wait` (the Condition is dropped when none is left)
         self._pending: Optional[Deque[JobStatus]] = None
         self._deliverer: Optional[int] = None
         self._watchers: Optional[List[Callable[[JobStatus], None]]] = None
@@ -190,24 +193,30 @@ class Job:
             if self._cv is None:
                 self._cv = threading.Condition(self._lock)
             cv = self._cv
-            while True:
-                if self._deliverer == threading.get_ident():
-                    st = self._status
-                else:
-                    st = self._delivered
-                state = st.state
-                if state.final:
-                    return st
-                for t in targets:
-                    if state is t or state.is_greater_than(t):
+            self._waiting += 1
+            try:
+                while True:
+                    if self._deliverer == threading.get_ident():
+                        st = self._status
+                    else:
+                        st = self._delivered
+                    state = st.state
+                    if state.final:
                         return st
-                if deadline is None:
-                    cv.wait()
-                else:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return None
-                    cv.wait(left)
+                    for t in targets:
+                        if state is t or state.is_greater_than(t):
+                            return st
+                    if deadline is None:
+                        cv.wait()
+                    else:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            return None
+                        cv.wait(left)
+            finally:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._cv = None
 
     async def wait_async(self, timeout: Union[timedelta, float, None] = None,
                          target_states: Union[JobState, Sequence[JobState], None] = None) \
@@ -325,6 +334,7 @@ class Job:
             with self._lock:
                 if not pending:
                     self._deliverer = None
+                    self._pending = None  # the next status makes a new one
                     return
                 st = pending.popleft()
             cb = self._cb

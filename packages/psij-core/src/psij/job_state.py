@@ -38,7 +38,7 @@ class JobState(Enum):
     @property
     def final(self) -> bool:
         """`True` if no other state can follow this one."""
-        return self.value >= 6
+        return self._value_ >= 6  # not `value`, a descriptor: asked for every job, often
 
     @property
     def order(self) -> int:

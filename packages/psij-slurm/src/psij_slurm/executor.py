@@ -146,6 +146,8 @@ def slurm_job_name(name: str) -> str:
 
 _SQUEUE_LINE = re.compile(r'^\d+(?:_(?:\d+|\[[^\]]*\]))?(?:\+\d+)?\|[A-Z_]+\|[^\n]*\|-?\d*\|$')
 """A line of ``squeue --Format=SQUEUE_FIELDS``."""
+_SQUEUE_ID = re.compile(r'\d+(?:_(?:\d+|\[[^\]]*\]))?(?:\+\d+)?')
+"""The job id at the start of such a line."""
 
 class SlurmExecutorConfig(BatchSchedulerExecutorConfig):
     """
@@ -367,13 +369,25 @@ class SlurmJobExecutor(BatchSchedulerExecutor):
             raise RuntimeError('squeue failed (exit code %d): %s' % (exit_code, out.strip()))
         # with our --Format every line is "ID|STATE|REASON|EXIT|": anything else (garbage, a
         # truncated answer) must not pass for "the job left the queue"
-        for line in out.splitlines():
-            if line.strip() and not _SQUEUE_LINE.match(line):
-                raise RuntimeError('squeue printed something that is not a job record: %r'
-                                   % line[:200])
         result = {}
-        for native_id, s in parse_squeue(out).items():
-            st = slurm_to_job_status(s)
+        # thousands of jobs share a few answers (a long queue of pending or held jobs): each
+        # distinct "STATE|REASON|EXIT|" is read once per poll, and its jobs share the status
+        made: Dict[str, Optional[JobStatus]] = {}
+        for line in out.splitlines():
+            native_id, _, answer = line.partition('|')
+            if answer in made:
+                if not _SQUEUE_ID.fullmatch(native_id):  # a known answer: only the id is new
+                    raise RuntimeError('squeue printed something that is not a job record: %r'
+                                       % line[:200])
+                st = made[answer]
+            else:  # a new answer: the whole line is checked and read
+                if not line.strip():
+                    continue
+                if not _SQUEUE_LINE.match(line):
+                    raise RuntimeError('squeue printed something that is not a job record: %r'
+                                       % line[:200])
+                s = parse_squeue(line).get(native_id)
+                st = made[answer] = slurm_to_job_status(s) if s is not None else None
             if st is not None:
                 result[native_id] = st
         return result

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from psij import _files as files
 from psij._files import read_tail
@@ -68,13 +68,26 @@ def _trusted_read(path: Path) -> Optional[str]:
         os.close(fd)
 
 
-def list_names(work_dir: Path) -> Optional[set[str]]:
-    """The names in the work directory, or `None` if it cannot be listed."""
+def list_status_names(work_dir: Path) -> Optional[Dict[str, Tuple[bool, bool]]]:
+    """
+    The native ids that have an exit-code or a start file in the work directory, each with
+    whether it has the one and the other (``(exit code, start)``); `None` if the directory
+    cannot be listed. Only names are read (one listing), no file is opened.
+    """
     try:
-        with os.scandir(work_dir) as it:
-            return {e.name for e in it}
+        names = os.listdir(work_dir)
     except OSError:
         return None
+    found: Dict[str, Tuple[bool, bool]] = {}
+    n_ec, n_active = len(EXIT_CODE_SUFFIX), len(ACTIVE_SUFFIX)
+    for name in names:
+        if name.endswith(EXIT_CODE_SUFFIX):
+            nid = name[:-n_ec]
+            found[nid] = (True, found.get(nid, (False, False))[1])
+        elif name.endswith(ACTIVE_SUFFIX):
+            nid = name[:-n_active]
+            found[nid] = (found.get(nid, (False, False))[0], True)
+    return found
 
 
 def new_token() -> str:

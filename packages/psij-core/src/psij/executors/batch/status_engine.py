@@ -5,7 +5,9 @@ What it does, for all the jobs it follows:
 
 - every `file_check_interval` seconds it looks at the files running jobs write in the work
   directory (start, exit code): cheap local checks that report ACTIVE and final states within
-  about a second, without asking the scheduler;
+  about a second, without asking the scheduler (a look costs one ``stat`` of each work
+  directory while nothing was created there, and one listing when something was, whatever
+  the number of jobs followed: see `DIRECTORY_SETTLE`);
 - every `queue_polling_interval` seconds (sooner after a submit, a cancel or a job's end) it
   runs **one** bulk status command for all jobs; the scheduler is the authority on QUEUED,
   cancellations and scheduler-side failures (time limit, memory, node failure).
@@ -34,10 +36,11 @@ provides, and from which thread the engine calls it) and the three public method
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Protocol
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Protocol, Tuple
 
 from psij._fork import after_fork_in_child
 from psij._log import get_logger
@@ -56,6 +59,11 @@ MIN_BACKOFF = 2.0
 """The first wait before a failed status command is retried; it doubles on each failure."""
 MISSING_POLLS_BEFORE_LOST = 2
 """Successful status commands in a row that must leave a job out before it may be lost."""
+DIRECTORY_SETTLE = 3.0
+"""Seconds during which a work directory is listed at every look although its modification
+time did not change since it was first seen: on a filesystem with coarse timestamps (Lustre's
+are whole seconds) a file created within the same tick as the last listing leaves the time
+as it was; after that, an unchanged time means no file was created or renamed there."""
 SIGNAL_SETTLE_POLLS = 3
 """Status commands that may still show a job as running after it recorded a death by signal
 (an exit code above 128: a cancel from outside, a kill) before the recorded code alone decides:
@@ -233,6 +241,41 @@ class _Tracked:
         return self.done or self.job.status.state.final
 
 
+class _WorkDir:
+    """The followed jobs whose files are in one work directory, by native id, and what the
+    files thread saw of the directory when it last listed it."""
+
+    __slots__ = ('jobs', 'stamp', 'since', 'relist')
+
+    def __init__(self) -> None:
+        self.jobs: Dict[str, List[_Tracked]] = {}
+        self.stamp: Optional[Tuple[int, int]] = None
+        """(inode, modification time in ns) of the directory at the last listing."""
+        self.since = 0.0
+        """When (monotonic) `stamp` was first seen."""
+        self.relist = True
+        """List it at the next look whatever its time (a job was registered)."""
+
+    def changed(self, path: Path, now: float) -> bool:
+        """Whether files may have appeared since the last listing (files thread only)."""
+        # open + fstat, not stat: opening is what makes an NFS client ask the server again
+        # (close-to-open consistency), as the listing did, where stat may answer from a
+        # cache kept up to a minute (acdirmax)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            return True  # listing it says what is wrong
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if stamp != self.stamp:
+            self.stamp, self.since = stamp, now
+            return True
+        return now - self.since < DIRECTORY_SETTLE
+
+
 class StatusEngine:
     """Follows the jobs of one scheduler; see the module documentation."""
 
@@ -261,6 +304,16 @@ class StatusEngine:
         self._cv = threading.Condition()
         self._jobs: Dict[str, _Tracked] = {}
         """Keyed by `Job.id`: two `Job` objects may follow one native job (attach)."""
+        self._dirs: Dict[Path, _WorkDir] = {}
+        """The same jobs by work directory and native id: a look at the files costs one
+        ``stat`` per directory, and a listing only for the jobs whose files it shows, not a
+        pass over every job (tens of thousands of held jobs cost nothing there)."""
+        self._recheck: Dict[_Tracked, Tuple[bool, bool]] = {}
+        """Jobs whose files were listed but not conclusive (a start file being written, an
+        earlier submission's file), with which (exit code, start): read again at each look
+        until they are."""
+        self._clients: Dict[int, Tuple[StatusClient, int]] = {}
+        """id(client) -> the client and how many of the followed jobs are its."""
         self._deadlines = Deadlines()
         self._backoff = 0.0
         """The wait before retrying the status command; 0 while it succeeds."""
@@ -297,7 +350,14 @@ class StatusEngine:
                 # only other executors' status commands failed (a broken command directory):
                 # their backoff must not hold back this job's first status
                 self._retry_at = 0.0
-            self._jobs[job.id] = _Tracked(job, client)
+            tracked = self._jobs[job.id] = _Tracked(job, client)
+            w = self._dirs.get(client.work_directory)
+            if w is None:
+                w = self._dirs[client.work_directory] = _WorkDir()
+            w.jobs.setdefault(tracked.native_id, []).append(tracked)
+            w.relist = True  # its files may be there already (attach)
+            _, count = self._clients.get(id(client), (client, 0))
+            self._clients[id(client)] = (client, count + 1)
             if not self._threads:
                 self._threads = [
                     threading.Thread(target=self._run_files, daemon=True,
@@ -342,18 +402,18 @@ class StatusEngine:
     def _files_loop(self) -> None:
         while True:
             with self._cv:
-                jobs = self._next_files_turn_locked()
-            ended = self._check_files(jobs)
+                self._next_files_turn_locked()
+            ended = self._check_files()
             with self._cv:
                 if ended:
                     self._request_poll_locked(0.0)  # let the scheduler confirm how they ended
-                interval = min((t.client.config_file_interval() for t in self._jobs.values()),
+                interval = min((c.config_file_interval() for c, _ in self._clients.values()),
                                default=0.0)
                 self._deadlines.at(FILES, time.monotonic() + interval)
 
-    def _next_files_turn_locked(self) -> List[_Tracked]:
+    def _next_files_turn_locked(self) -> None:
         """Waits (with the lock) for the next look at the files, handing the status command
-        to the poll thread on the way when it is due; returns the jobs to look at."""
+        to the poll thread on the way when it is due."""
         while True:
             while not self._jobs:
                 self._deadlines.clear()
@@ -364,52 +424,79 @@ class StatusEngine:
             if d.due(FILES) is None:
                 d.at(FILES, now)
             if d.due(POLL) is None and not self._polling:
-                interval = min(t.client.config_poll_interval() for t in self._jobs.values())
+                interval = min(c.config_poll_interval() for c, _ in self._clients.values())
                 d.at(POLL, max(now + interval, self._retry_at))
             if not self._polling and d.take(POLL, now):
                 self._polling = True
                 self._poll_batch = list(self._jobs.values())
                 self._cv.notify_all()
             if d.take(FILES, now):
-                return list(self._jobs.values())
+                return
             # while a status command runs, only the files are waited for
             wake = d.earliest(skip=(POLL,) if self._polling else ())
             self._cv.wait(None if wake is None else max(0.0, wake - now))
 
-    def _check_files(self, jobs: List[_Tracked]) -> bool:
+    def _check_files(self) -> bool:
         """Reports starts and ends that jobs recorded; True if a job ended with a non-zero
         code (the scheduler may know why)."""
-        # one directory listing per work directory instead of two stats per job: with
-        # hundreds of jobs this is what keeps the thread from competing with submits
-        listings: Dict[Path, Optional[set[str]]] = {}
         ended = False
-        for t in jobs:
+        for t, ec, active in self._files_to_read():
             if t.gone():
                 self._forget(t)
                 continue
-            wd = t.client.work_directory
-            if wd not in listings:
-                listings[wd] = job_files.list_names(wd)
-            names = listings[wd]
             nid = t.native_id
-            # a name is looked at only when listed (or when the directory cannot be listed)
-            code = None
-            if names is None or nid + job_files.EXIT_CODE_SUFFIX in names:
-                code = t.client.recorded_exit_code(nid)
+            if t.ended:
+                continue  # the next status command decides
+            code = t.client.recorded_exit_code(nid) if ec else None
+            unsure_start = False
             if code is None:
-                if not t.active and (names is None or nid + job_files.ACTIVE_SUFFIX in names) \
-                        and t.client.recorded_start(nid):
-                    t.active = True
-                    t.client.report_status(t.job, JobStatus(JobState.ACTIVE))
-                continue
-            if code == 0:
+                if not t.active and active:
+                    if t.client.recorded_start(nid):
+                        t.active = True
+                        t.client.report_status(t.job, JobStatus(JobState.ACTIVE))
+                    else:
+                        unsure_start = True
+            elif code == 0:
                 self._finish(t, code, None)
-            elif code is not None and not t.ended:
+            else:
                 # a failure: the next status command decides, once
                 t.ended = True
                 t.code = code
                 ended = True
+            unsure = (ec and code is None, unsure_start)
+            with self._cv:
+                if any(unsure) and not t.done and self._jobs.get(t.job.id) is t:
+                    self._recheck[t] = unsure
+                else:
+                    self._recheck.pop(t, None)
         return ended
+
+    def _files_to_read(self) -> Iterable[Tuple[_Tracked, bool, bool]]:
+        """The jobs whose exit-code or start file (or both) is to be read: those the listing of
+        a work directory that changed shows, and those to check again; every job of a
+        directory that cannot be listed."""
+        now = time.monotonic()
+        with self._cv:
+            dirs = []
+            for path, w in self._dirs.items():
+                dirs.append((path, w, w.relist))
+                w.relist = False
+            out: Dict[int, Tuple[_Tracked, bool, bool]] = {
+                id(t): (t, ec, active) for t, (ec, active) in self._recheck.items()}
+        for path, w, relist in dirs:
+            if not w.changed(path, now) and not relist:
+                continue
+            names = job_files.list_status_names(path)
+            with self._cv:
+                if names is None:
+                    for followers in w.jobs.values():
+                        out.update((id(t), (t, True, True)) for t in followers)
+                    continue
+                for nid, (ec, active) in names.items():
+                    for t in w.jobs.get(nid, ()):
+                        _, ec0, active0 = out.get(id(t), (t, False, False))
+                        out[id(t)] = (t, ec or ec0, active or active0)
+        return out.values()
 
     # -- the poll thread -------------------------------------------------------------------------
 
@@ -439,14 +526,20 @@ class StatusEngine:
 
     def _poll(self, jobs: List[_Tracked]) -> bool:
         """One status command per group of jobs; False if all of them failed."""
-        jobs = [t for t in jobs if not t.gone()]
-        if not jobs:
-            return True
         # executors of one scheduler may use different commands (command directories, e.g. a
         # site's real qstat and a test's stand-in): one status command per set of commands
         groups: Dict[str, List[_Tracked]] = {}
-        for t in jobs:
-            groups.setdefault(t.client.status_group(), []).append(t)
+        client: Optional[StatusClient] = None
+        group: List[_Tracked] = []
+        for t in jobs:  # tens of thousands: one client's jobs in a row cost one lookup
+            if t.gone():
+                continue
+            if t.client is not client:
+                client = t.client
+                group = groups.setdefault(client.status_group(), [])
+            group.append(t)
+        if not groups:
+            return True
         results = {key: self._poll_group(group) for key, group in groups.items()}
         with self._cv:
             self._failing_groups = {key for key, ok in results.items() if not ok}
@@ -456,7 +549,7 @@ class StatusEngine:
         """One status command for `jobs` (which share their executor's commands); False if
         it failed (the jobs keep their last known state)."""
         client = jobs[0].client
-        ids = list(dict.fromkeys(t.native_id for t in jobs))
+        ids = list(dict.fromkeys([t.native_id for t in jobs]))
         self.polls += 1
         try:
             statuses = client.query_status(ids)
@@ -468,7 +561,8 @@ class StatusEngine:
         missing = []
         for t in jobs:
             st = statuses.get(t.native_id)
-            if t.gone():
+            cur = t.job.status
+            if t.done or cur.state.final:  # gone()
                 self._forget(t)
             elif st is None:
                 t.missing += 1
@@ -488,6 +582,8 @@ class StatusEngine:
                 else:
                     if st.state is JobState.ACTIVE:
                         t.active = True
+                    if st.state is cur.state and (not st.message or st.message == cur.message):
+                        continue  # nothing new (the usual case: a long queue of waiting jobs)
                     t.client.report_status(t.job, st)
         if missing:
             self._resolve_missing(missing)
@@ -529,8 +625,24 @@ class StatusEngine:
 
     def _forget(self, t: _Tracked) -> None:
         with self._cv:
-            if self._jobs.get(t.job.id) is t:
-                del self._jobs[t.job.id]
+            if self._jobs.get(t.job.id) is not t:
+                return
+            del self._jobs[t.job.id]
+            self._recheck.pop(t, None)
+            path = t.client.work_directory
+            w = self._dirs.get(path)
+            followers = w.jobs.get(t.native_id) if w is not None else None
+            if w is not None and followers is not None and t in followers:
+                followers.remove(t)
+                if not followers:
+                    del w.jobs[t.native_id]
+                if not w.jobs:
+                    del self._dirs[path]
+            client, count = self._clients[id(t.client)]
+            if count > 1:
+                self._clients[id(t.client)] = (client, count - 1)
+            else:
+                del self._clients[id(t.client)]
 
 
 after_fork_in_child(StatusEngine._forget_after_fork)
