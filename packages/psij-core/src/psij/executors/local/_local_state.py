@@ -261,8 +261,8 @@ def _forget_journals() -> None:
 
 
 def record_start(state_dir: Path, native_id: str) -> None:
-    """Records a job that just started."""
-    _journal(state_dir).started([native_id.encode()])
+    """Records a job that just started (`record_starts` records a batch)."""
+    record_starts([(state_dir, native_id)])
 
 
 def record_starts(jobs: List[Tuple[Path, str]]) -> None:
